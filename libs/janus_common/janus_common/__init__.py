@@ -1,0 +1,1 @@
+"""Janus shared library. Modules are small and do one job each; import what you need."""
