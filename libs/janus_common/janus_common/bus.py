@@ -1,0 +1,296 @@
+"""The NATS edge: connect with backoff, typed JetStream publish, typed consumers that survive
+bad messages, and typed request/reply. Everything above this module deals in msgspec structs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import msgspec
+import nats
+import nats.errors
+import nats.js.errors
+import structlog
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck
+
+from . import subjects
+from .messages import (
+    Codec,
+    DeadLetter,
+    MessageDecodeError,
+    RejectReason,
+    RpcError,
+    encode,
+)
+
+log = structlog.get_logger()
+
+T = TypeVar("T")
+
+
+class BusError(RuntimeError):
+    """A NATS-side failure, with a reason the caller can branch on."""
+
+    reason = "BUS"
+
+
+class RpcTimeout(BusError):
+    reason = "RPC_TIMEOUT"
+
+
+class RpcNoResponders(BusError):
+    reason = "RPC_NO_RESPONDERS"
+
+
+class PublishFailed(BusError):
+    reason = "PUBLISH_FAILED"
+
+
+# --- connections ------------------------------------------------------------------------
+
+
+async def connect(
+    url: str,
+    name: str,
+    *,
+    initial_attempts: int | None = None,
+    max_backoff: float = 5.0,
+    reconnect_wait: float = 0.5,
+) -> NATS:
+    """Connect, retrying the first connection with exponential backoff (``initial_attempts``
+    None = forever), then let nats-py reconnect forever. Every transition is logged."""
+
+    async def disconnected() -> None:
+        log.warning("nats_disconnected", client=name)
+
+    async def reconnected() -> None:
+        log.info("nats_reconnected", client=name, server=str(nc.connected_url.netloc if nc.connected_url else ""))
+
+    async def error(exc: Exception) -> None:
+        log.warning("nats_error", client=name, error=type(exc).__name__, detail=str(exc))
+
+    async def closed() -> None:
+        log.info("nats_closed", client=name)
+
+    delay = 0.1
+    attempt = 0
+    while True:
+        attempt += 1
+        nc = NATS()
+        try:
+            await nc.connect(
+                servers=url.split(","),
+                name=name,
+                max_reconnect_attempts=-1,
+                reconnect_time_wait=reconnect_wait,
+                connect_timeout=2,
+                allow_reconnect=True,
+                disconnected_cb=disconnected,
+                reconnected_cb=reconnected,
+                error_cb=error,
+                closed_cb=closed,
+            )
+            log.info("nats_connected", client=name, attempt=attempt)
+            return nc
+        except (OSError, nats.errors.NoServersError, asyncio.TimeoutError) as exc:
+            if initial_attempts is not None and attempt >= initial_attempts:
+                raise BusError(f"cannot connect to NATS at {url}: {exc}") from exc
+            log.warning("nats_connect_failed", client=name, attempt=attempt, retry_in=delay,
+                        error=type(exc).__name__)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, max_backoff)
+
+
+# --- publishing -------------------------------------------------------------------------
+
+
+async def publish(
+    js: JetStreamContext,
+    subject: str,
+    message: msgspec.Struct,
+    *,
+    msg_id: str | None = None,
+    timeout: float = 5.0,
+) -> PubAck:
+    """Publish one typed message to JetStream; ``msg_id`` becomes ``Nats-Msg-Id`` (dedup)."""
+    headers = {"Nats-Msg-Id": msg_id} if msg_id else None
+    try:
+        return await js.publish(subject, encode(message), timeout=timeout, headers=headers)
+    except (nats.errors.TimeoutError, nats.js.errors.NoStreamResponseError) as exc:
+        raise PublishFailed(f"no JetStream ack for {subject}: {type(exc).__name__}") from exc
+
+
+# --- consuming --------------------------------------------------------------------------
+
+
+Handler = Callable[[Any, Msg], Awaitable[None]]
+
+
+@dataclass
+class ConsumerStats:
+    handled: int = 0
+    dead_lettered: int = 0
+    retried: int = 0
+
+
+class Consumer:
+    """A durable pull consumer that hands typed messages to ``handler`` one at a time, in
+    stream order. A message that does not decode is logged with its typed error, copied to
+    the dead-letter subject and terminated; a handler failure is retried with a delay until
+    ``max_deliver``, then dead-lettered. The loop itself never stops on a bad message."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        *,
+        stream: str,
+        durable: str,
+        filter_subject: str,
+        codec: Codec[Any],
+        handler: Handler,
+        batch: int = 64,
+        ack_wait: float = 30.0,
+        max_deliver: int = 5,
+        retry_delay: float = 0.5,
+        deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
+    ) -> None:
+        self.js = js
+        self.stream = stream
+        self.durable = durable
+        self.filter_subject = filter_subject
+        self.codec = codec
+        self.handler = handler
+        self.batch = batch
+        self.ack_wait = ack_wait
+        self.max_deliver = max_deliver
+        self.retry_delay = retry_delay
+        self.deliver_policy = deliver_policy
+        self.stats = ConsumerStats()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._sub: JetStreamContext.PullSubscription | None = None
+
+    async def start(self) -> "Consumer":
+        config = ConsumerConfig(
+            durable_name=self.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.ack_wait,
+            max_deliver=self.max_deliver,
+            filter_subject=self.filter_subject,
+            deliver_policy=self.deliver_policy,
+        )
+        self._sub = await self.js.pull_subscribe(
+            self.filter_subject, durable=self.durable, stream=self.stream, config=config
+        )
+        self._task = asyncio.create_task(self._run(), name=f"consumer:{self.durable}")
+        return self
+
+    async def stop(self) -> None:
+        """Stop fetching; the message being handled is finished first."""
+        self._stopping.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        assert self._sub is not None
+        while not self._stopping.is_set():
+            try:
+                msgs = await self._sub.fetch(self.batch, timeout=0.5)
+            except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                continue
+            except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
+                return
+            except Exception as exc:  # a server hiccup must not end the consumer
+                log.warning("consumer_fetch_failed", consumer=self.durable, error=type(exc).__name__,
+                            detail=str(exc))
+                await asyncio.sleep(self.retry_delay)
+                continue
+            for msg in msgs:
+                await self._process(msg)
+
+    async def _process(self, msg: Msg) -> None:
+        try:
+            message = self.codec.decode(msg.data, subject=msg.subject)
+        except MessageDecodeError as exc:
+            log.error("message_decode_error", consumer=self.durable, error="MessageDecodeError",
+                      family=exc.family, subject=exc.subject, reason=exc.reason, size=exc.size)
+            await self._dead_letter(msg, exc)
+            return
+        try:
+            await self.handler(message, msg)
+        except Exception as exc:
+            delivered = msg.metadata.num_delivered if msg.metadata else 1
+            log.exception("handler_failed", consumer=self.durable, subject=msg.subject,
+                          delivered=delivered, error=type(exc).__name__)
+            if delivered >= self.max_deliver:
+                await self._dead_letter(msg, exc)
+            else:
+                self.stats.retried += 1
+                await msg.nak(delay=self.retry_delay * delivered)
+            return
+        self.stats.handled += 1
+        await msg.ack()
+
+    async def _dead_letter(self, msg: Msg, exc: Exception) -> None:
+        letter = DeadLetter(consumer=self.durable, subject=msg.subject, error=type(exc).__name__,
+                            detail=str(exc)[:2000], data=msg.data)
+        try:
+            await publish(self.js, subjects.dlq(self.durable), letter)
+        except BusError:
+            log.error("dead_letter_publish_failed", consumer=self.durable, subject=msg.subject)
+            await msg.nak(delay=self.retry_delay)  # keep it: nothing may be lost
+            return
+        self.stats.dead_lettered += 1
+        await msg.term()
+
+
+# --- request / reply --------------------------------------------------------------------
+
+
+async def request(
+    nc: NATS,
+    subject: str,
+    message: msgspec.Struct,
+    reply_codec: Codec[T],
+    *,
+    timeout: float = 5.0,
+) -> T:
+    """Send a typed request and decode the typed reply (which may be an :class:`RpcError`)."""
+    try:
+        reply = await nc.request(subject, encode(message), timeout=timeout)
+    except nats.errors.NoRespondersError as exc:
+        raise RpcNoResponders(f"nobody serves {subject}") from exc
+    except nats.errors.TimeoutError as exc:
+        raise RpcTimeout(f"no reply on {subject} within {timeout}s") from exc
+    return reply_codec.decode(reply.data, subject=subject)
+
+
+def rpc_handler(
+    codec: Codec[Any], handler: Callable[[Any], Awaitable[msgspec.Struct]]
+) -> Callable[[Any], Awaitable[None]]:
+    """Wrap a typed handler as a NATS micro endpoint handler. A bad request gets an
+    ``RpcError(MALFORMED)`` reply, a crash an ``RpcError(INTERNAL)``; the endpoint keeps serving."""
+
+    async def endpoint(req: Any) -> None:
+        try:
+            message = codec.decode(req.data, subject=req.subject)
+        except MessageDecodeError as exc:
+            log.warning("rpc_decode_error", subject=exc.subject, family=exc.family, reason=exc.reason)
+            await req.respond(encode(RpcError(reason=RejectReason.MALFORMED, message=str(exc))))
+            return
+        try:
+            reply = await handler(message)
+        except Exception as exc:
+            log.exception("rpc_handler_failed", subject=req.subject, error=type(exc).__name__)
+            reply = RpcError(reason=RejectReason.INTERNAL, message=f"{type(exc).__name__}: {exc}")
+        await req.respond(encode(reply))
+
+    return endpoint

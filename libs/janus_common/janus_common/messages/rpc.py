@@ -1,0 +1,119 @@
+"""Request/reply messages on janus.rpc.* (core NATS, queue groups)."""
+
+from __future__ import annotations
+
+import msgspec
+
+from ..symbols import AssetClass
+from .base import Broker, Message, RejectReason
+from .contracts import IbContract, RegistryRecord, WebullInstrument
+
+
+class RpcError(Message, frozen=True, kw_only=True):
+    """Any RPC can answer this instead of its reply: a reason code and a sentence."""
+
+    reason: RejectReason
+    message: str
+    candidates: list[RegistryRecord] = []
+
+
+# registry resolve: janus.rpc.registry.resolve
+class ResolveRequest(Message, frozen=True, kw_only=True):
+    symbol: str
+    asset_class: AssetClass | None = None
+    broker: Broker | None = None  # what the caller will trade on; Webull needs only the ticker
+
+
+class Resolved(Message, frozen=True, kw_only=True):
+    record: RegistryRecord
+    source: str  # cache, database, lookup
+
+
+ResolveReply = Resolved | RpcError
+
+
+# broker look-up: janus.rpc.lookup.{broker}
+class LookupRequest(Message, frozen=True, kw_only=True):
+    symbol: str
+    asset_class: AssetClass
+    exchange: str | None = None  # None = the default filter (US + SMART; FUT on CME)
+    currency: str = "USD"
+    con_id: int | None = None
+
+
+class LookupCandidate(msgspec.Struct, frozen=True, kw_only=True):
+    ib: IbContract | None = None
+    webull: WebullInstrument | None = None
+    description: str = ""
+
+
+class LookupUnique(Message, frozen=True, kw_only=True):
+    candidate: LookupCandidate
+
+
+class LookupAmbiguous(Message, frozen=True, kw_only=True):
+    candidates: list[LookupCandidate]
+
+
+class LookupNotFound(Message, frozen=True, kw_only=True):
+    message: str
+
+
+LookupReply = LookupUnique | LookupAmbiguous | LookupNotFound | RpcError
+
+
+# harmony: janus.rpc.registry.harmony
+class HarmonyRequest(Message, frozen=True, kw_only=True):
+    requested_by: str = "cli"
+
+
+class HarmonyCounts(msgspec.Struct, frozen=True, kw_only=True):
+    checked: int = 0
+    filled: int = 0
+    ambiguous: int = 0
+    not_found: int = 0
+    failed: int = 0
+
+
+class HarmonySummary(Message, frozen=True, kw_only=True):
+    ok: bool
+    per_broker: dict[str, HarmonyCounts]
+    error: str | None = None
+
+
+HarmonyReply = HarmonySummary | RpcError
+
+
+# sync: janus.rpc.sync.{account}
+class SyncRequest(Message, frozen=True, kw_only=True):
+    account: str
+
+
+class SyncDone(Message, frozen=True, kw_only=True):
+    account: str
+    open_orders: int
+
+
+SyncReply = SyncDone | RpcError
+
+
+# market-data subscriptions: janus.rpc.md.subscribe
+class MarketDataSubscribe(Message, frozen=True, kw_only=True):
+    symbols: list[str]
+    requester: str
+
+
+class MarketDataUnsubscribe(Message, frozen=True, kw_only=True):
+    symbols: list[str]
+    requester: str
+
+
+MarketDataRequest = MarketDataSubscribe | MarketDataUnsubscribe
+
+
+class MarketDataSubscribed(Message, frozen=True, kw_only=True):
+    subscribed: list[str]
+    failed: dict[str, str] = {}
+
+
+MarketDataReply = MarketDataSubscribed | RpcError

@@ -1,0 +1,204 @@
+"""The runner every Janus service uses.
+
+It parses the common flags, loads the configuration (a bad one exits 2 with the key named),
+connects to NATS, makes sure the streams exist, registers the process for the NATS micro
+protocol (``$SRV.PING``, ``$SRV.INFO``, ``$SRV.STATS``), runs the service's ``setup``, and on
+SIGTERM/SIGINT stops consuming, lets in-flight work finish, runs the stop hooks and drains.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+import structlog
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.micro import add_service
+from nats.micro.service import EndpointConfig, Service
+
+from . import logging as janus_logging
+from .bus import Consumer, connect, rpc_handler
+from .config import ConfigError, JanusConfig, load
+from .messages import Codec
+from .streams import Topology, ensure_streams
+
+log = structlog.get_logger()
+
+EXIT_OK = 0
+EXIT_FAILURE = 1
+EXIT_CONFIG = 2
+
+StopHook = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class ServiceContext:
+    name: str
+    config: JanusConfig | None
+    args: argparse.Namespace
+    nc: NATS
+    js: JetStreamContext
+    service: Service
+    stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _consumers: list[Consumer] = field(default_factory=list)
+    _stop_hooks: list[StopHook] = field(default_factory=list)
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    async def add_rpc(
+        self,
+        name: str,
+        subject: str,
+        codec: Codec[Any],
+        handler: Callable[[Any], Awaitable[msgspec.Struct]],
+        *,
+        queue_group: str | None = None,
+    ) -> None:
+        """Serve a typed request/reply endpoint (counted in ``$SRV.STATS``)."""
+        await self.service.add_endpoint(
+            EndpointConfig(name=name, subject=subject, handler=rpc_handler(codec, handler),
+                           queue_group=queue_group or f"{self.name}-{name}")
+        )
+
+    async def add_consumer(self, consumer: Consumer) -> Consumer:
+        """Start a consumer; it is stopped (in-flight message finished) before the drain."""
+        self._consumers.append(consumer)
+        return await consumer.start()
+
+    def on_stop(self, hook: StopHook) -> None:
+        self._stop_hooks.append(hook)
+
+    def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task[Any]:
+        """A background task cancelled at shutdown, after the consumers stop."""
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self._tasks.append(task)
+        return task
+
+    async def shutdown(self) -> None:
+        for consumer in self._consumers:
+            await consumer.stop()
+        for hook in reversed(self._stop_hooks):
+            try:
+                await hook()
+            except Exception:
+                log.exception("stop_hook_failed")
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        with contextlib.suppress(Exception):
+            await self.service.stop()
+        with contextlib.suppress(Exception):
+            await self.nc.drain()
+
+
+Setup = Callable[[ServiceContext], Awaitable[None]]
+ArgsHook = Callable[[argparse.ArgumentParser], None]
+
+
+def base_parser(prog: str, description: str, *, config_required: bool) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--config", default=os.environ.get("JANUS_CONFIG", "config.yaml"),
+                        required=False, help="path to config.yaml (default: $JANUS_CONFIG or ./config.yaml)")
+    parser.add_argument("--nats-url", default=None,
+                        help="NATS URL; overrides $JANUS_NATS_URL and the configuration")
+    parser.add_argument("--log-level", default=os.environ.get("JANUS_LOG_LEVEL", "INFO"))
+    parser.set_defaults(_config_required=config_required)
+    return parser
+
+
+def nats_url(args: argparse.Namespace, config: JanusConfig | None) -> str:
+    if args.nats_url:
+        return args.nats_url
+    if os.environ.get("JANUS_NATS_URL"):
+        return os.environ["JANUS_NATS_URL"]
+    return config.nats.url if config else "nats://127.0.0.1:4222"
+
+
+async def serve(
+    name: str,
+    version: str,
+    setup: Setup,
+    args: argparse.Namespace,
+    config: JanusConfig | None,
+    *,
+    description: str = "",
+    metadata: dict[str, str] | None = None,
+    ready: Callable[[ServiceContext], None] | None = None,
+) -> int:
+    """Run a service until SIGTERM/SIGINT (or ``ctx.stopping`` is set). Returns the exit code."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stopping.set)
+
+    nc = await connect(nats_url(args, config), name)
+    js = nc.jetstream()
+    await ensure_streams(js, Topology(replicas=config.nats.replicas if config else 1))
+    service = await add_service(nc, name=name, version=version, description=description,
+                                metadata=metadata or {})
+    ctx = ServiceContext(name=name, config=config, args=args, nc=nc, js=js, service=service,
+                         stopping=stopping)
+    try:
+        await setup(ctx)
+    except ConfigError as exc:
+        log.error("fatal_config_error", key=exc.key, reason=exc.reason)
+        await ctx.shutdown()
+        return EXIT_CONFIG
+    log.info("service_ready", service_id=service.id, version=version)
+    if ready is not None:
+        ready(ctx)
+    await stopping.wait()
+    log.info("service_stopping")
+    await ctx.shutdown()
+    log.info("service_stopped")
+    return EXIT_OK
+
+
+def run(
+    name: str,
+    version: str,
+    setup: Setup,
+    *,
+    description: str = "",
+    argv: Sequence[str] | None = None,
+    add_arguments: ArgsHook | None = None,
+    config_required: bool = True,
+    metadata_from_args: Callable[[argparse.Namespace], dict[str, str]] | None = None,
+) -> int:
+    """The console-script entry point of a service: returns a process exit code."""
+    parser = base_parser(name, description, config_required=config_required)
+    if add_arguments:
+        add_arguments(parser)
+    args = parser.parse_args(argv)
+    context = {}
+    if getattr(args, "account", None):
+        context["account"] = args.account
+    janus_logging.configure(name, level=args.log_level, **context)
+    config: JanusConfig | None = None
+    try:
+        if config_required or os.path.exists(args.config):
+            config = load(args.config)
+    except ConfigError as exc:
+        log.error("fatal_config_error", key=exc.key, reason=exc.reason, file=str(args.config))
+        return EXIT_CONFIG
+    metadata = metadata_from_args(args) if metadata_from_args else {}
+    try:
+        return asyncio.run(serve(name, version, setup, args, config, description=description,
+                                 metadata=metadata))
+    except KeyboardInterrupt:  # pragma: no cover - the signal handler normally takes it
+        return EXIT_OK
+    except Exception:
+        log.exception("service_crashed")
+        return EXIT_FAILURE
+

@@ -1,0 +1,123 @@
+"""JetStream streams and KV buckets, created or updated idempotently at start-up.
+
+Every service calls :func:`ensure_streams` before it consumes; concurrent callers are fine:
+a create that loses the race finds the stream and updates it to the same configuration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import nats.js.errors
+from nats.js import JetStreamContext
+from nats.js.api import (
+    DiscardPolicy,
+    KeyValueConfig,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+
+from . import subjects
+
+DAY = 24 * 3600.0
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Sizes that operators tune (replicas > 1 on a NATS cluster)."""
+
+    replicas: int = 1
+    intents_dedup_window_s: float = 2 * DAY
+    market_max_age_s: float = 1 * DAY
+    dlq_max_age_s: float = 30 * DAY
+
+
+def stream_configs(t: Topology = Topology()) -> list[StreamConfig]:
+    return [
+        StreamConfig(
+            name="INTENTS",
+            description="client order and cancel intents (dedup by Nats-Msg-Id = intent id)",
+            subjects=[subjects.ALL_INTENTS],
+            storage=StorageType.FILE,
+            retention=RetentionPolicy.LIMITS,
+            duplicate_window=t.intents_dedup_window_s,
+            num_replicas=t.replicas,
+        ),
+        StreamConfig(
+            name="ROUTES",
+            description="router → gateway broker orders and cancels (work queue)",
+            subjects=[subjects.ALL_ROUTES],
+            storage=StorageType.FILE,
+            retention=RetentionPolicy.WORK_QUEUE,
+            duplicate_window=t.intents_dedup_window_s,
+            num_replicas=t.replicas,
+        ),
+        StreamConfig(
+            name="EVENTS",
+            description="the audit log: order life, positions, account values, registry writes",
+            subjects=[subjects.ALL_EVENTS],
+            storage=StorageType.FILE,
+            retention=RetentionPolicy.LIMITS,
+            duplicate_window=120.0,
+            num_replicas=t.replicas,
+        ),
+        StreamConfig(
+            name="MARKET",
+            description="ticks and bars, bounded by age",
+            subjects=[subjects.ALL_MARKET_DATA],
+            storage=StorageType.FILE,
+            retention=RetentionPolicy.LIMITS,
+            max_age=t.market_max_age_s,
+            discard=DiscardPolicy.OLD,
+            num_replicas=t.replicas,
+        ),
+        StreamConfig(
+            name="DEADLETTER",
+            description="messages a consumer could not process, kept for people to look at",
+            subjects=[subjects.ALL_DLQ],
+            storage=StorageType.FILE,
+            retention=RetentionPolicy.LIMITS,
+            max_age=t.dlq_max_age_s,
+            num_replicas=t.replicas,
+        ),
+    ]
+
+
+KV_PRICES = "janus_prices"
+KV_VALUATIONS = "janus_valuations"
+
+
+def kv_configs(t: Topology = Topology()) -> list[KeyValueConfig]:
+    return [
+        KeyValueConfig(bucket=KV_PRICES, description="latest price per canonical symbol",
+                       history=1, replicas=t.replicas),
+        KeyValueConfig(bucket=KV_VALUATIONS, description="latest valuation per account",
+                       history=1, replicas=t.replicas),
+    ]
+
+
+async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    try:
+        await js.stream_info(config.name)
+    except nats.js.errors.NotFoundError:
+        try:
+            await js.add_stream(config)
+            return
+        except nats.js.errors.BadRequestError:
+            pass  # lost a creation race; update below brings it to this configuration
+    await js.update_stream(config)
+
+
+async def ensure_streams(js: JetStreamContext, t: Topology = Topology()) -> None:
+    """Create or update every stream and KV bucket. Safe to call from every process."""
+    for config in stream_configs(t):
+        await _ensure_stream(js, config)
+    for kv in kv_configs(t):
+        try:
+            await js.key_value(kv.bucket)
+        except nats.js.errors.BucketNotFoundError:
+            try:
+                await js.create_key_value(kv)
+            except nats.js.errors.BadRequestError:
+                await js.key_value(kv.bucket)
