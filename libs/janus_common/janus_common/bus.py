@@ -88,7 +88,9 @@ async def connect(
             await nc.connect(
                 servers=url.split(","),
                 name=name,
-                max_reconnect_attempts=-1,
+                # nats-py retries a failed FIRST connect forever when this is -1, which would
+                # hide a wrong URL; we bound it here, back off ourselves, then lift the bound.
+                max_reconnect_attempts=1,
                 reconnect_time_wait=reconnect_wait,
                 connect_timeout=2,
                 allow_reconnect=True,
@@ -97,6 +99,7 @@ async def connect(
                 error_cb=error,
                 closed_cb=closed,
             )
+            nc.options["max_reconnect_attempts"] = -1  # once up: reconnect forever
             log.info("nats_connected", client=name, attempt=attempt)
             return nc
         except (OSError, nats.errors.NoServersError, asyncio.TimeoutError) as exc:
