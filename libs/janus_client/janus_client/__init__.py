@@ -1,0 +1,1 @@
+"""What client applications and operators use to talk to Janus."""

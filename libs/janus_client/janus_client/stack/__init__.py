@@ -1,0 +1,1 @@
+"""The local stack supervisor behind ``make run``."""

@@ -1,0 +1,282 @@
+"""``janus-run`` (what ``make run`` calls): the whole system on one machine.
+
+Embedded NATS and Postgres (or ``JANUS_NATS_URL`` / ``JANUS_PG_DSN``), the simulators and every
+installed service under one supervisor: readiness checks, a log file per process under
+``.janus/logs/``, a summary of what is up and where, restarts with backoff for a process that
+dies, and a clean stop on Ctrl-C / SIGTERM (every child gone within 5 s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ctypes
+import json
+import os
+import shutil
+import signal
+import sys
+import sysconfig
+import time
+from pathlib import Path
+
+import asyncpg
+import structlog
+from nats.micro import add_service
+
+from janus_common import logging as janus_logging
+from janus_common.bus import connect
+from janus_common.config import ConfigError, load
+from janus_common.embedded import EmbeddedNats, EmbeddedPostgres, free_port, port_open
+from janus_common.streams import ensure_streams
+
+from .plan import ProcessSpec, plan
+
+log = structlog.get_logger()
+
+STOP_GRACE_S = 3.0
+EXAMPLE_CONFIG = "config.yaml.example"
+
+
+def _installed(script: str) -> str | None:
+    # Only this environment's scripts: a same-named program elsewhere on PATH is not ours.
+    path = Path(sysconfig.get_path("scripts")) / script
+    return str(path) if path.exists() else None
+
+
+def _die_with_parent() -> None:
+    # If the supervisor is killed outright, the kernel still stops its children.
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class Child:
+    def __init__(self, spec: ProcessSpec, logs: Path, env: dict[str, str]) -> None:
+        self.spec = spec
+        self.logfile = logs / f"{spec.name}.log"
+        self.env = env
+        self.proc: asyncio.subprocess.Process | None = None
+        self.restarts = 0
+        self.stopping = False
+
+    async def start(self) -> None:
+        out = open(self.logfile, "ab")  # noqa: SIM115 - handed to the child
+        try:
+            self.proc = await asyncio.create_subprocess_exec(
+                *self.spec.argv, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
+                env={**self.env, **self.spec.env}, start_new_session=True,
+                preexec_fn=_die_with_parent)
+        finally:
+            out.close()
+        log.info("process_started", process=self.spec.name, pid=self.proc.pid, log=str(self.logfile))
+
+    async def watch(self) -> None:
+        """Restart with backoff when the process dies on its own."""
+        delay = 0.5
+        while True:
+            assert self.proc is not None
+            code = await self.proc.wait()
+            if self.stopping:
+                return
+            self.restarts += 1
+            log.error("process_died", process=self.spec.name, exit_code=code, restart_in=delay,
+                      restarts=self.restarts)
+            await asyncio.sleep(delay)
+            if self.stopping:
+                return
+            delay = min(delay * 2, 30.0)
+            await self.start()
+
+    def signal(self, sig: int) -> None:
+        if self.proc is not None and self.proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, sig)
+
+
+async def _ping_count(nc, service_name: str, window: float = 0.3) -> int:
+    inbox = nc.new_inbox()
+    replies: set[bytes] = set()
+    sub = await nc.subscribe(inbox, cb=lambda m: _add(replies, m.data))
+    await nc.publish(f"$SRV.PING.{service_name}", b"", reply=inbox)
+    await asyncio.sleep(window)  # a scatter-gather: we take whatever answers in the window
+    await sub.unsubscribe()
+    return len(replies)
+
+
+async def _add(replies: set[bytes], data: bytes) -> None:
+    replies.add(data)
+
+
+async def _wait_ready(children: list[Child], nc, timeout: float) -> list[str]:
+    """Names of the processes not ready within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    pending = list(children)
+    while pending and time.monotonic() < deadline:
+        still = []
+        expected: dict[str, int] = {}
+        for child in pending:
+            if child.spec.service_name:
+                expected[child.spec.service_name] = sum(
+                    1 for c in children if c.spec.service_name == child.spec.service_name)
+        counts = {name: await _ping_count(nc, name) for name in expected}
+        for child in pending:
+            if child.spec.port is not None and not port_open("127.0.0.1", child.spec.port):
+                still.append(child)
+            elif child.spec.service_name and counts[child.spec.service_name] < expected[child.spec.service_name]:
+                still.append(child)
+        pending = still
+        if pending:
+            await asyncio.sleep(0.2)
+    return [c.spec.name for c in pending]
+
+
+async def _ensure_database(dsn_admin: str, name: str) -> None:
+    conn = await asyncpg.connect(dsn_admin)
+    try:
+        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="janus-run", description=__doc__.splitlines()[0])
+    p.add_argument("--data-dir", default=".janus", help="where data, logs and the config live")
+    p.add_argument("--config", default=None, help="default: DATA_DIR/config.yaml, made from config.yaml.example")
+    p.add_argument("--nats-port", type=int, default=14222, help="embedded NATS port (0 = any free port)")
+    p.add_argument("--pg-port", type=int, default=15432, help="embedded Postgres port (0 = any free port)")
+    p.add_argument("--ready-timeout", type=float, default=60.0)
+    p.add_argument("--log-level", default="INFO")
+    return p
+
+
+def _prepare_config(data_dir: Path, given: str | None) -> Path:
+    if given:
+        return Path(given).resolve()
+    path = data_dir / "config.yaml"
+    if not path.exists():
+        example = Path(EXAMPLE_CONFIG)
+        if not example.exists():
+            raise ConfigError("", f"no {path} and no {EXAMPLE_CONFIG} to copy it from")
+        shutil.copyfile(example, path)
+    return path.resolve()
+
+
+async def _run(args: argparse.Namespace) -> int:
+    data_dir = Path(args.data_dir).resolve()
+    logs = data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    config_path = _prepare_config(data_dir, args.config)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    servers: list[EmbeddedNats | EmbeddedPostgres] = []
+    env = dict(os.environ)
+    try:
+        if os.environ.get("JANUS_NATS_URL"):
+            nats_url = os.environ["JANUS_NATS_URL"]
+        else:
+            nats = EmbeddedNats(data_dir / "nats", port=args.nats_port or free_port())
+            await asyncio.to_thread(nats.start)
+            servers.append(nats)
+            nats_url = nats.url
+        if os.environ.get("JANUS_PG_DSN"):
+            pg_dsn = os.environ["JANUS_PG_DSN"]
+        else:
+            pg = EmbeddedPostgres(data_dir / "postgres", port=args.pg_port or free_port())
+            await asyncio.to_thread(pg.start)
+            servers.append(pg)
+            await _ensure_database(pg.dsn(), "janus")
+            pg_dsn = pg.dsn("janus")
+        env.update(JANUS_NATS_URL=nats_url, JANUS_PG_DSN=pg_dsn, JANUS_CONFIG=str(config_path))
+        os.environ.update(JANUS_NATS_URL=nats_url, JANUS_PG_DSN=pg_dsn)
+        config = load(config_path)
+
+        nc = await connect(nats_url, "janus-run", initial_attempts=5)
+        await ensure_streams(nc.jetstream())
+        children = [Child(spec, logs, env) for spec in plan(config, str(config_path), _installed)]
+        supervisor = await add_service(nc, name="janus-supervisor", version="0.1.0",
+                                       description="make run: supervises the local Janus stack",
+                                       metadata={"processes": ",".join(c.spec.name for c in children)})
+        watchers: list[asyncio.Task[None]] = []
+        for child in children:
+            await child.start()
+            watchers.append(asyncio.create_task(child.watch()))
+        late = await _wait_ready(children, nc, args.ready_timeout)
+
+        summary = {
+            "nats": nats_url,
+            "postgres": pg_dsn,
+            "config": str(config_path),
+            "logs": str(logs),
+            "processes": {c.spec.name: {"pid": c.proc.pid if c.proc else None,
+                                        "ready": c.spec.name not in late,
+                                        "port": c.spec.port} for c in children},
+        }
+        (data_dir / "stack.json").write_text(json.dumps(summary, indent=2))
+        _print_summary(summary, late)
+        log.info("stack_ready", processes=len(children), not_ready=late)
+
+        await stop.wait()
+        log.info("stack_stopping")
+        for child in children:
+            child.stopping = True
+        await _stop_children(children)
+        for w in watchers:
+            w.cancel()
+        with contextlib.suppress(Exception):
+            await supervisor.stop()
+            await nc.close()
+        return 0
+    except ConfigError as exc:
+        log.error("fatal_config_error", key=exc.key, reason=exc.reason)
+        return 2
+    finally:
+        for server in reversed(servers):
+            await asyncio.to_thread(server.stop)
+        log.info("stack_stopped")
+
+
+async def _stop_children(children: list[Child]) -> None:
+    # Services before the simulators, so gateways see their broker go away last.
+    for kind in ("service", "simulator"):
+        group = [c for c in children if c.spec.kind == kind]
+        for child in group:
+            child.signal(signal.SIGTERM)
+        waits = [c.proc.wait() for c in group if c.proc is not None]
+        if not waits:
+            continue
+        done, pending = await asyncio.wait([asyncio.ensure_future(w) for w in waits], timeout=STOP_GRACE_S / 2)
+        if pending:
+            for child in group:
+                child.signal(signal.SIGKILL)
+            await asyncio.wait(pending, timeout=1.0)
+
+
+def _print_summary(summary: dict, late: list[str]) -> None:
+    lines = ["", "Janus is up.", f"  NATS      {summary['nats']}", f"  Postgres  {summary['postgres']}",
+             f"  config    {summary['config']}", f"  logs      {summary['logs']}/<process>.log"]
+    for name, info in summary["processes"].items():
+        where = f"127.0.0.1:{info['port']}" if info["port"] else "NATS"
+        state = "ready" if info["ready"] else "NOT READY (see its log)"
+        lines.append(f"  {name:<20} pid {info['pid']:<8} {where:<18} {state}")
+    if not summary["processes"]:
+        lines.append("  (no services installed yet: only NATS and Postgres)")
+    lines.append("Ctrl-C stops everything.\n")
+    print("\n".join(lines), file=sys.stderr, flush=True)
+    if late:
+        log.warning("processes_not_ready", processes=late)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    janus_logging.configure("janus-run", level=args.log_level)
+    return asyncio.run(_run(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""What ``make run`` starts, decided from the configuration and what is installed. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from janus_common.config import JanusConfig
+from janus_common.messages import Broker
+
+
+@dataclass(frozen=True)
+class ProcessSpec:
+    name: str  # unique, used for the log file
+    argv: list[str]
+    kind: str  # simulator | service
+    service_name: str | None = None  # NATS micro name, answered on $SRV.PING.<name>
+    port: int | None = None  # a simulator is ready when this port accepts connections
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def plan(config: JanusConfig, config_path: str, installed: Callable[[str], str | None]) -> list[ProcessSpec]:
+    """Simulators first (brokers), then the services; each only if its console script exists."""
+    specs: list[ProcessSpec] = []
+    sims = config.simulators
+    brokers = {a.broker for a in config.accounts.values()}
+
+    ib_sim = installed("janus-ib-sim")
+    if ib_sim and Broker.IB in brokers:
+        ib_accounts = [a.ib.account for a in config.accounts.values() if a.ib and a.ib.account]
+        argv = [ib_sim, "--host", "127.0.0.1", "--port", str(sims.ib_port)]
+        for number in ib_accounts:
+            argv += ["--account", number]
+        specs.append(ProcessSpec("ib-sim", argv, "simulator", port=sims.ib_port))
+
+    wb_sim = installed("janus-webull-sim")
+    wb = next((a.webull for a in config.accounts.values() if a.webull), None)
+    if wb_sim and wb is not None:
+        argv = [wb_sim, "--host", "127.0.0.1", "--port", str(sims.webull_port),
+                "--grpc-port", str(sims.webull_grpc_port)]
+        # The key goes on the command line; the secret only through the environment.
+        specs.append(ProcessSpec("webull-sim", argv + ["--app-key", wb.app_key], "simulator",
+                                 port=sims.webull_port, env={"JANUS_WEBULL_SIM_SECRET": wb.app_secret}))
+
+    for script, name in (("janus-registry", "registry"), ("janus-router", "router"),
+                         ("janus-pricer", "pricer")):
+        path = installed(script)
+        if path:
+            specs.append(ProcessSpec(name, [path, "--config", config_path], "service",
+                                     service_name=f"janus-{name}"))
+
+    for alias, account in config.accounts.items():
+        script = "janus-ib-gateway" if account.broker is Broker.IB else "janus-webull-gateway"
+        path = installed(script)
+        if path:
+            specs.append(ProcessSpec(f"gateway-{alias}", [path, "--config", config_path, "--account", alias],
+                                     "service", service_name=script))
+    return specs
