@@ -16,14 +16,17 @@ class ServiceInstance(msgspec.Struct, frozen=True):
     endpoints: list[str] = []
 
 
-async def discover(nc: NATS, *, window: float = 0.5) -> list[ServiceInstance]:
-    """Every service instance that answers ``$SRV.INFO`` within ``window`` seconds.
+async def discover(nc: NATS, *, window: float = 0.5, expect: int | None = None,
+                   verb: str = "INFO") -> list[ServiceInstance]:
+    """Every service instance that answers ``$SRV.<verb>`` within ``window`` seconds, or as soon
+    as ``expect`` instances have answered.
 
-    A scatter-gather has no natural end (any number of instances may answer), so it waits for a
-    fixed window: that is the protocol's contract, not a stand-in for synchronisation.
+    A scatter-gather has no natural end (any number of instances may answer): without ``expect``
+    it waits the window, which is the protocol's contract, not a stand-in for synchronisation.
     """
     inbox = nc.new_inbox()
     found: dict[str, ServiceInstance] = {}
+    enough = asyncio.Event()
 
     async def collect(msg) -> None:
         try:
@@ -32,11 +35,16 @@ async def discover(nc: NATS, *, window: float = 0.5) -> list[ServiceInstance]:
                 name=info["name"], id=info["id"], version=info.get("version", ""),
                 metadata=info.get("metadata") or {},
                 endpoints=[e.get("subject", "") for e in info.get("endpoints") or []])
+            if expect is not None and len(found) >= expect:
+                enough.set()
         except (msgspec.DecodeError, KeyError, TypeError):
             pass  # not a micro service reply; ignore it
 
     sub = await nc.subscribe(inbox, cb=collect)
-    await nc.publish("$SRV.INFO", b"", reply=inbox)
-    await asyncio.sleep(window)
+    await nc.publish(f"$SRV.{verb}", b"", reply=inbox)
+    try:
+        await asyncio.wait_for(enough.wait(), window)
+    except asyncio.TimeoutError:
+        pass
     await sub.unsubscribe()
     return sorted(found.values(), key=lambda s: (s.name, s.id))
