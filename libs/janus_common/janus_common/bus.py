@@ -134,6 +134,7 @@ async def publish(
 
 
 Handler = Callable[[Any, Msg], Awaitable[None]]
+DecodeErrorHook = Callable[[Msg, MessageDecodeError], Awaitable[None]]
 
 
 @dataclass
@@ -163,6 +164,8 @@ class Consumer:
         max_deliver: int = 5,
         retry_delay: float = 0.5,
         deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
+        max_ack_pending: int | None = None,
+        on_decode_error: DecodeErrorHook | None = None,
     ) -> None:
         self.js = js
         self.stream = stream
@@ -175,6 +178,10 @@ class Consumer:
         self.max_deliver = max_deliver
         self.retry_delay = retry_delay
         self.deliver_policy = deliver_policy
+        # 1 = strictly one message in flight across every process sharing the durable:
+        # that is how per-account order survives several replicas.
+        self.max_ack_pending = max_ack_pending
+        self.on_decode_error = on_decode_error
         self.stats = ConsumerStats()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -188,6 +195,7 @@ class Consumer:
             max_deliver=self.max_deliver,
             filter_subject=self.filter_subject,
             deliver_policy=self.deliver_policy,
+            max_ack_pending=self.max_ack_pending,
         )
         self._sub = await self.js.pull_subscribe(
             self.filter_subject, durable=self.durable, stream=self.stream, config=config
@@ -225,6 +233,11 @@ class Consumer:
         except MessageDecodeError as exc:
             log.error("message_decode_error", consumer=self.durable, error="MessageDecodeError",
                       family=exc.family, subject=exc.subject, reason=exc.reason, size=exc.size)
+            if self.on_decode_error is not None:
+                try:
+                    await self.on_decode_error(msg, exc)
+                except Exception:
+                    log.exception("decode_error_hook_failed", consumer=self.durable)
             await self._dead_letter(msg, exc)
             return
         try:

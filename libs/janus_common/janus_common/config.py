@@ -60,6 +60,9 @@ class AccountConfig(_Base, frozen=True, kw_only=True):
     locate_required: bool = False
     # An order type this broker lacks is mapped to the type named here, or rejected if absent.
     order_type_fallback: dict[OrderType, OrderType] = {}
+    # The types this account may use, when narrower than its broker's (e.g. no stop-limit
+    # permission on the account). None = whatever the broker takes.
+    order_types: list[OrderType] | None = None
     ib: IbConnection | None = None
     webull: WebullConnection | None = None
 

@@ -124,6 +124,13 @@ class OrderRejected(OrderEvent, frozen=True, kw_only=True):
     intent: OrderIntent | None = None
 
 
+class CancelRouted(OrderEvent, frozen=True, kw_only=True):
+    """The router sent a cancel for the intent's broker order(s); the outcome follows."""
+
+    cancel_id: str
+    broker: Broker
+
+
 class OrderSubmitted(OrderEvent, frozen=True, kw_only=True):
     broker: Broker
     leg: int = 0
@@ -194,6 +201,7 @@ class ExternalOrderSeen(OrderEvent, frozen=True, kw_only=True):
 OrderLifeEvent = (
     OrderRouted
     | OrderRejected
+    | CancelRouted
     | OrderSubmitted
     | OrderStatusChanged
     | OrderFilled

@@ -1,0 +1,195 @@
+"""Projections of the EVENTS stream: pure ``apply(state, event) -> state``.
+
+Services rebuild their memory (orders in flight, positions) by folding EVENTS through these
+functions at start-up, and ``janus audit replay`` folds the same functions, so what a service
+believed and what the audit log says can never drift apart. States are frozen; ``apply``
+returns a new state and never mutates its input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import msgspec
+
+from .messages import (
+    Broker,
+    BrokerSide,
+    OrderBrokerRejected,
+    OrderCancelled,
+    OrderFilled,
+    OrderHeld,
+    OrderRejected,
+    OrderRouted,
+    OrderState,
+    OrderStatusChanged,
+    OrderSubmitted,
+    PlaceOrder,
+    PositionSnapshot,
+    RejectReason,
+    Side,
+)
+
+
+class LegView(msgspec.Struct, frozen=True, kw_only=True):
+    leg: int
+    side: BrokerSide
+    qty: float
+    filled: float = 0.0
+    status: OrderState = OrderState.PENDING
+
+    @property
+    def remaining(self) -> float:
+        return 0.0 if self.status.terminal else max(self.qty - self.filled, 0.0)
+
+
+class OrderView(msgspec.Struct, frozen=True, kw_only=True):
+    """One intent's life as far as the events tell."""
+
+    intent_id: str
+    account: str
+    symbol: str = ""
+    side: Side | None = None
+    qty: float = 0.0
+    broker: Broker | None = None
+    rejected: RejectReason | None = None  # set when the router refused the intent
+    legs: tuple[LegView, ...] = ()
+    routed: tuple[PlaceOrder, ...] = ()  # the broker orders the router sent
+    fill_ids: frozenset[str] = frozenset()
+    outcomes: int = 1  # routing outcomes seen for this intent (the audit wants exactly one)
+
+    @property
+    def terminal(self) -> bool:
+        return self.rejected is not None or all(leg.status.terminal for leg in self.legs)
+
+    @property
+    def filled(self) -> float:
+        return sum(leg.filled for leg in self.legs)
+
+    @property
+    def status(self) -> OrderState:
+        if self.rejected is not None:
+            return OrderState.REJECTED
+        states = {leg.status for leg in self.legs}
+        if len(states) == 1:
+            return states.pop()
+        if OrderState.PARTIALLY_FILLED in states or any(leg.filled for leg in self.legs):
+            return OrderState.PARTIALLY_FILLED
+        return next(iter(sorted(states)))
+
+
+class Ledger(msgspec.Struct, frozen=True, kw_only=True):
+    """Orders by intent id and broker-reported positions by account and symbol."""
+
+    orders: Mapping[str, OrderView] = {}
+    positions: Mapping[str, Mapping[str, float]] = {}
+    applied: int = 0
+
+
+def _replace_leg(view: OrderView, leg_no: int, **changes: Any) -> OrderView:
+    legs = tuple(msgspec.structs.replace(leg, **changes) if leg.leg == leg_no else leg for leg in view.legs)
+    return msgspec.structs.replace(view, legs=legs)
+
+
+def _leg(view: OrderView, leg_no: int) -> LegView | None:
+    return next((leg for leg in view.legs if leg.leg == leg_no), None)
+
+
+def _with_order(state: Ledger, view: OrderView) -> Ledger:
+    return msgspec.structs.replace(state, orders={**state.orders, view.intent_id: view},
+                                   applied=state.applied + 1)
+
+
+def _counted(state: Ledger) -> Ledger:
+    return msgspec.structs.replace(state, applied=state.applied + 1)
+
+
+def apply(state: Ledger, event: Any) -> Ledger:
+    """Fold one event into the ledger. Unknown events and events of unknown intents only count."""
+    if isinstance(event, PositionSnapshot):
+        book = {p.symbol: p.qty for p in event.positions}
+        return msgspec.structs.replace(state, positions={**state.positions, event.account: book},
+                                       applied=state.applied + 1)
+
+    intent_id = getattr(event, "intent_id", None)
+    if intent_id is None:
+        return _counted(state)
+    view = state.orders.get(intent_id)
+
+    if isinstance(event, OrderRouted):
+        if view is not None:
+            return _with_order(state, msgspec.structs.replace(view, outcomes=view.outcomes + 1))
+        legs = tuple(LegView(leg=o.leg, side=o.side, qty=o.qty) for o in event.orders)
+        intent = event.intent
+        return _with_order(state, OrderView(intent_id=intent_id, account=event.account,
+                                            symbol=intent.symbol, side=intent.side, qty=intent.qty,
+                                            broker=event.broker, legs=legs,
+                                            routed=tuple(event.orders)))
+    if isinstance(event, OrderRejected):
+        if event.cancel_id is not None or event.reason is RejectReason.DUPLICATE_INTENT:
+            # A refused cancel, or a reused intent id, changes nothing about the order.
+            return _counted(state)
+        if view is not None:
+            return _with_order(state, msgspec.structs.replace(view, outcomes=view.outcomes + 1))
+        intent = event.intent
+        return _with_order(state, OrderView(
+            intent_id=intent_id, account=event.account, rejected=event.reason,
+            symbol=intent.symbol if intent else "", side=intent.side if intent else None,
+            qty=intent.qty if intent else 0.0))
+
+    if view is None:
+        return _counted(state)
+    leg_no = getattr(event, "leg", 0)
+    leg = _leg(view, leg_no)
+    if leg is None:
+        return _counted(state)
+
+    if isinstance(event, OrderFilled):
+        if event.fill_id in view.fill_ids:
+            return _counted(state)
+        filled = leg.filled + event.qty
+        status = OrderState.FILLED if filled >= leg.qty else OrderState.PARTIALLY_FILLED
+        view = _replace_leg(view, leg_no, filled=filled,
+                            status=leg.status if leg.status.terminal else status)
+        return _with_order(state, msgspec.structs.replace(view, fill_ids=view.fill_ids | {event.fill_id}))
+    if leg.status.terminal:
+        return _counted(state)  # a late status never revives a finished leg
+    if isinstance(event, OrderSubmitted):
+        new = OrderState.SUBMITTED if leg.status is OrderState.PENDING else leg.status
+        return _with_order(state, _replace_leg(view, leg_no, status=new))
+    if isinstance(event, OrderStatusChanged):
+        # Fills are counted from OrderFilled (deduplicated by fill id), not from status totals.
+        return _with_order(state, _replace_leg(view, leg_no, status=event.status))
+    if isinstance(event, OrderCancelled):
+        return _with_order(state, _replace_leg(view, leg_no, status=OrderState.CANCELLED))
+    if isinstance(event, OrderBrokerRejected):
+        return _with_order(state, _replace_leg(view, leg_no, status=OrderState.REJECTED))
+    if isinstance(event, OrderHeld):
+        return _with_order(state, _replace_leg(view, leg_no, status=OrderState.HELD))
+    return _counted(state)
+
+
+def replay(events: Iterable[Any], state: Ledger | None = None) -> Ledger:
+    state = state or Ledger()
+    for event in events:
+        state = apply(state, event)
+    return state
+
+
+def broker_position(state: Ledger, account: str, symbol: str) -> float:
+    return state.positions.get(account, {}).get(symbol, 0.0)
+
+
+def in_flight(state: Ledger, account: str, symbol: str) -> tuple[float, float]:
+    """(buy, sell) quantities still working for the account in the symbol."""
+    buys = sells = 0.0
+    for view in state.orders.values():
+        if view.account != account or view.symbol != symbol or view.rejected is not None:
+            continue
+        for leg in view.legs:
+            if leg.side is BrokerSide.BUY:
+                buys += leg.remaining
+            else:
+                sells += leg.remaining
+    return buys, sells

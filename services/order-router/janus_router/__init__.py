@@ -1,0 +1,1 @@
+"""The order router: the seed's order abstraction layer."""

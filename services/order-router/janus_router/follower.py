@@ -1,0 +1,56 @@
+"""Keeps the router's ledger (orders in flight, broker positions) as a projection of EVENTS.
+
+An ordered consumer replays EVENTS from the start at boot and then follows it. ``caught_up``
+is the read-your-writes barrier: before deciding an intent, the router waits until it has
+applied every event the stream held when the intent arrived, so it sees what any replica
+(itself included) decided before — that is what keeps two quick SELLs from both closing one
+long, whichever replica handles them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from nats.js import JetStreamContext
+from nats.js.api import DeliverPolicy
+
+from janus_common import projections, subjects
+from janus_common.messages import ANY_EVENT, MessageDecodeError
+
+log = structlog.get_logger()
+
+
+class EventFollower:
+    def __init__(self, js: JetStreamContext) -> None:
+        self.js = js
+        self.ledger = projections.Ledger()
+        self.last_seq = 0
+        self._advanced = asyncio.Condition()
+        self._sub = None
+
+    async def start(self) -> None:
+        self._sub = await self.js.subscribe(subjects.ALL_EVENTS, stream="EVENTS", ordered_consumer=True,
+                                            deliver_policy=DeliverPolicy.ALL, cb=self._on_msg,
+                                            pending_msgs_limit=-1)
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            await self._sub.unsubscribe()
+
+    async def _on_msg(self, msg) -> None:
+        try:
+            event = ANY_EVENT.decode(msg.data, subject=msg.subject)
+        except MessageDecodeError as exc:
+            log.warning("event_undecodable", subject=exc.subject, reason=exc.reason)
+        else:
+            self.ledger = projections.apply(self.ledger, event)
+        async with self._advanced:
+            self.last_seq = msg.metadata.sequence.stream
+            self._advanced.notify_all()
+
+    async def caught_up(self, timeout: float = 5.0) -> None:
+        """Return once every event already in the stream has been applied."""
+        target = (await self.js.stream_info("EVENTS")).state.last_seq
+        async with self._advanced:
+            await asyncio.wait_for(self._advanced.wait_for(lambda: self.last_seq >= target), timeout)

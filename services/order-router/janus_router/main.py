@@ -1,0 +1,78 @@
+"""janus-router: consumes INTENTS, decides, and routes — N replicas share the work.
+
+Scale-out: every account has its own durable pull consumer (``router-<account>``) shared by
+all replicas with ``max_ack_pending=1``, so exactly one replica holds an account's next intent
+at any moment and per-account order is kept; different accounts proceed in parallel on
+different replicas. If a replica dies holding an intent, JetStream redelivers it to another
+replica after ``ack_wait``; that replica's ledger (the EVENTS projection, caught up before each
+decision) already shows any outcome the dead one published, so nothing is decided twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import structlog
+from nats.aio.msg import Msg
+
+from janus_common import bus, subjects
+from janus_common.messages import INTENTS, MessageDecodeError
+from janus_common.service import ServiceContext, run
+
+from .follower import EventFollower
+from .resolver import SymbolResolver
+from .router import Router
+from .rules import AccountRules
+
+log = structlog.get_logger()
+VERSION = "0.1.0"
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--ack-wait", type=float, default=10.0,
+                        help="seconds before an intent held by a dead replica goes to another one")
+    parser.add_argument("--resolve-timeout", type=float, default=4.0)
+
+
+async def setup(ctx: ServiceContext) -> None:
+    assert ctx.config is not None
+    rules = {alias: AccountRules.from_config(alias, acc) for alias, acc in ctx.config.accounts.items()}
+    follower = EventFollower(ctx.js)
+    await follower.start()
+    ctx.on_stop(follower.stop)
+    await follower.caught_up(timeout=60)
+    log.info("ledger_rebuilt", events=follower.ledger.applied, orders=len(follower.ledger.orders))
+    router = Router(ctx.nc, ctx.js, rules, follower,
+                    SymbolResolver(ctx.nc, timeout=min(ctx.args.resolve_timeout, ctx.args.ack_wait / 2)))
+
+    for alias in rules:
+        await ctx.add_consumer(bus.Consumer(
+            ctx.js, stream="INTENTS", durable=f"router-{alias}", filter_subject=subjects.intent(alias),
+            codec=INTENTS, handler=router.handle, on_decode_error=router.on_decode_error,
+            max_ack_pending=1, ack_wait=ctx.args.ack_wait, batch=1))
+
+    known = set(rules)
+
+    async def unknown_accounts(intent, msg: Msg) -> None:
+        # Intents for accounts this Janus does not have would otherwise wait forever unread.
+        if subjects.account_of(msg.subject) not in known:
+            await router.handle(intent, msg)
+
+    async def unknown_undecodable(msg: Msg, exc: MessageDecodeError) -> None:
+        if subjects.account_of(msg.subject) not in known:
+            await router.on_decode_error(msg, exc)
+
+    await ctx.add_consumer(bus.Consumer(
+        ctx.js, stream="INTENTS", durable="router-unknown-accounts", filter_subject=subjects.ALL_INTENTS,
+        codec=INTENTS, handler=unknown_accounts, on_decode_error=unknown_undecodable,
+        ack_wait=ctx.args.ack_wait))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run("janus-router", VERSION, setup, description="Janus order router", argv=argv,
+               add_arguments=_arguments)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,202 @@
+"""The router's shell: takes one decoded intent, asks the pure core what to do, and publishes
+the outcome (event first, then the broker orders), so a crash anywhere leaves a state that a
+redelivery completes without doubling anything."""
+
+from __future__ import annotations
+
+import msgspec
+import structlog
+from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from janus_common import bus, projections, subjects
+from janus_common.messages import (
+    CancelIntent,
+    CancelOrder,
+    CancelRouted,
+    MessageDecodeError,
+    OrderIntent,
+    OrderRejected,
+    OrderRouted,
+    RejectReason,
+)
+from janus_common.subjects import SubjectError
+from janus_common.symbols import SymbolError, normalize
+
+from .decide import Rejection, Route, plan_route, validate
+from .follower import EventFollower
+from .resolver import SymbolResolver
+from .rules import AccountRules
+
+log = structlog.get_logger()
+
+_FIELD_REASONS = {"$.tif": RejectReason.UNKNOWN_TIF, "$.qty": RejectReason.INVALID_QTY,
+                  "$.limit_price": RejectReason.INVALID_PRICE, "$.stop_price": RejectReason.INVALID_PRICE}
+
+
+def reason_for_decode_error(exc: MessageDecodeError) -> RejectReason:
+    """A schema failure on a known field gets that field's reason; anything else is MALFORMED."""
+    for path, reason in _FIELD_REASONS.items():
+        if exc.reason.endswith(f"`{path}`"):
+            return reason
+    return RejectReason.MALFORMED
+
+
+class Router:
+    def __init__(self, nc: NATS, js: JetStreamContext, rules: dict[str, AccountRules],
+                 follower: EventFollower, resolver: SymbolResolver) -> None:
+        self.nc = nc
+        self.js = js
+        self.rules = rules
+        self.follower = follower
+        self.resolver = resolver
+
+    # --- intents -------------------------------------------------------------------------
+
+    async def handle(self, intent: OrderIntent | CancelIntent, msg: Msg) -> None:
+        account = subjects.account_of(msg.subject)
+        with structlog.contextvars.bound_contextvars(account=account, intent_id=intent.intent_id):
+            if intent.account != account:
+                await self._reject(intent, RejectReason.ACCOUNT_MISMATCH,
+                                   f"intent names account {intent.account!r} but was sent to {account!r}",
+                                   account=account)
+                return
+            rules = self.rules.get(account)
+            if rules is None:
+                await self._reject(intent, RejectReason.UNKNOWN_ACCOUNT,
+                                   f"account {account!r} is not configured in this Janus")
+                return
+            await self.follower.caught_up()
+            if isinstance(intent, CancelIntent):
+                await self._cancel(intent, rules)
+            else:
+                await self._route(intent, rules)
+
+    async def _route(self, intent: OrderIntent, rules: AccountRules) -> None:
+        ledger = self.follower.ledger
+        seen = ledger.orders.get(intent.intent_id)
+        if seen is not None:
+            await self._duplicate(intent, seen)
+            return
+        rejection = validate(intent)
+        if rejection is not None:
+            await self._reject(intent, rejection.reason, rejection.message)
+            return
+        try:
+            symbol = normalize(intent.symbol, intent.asset_class)
+        except SymbolError as exc:
+            await self._reject(intent, RejectReason.INVALID_SYMBOL, str(exc))
+            return
+        record = await self.resolver.resolve(symbol, intent.asset_class, rules.broker)
+        if isinstance(record, Rejection):
+            await self._reject(intent, record.reason, record.message)
+            return
+        buys, sells = projections.in_flight(ledger, intent.account, record.symbol)
+        planned = plan_route(intent, record, rules, rules.caps(),
+                             broker_position=projections.broker_position(ledger, intent.account, record.symbol),
+                             in_flight_buys=buys, in_flight_sells=sells)
+        if isinstance(planned, Rejection):
+            await self._reject(intent, planned.reason, planned.message)
+            return
+        await self._publish_route(intent, rules, planned)
+
+    async def _publish_route(self, intent: OrderIntent, rules: AccountRules, route: Route) -> None:
+        event = OrderRouted(account=intent.account, intent_id=intent.intent_id, intent=intent,
+                            broker=rules.broker, decision=route.decision, orders=list(route.orders))
+        await bus.publish(self.js, subjects.evt_order(intent.account), event, msg_id=f"outcome:{intent.intent_id}")
+        await self._send_orders(intent.account, rules, route.orders)
+        log.info("intent_routed", broker=str(rules.broker), effect=str(route.decision.effect),
+                 legs=len(route.orders))
+
+    async def _send_orders(self, account: str, rules: AccountRules, orders) -> None:
+        for order in orders:
+            await bus.publish(self.js, subjects.route(rules.broker, account), order, msg_id=order.order_key)
+
+    async def _duplicate(self, intent: OrderIntent, seen: projections.OrderView) -> None:
+        """An intent id that already has its outcome: never a second broker order."""
+        same = (seen.side, seen.qty) == (intent.side, intent.qty) and seen.symbol in (
+            intent.symbol, _normalized(intent))
+        if not same and seen.rejected is None:
+            await bus.publish(self.js, subjects.evt_order(intent.account), OrderRejected(
+                account=intent.account, intent_id=intent.intent_id, reason=RejectReason.DUPLICATE_INTENT,
+                message=f"intent id {intent.intent_id} was already used for a different order",
+                intent=intent), msg_id=f"duplicate:{intent.intent_id}:{intent.ts}")
+            return
+        log.info("intent_already_decided", rejected=str(seen.rejected) if seen.rejected else None)
+        if seen.routed:
+            # A replica may have died between the event and the orders: send them again; ROUTES
+            # drops what it already holds (same Nats-Msg-Id) and the gateway checks orderRef.
+            await self._send_orders(intent.account, self.rules[intent.account], seen.routed)
+
+    async def _reject(self, intent: OrderIntent | CancelIntent, reason: RejectReason, message: str,
+                      *, account: str | None = None) -> None:
+        account = account or intent.account
+        if isinstance(intent, CancelIntent):
+            event = OrderRejected(account=account, intent_id=intent.intent_id, cancel_id=intent.cancel_id,
+                                  reason=reason, message=message)
+            msg_id = f"cancel-outcome:{intent.cancel_id}"
+        else:
+            event = OrderRejected(account=account, intent_id=intent.intent_id, reason=reason, message=message,
+                                  intent=intent)
+            msg_id = f"outcome:{intent.intent_id}"
+        try:
+            subject = subjects.evt_order(account)
+        except SubjectError:
+            log.warning("rejection_without_account", reason=str(reason))
+            return
+        await bus.publish(self.js, subject, event, msg_id=msg_id)
+        log.info("intent_rejected", reason=str(reason), detail=message)
+
+    # --- cancels -------------------------------------------------------------------------
+
+    async def _cancel(self, cancel: CancelIntent, rules: AccountRules) -> None:
+        view = self.follower.ledger.orders.get(cancel.intent_id)
+        if view is None or view.account != cancel.account:
+            await self._reject(cancel, RejectReason.UNKNOWN_INTENT,
+                               f"no order for intent {cancel.intent_id} on account {cancel.account}")
+            return
+        if view.terminal:
+            await self._reject(cancel, RejectReason.ORDER_FINISHED,
+                               f"the order for intent {cancel.intent_id} is already {view.status}")
+            return
+        await bus.publish(self.js, subjects.evt_order(cancel.account),
+                          CancelRouted(account=cancel.account, intent_id=cancel.intent_id,
+                                       cancel_id=cancel.cancel_id, broker=rules.broker),
+                          msg_id=f"cancel-outcome:{cancel.cancel_id}")
+        await bus.publish(self.js, subjects.route(rules.broker, cancel.account),
+                          CancelOrder(intent_id=cancel.intent_id, account=cancel.account, broker=rules.broker,
+                                      cancel_id=cancel.cancel_id),
+                          msg_id=f"cancel:{cancel.cancel_id}")
+        log.info("cancel_routed", cancel_id=cancel.cancel_id)
+
+    # --- undecodable intents -------------------------------------------------------------
+
+    async def on_decode_error(self, msg: Msg, exc: MessageDecodeError) -> None:
+        """Reject what cannot be read, when its account can be: the client learns why."""
+        try:
+            account = subjects.account_of(msg.subject)
+        except SubjectError:
+            return
+        intent_id = _readable_intent_id(msg.data)
+        seq = msg.metadata.sequence.stream if msg.metadata else 0
+        event = OrderRejected(account=account, intent_id=intent_id, reason=reason_for_decode_error(exc),
+                              message=f"the intent could not be read: {exc.reason}")
+        await bus.publish(self.js, subjects.evt_order(account), event,
+                          msg_id=f"outcome:{intent_id}" if intent_id else f"malformed:{seq}")
+
+
+def _normalized(intent: OrderIntent) -> str | None:
+    try:
+        return normalize(intent.symbol, intent.asset_class)
+    except SymbolError:
+        return None
+
+
+def _readable_intent_id(data: bytes) -> str | None:
+    try:
+        raw = msgspec.msgpack.decode(data)
+    except msgspec.DecodeError:
+        return None
+    value = raw.get("intent_id") if isinstance(raw, dict) else None
+    return value if isinstance(value, str) and 0 < len(value) <= 64 else None
