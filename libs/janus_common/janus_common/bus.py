@@ -209,6 +209,11 @@ class Consumer:
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._sub is not None:
+            # A message the server pushed after our last fetch would otherwise sit in the
+            # subscription's queue and stall the connection's drain; unacked, it is redelivered.
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
 
     async def _run(self) -> None:
         assert self._sub is not None
