@@ -43,6 +43,7 @@ class RegistryPeer:
 
     records: dict[str, m.RegistryRecord] = field(default_factory=lambda: {"AAPL": AAPL, "ES.2603": ES})
     calls: int = 0
+    service: object = None
 
     async def resolve(self, req: m.ResolveRequest):
         self.calls += 1
@@ -107,11 +108,24 @@ async def running_router(nats_url: str, *, ack_wait: float = 10.0):
 
 
 @pytest.fixture
-async def harness(nc, js, nats_url):
+def router_config() -> dict:
+    return CONFIG
+
+
+@pytest.fixture
+async def registry_peer(nc):
     peer = RegistryPeer()
     service = await add_service(nc, name="test-registry", version="0.0.1")
     await service.add_endpoint(EndpointConfig(name="resolve", subject=subjects.RPC_RESOLVE,
                                               handler=bus.rpc_handler(m.RESOLVE_REQUEST, peer.resolve)))
+    peer.service = service
+    yield peer
+    await service.stop()
+
+
+@pytest.fixture
+async def harness(nc, js, nats_url, registry_peer):
+    peer, service = registry_peer, registry_peer.service
     events: asyncio.Queue = asyncio.Queue()
     routes: asyncio.Queue = asyncio.Queue()
 
@@ -127,4 +141,3 @@ async def harness(nc, js, nats_url):
     await js.subscribe(subjects.ALL_ROUTES, stream="ROUTES", cb=on_route)
     async with running_router(nats_url):
         yield RouterHarness(nc, js, peer, service, events, routes)
-    await service.stop()

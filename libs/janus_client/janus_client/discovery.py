@@ -48,3 +48,14 @@ async def discover(nc: NATS, *, window: float = 0.5, expect: int | None = None,
         pass
     await sub.unsubscribe()
     return sorted(found.values(), key=lambda s: (s.name, s.id))
+
+
+async def wait_for_instances(nc: NATS, name: str, count: int, *, timeout: float = 30.0) -> list[ServiceInstance]:
+    """Ping ``name`` until ``count`` instances answer (a starting process answers only once up)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    found: list[ServiceInstance] = []
+    while asyncio.get_running_loop().time() < deadline:
+        found = await discover(nc, verb=f"PING.{name}", expect=count, window=0.5)
+        if len(found) >= count:
+            return found
+    return found

@@ -31,6 +31,7 @@ from janus_common.config import ConfigError, load
 from janus_common.embedded import EmbeddedNats, EmbeddedPostgres, free_port, port_open
 from janus_common.streams import ensure_streams
 
+from ..discovery import discover
 from .plan import ProcessSpec, plan
 
 log = structlog.get_logger()
@@ -94,18 +95,9 @@ class Child:
                 os.killpg(self.proc.pid, sig)
 
 
-async def _ping_count(nc, service_name: str, window: float = 0.3) -> int:
-    inbox = nc.new_inbox()
-    replies: set[bytes] = set()
-    sub = await nc.subscribe(inbox, cb=lambda m: _add(replies, m.data))
-    await nc.publish(f"$SRV.PING.{service_name}", b"", reply=inbox)
-    await asyncio.sleep(window)  # a scatter-gather: we take whatever answers in the window
-    await sub.unsubscribe()
-    return len(replies)
-
-
-async def _add(replies: set[bytes], data: bytes) -> None:
-    replies.add(data)
+async def _ping_count(nc, service_name: str, expected: int) -> int:
+    found = await discover(nc, verb=f"PING.{service_name}", expect=expected, window=0.5)
+    return len(found)
 
 
 async def _wait_ready(children: list[Child], nc, timeout: float) -> list[str]:
@@ -119,7 +111,7 @@ async def _wait_ready(children: list[Child], nc, timeout: float) -> list[str]:
             if child.spec.service_name:
                 expected[child.spec.service_name] = sum(
                     1 for c in children if c.spec.service_name == child.spec.service_name)
-        counts = {name: await _ping_count(nc, name) for name in expected}
+        counts = {name: await _ping_count(nc, name, n) for name, n in expected.items()}
         for child in pending:
             if child.spec.port is not None and not port_open("127.0.0.1", child.spec.port):
                 still.append(child)
