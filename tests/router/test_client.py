@@ -1,0 +1,62 @@
+"""janus_client and the `janus order` / `janus cancel` commands against a running router."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from janus_client.client import JanusClient
+from janus_common import messages as m
+
+pytestmark = pytest.mark.integration
+JANUS = Path(sysconfig.get_path("scripts")) / "janus"
+
+
+def intent(**kw):
+    base = dict(account="ib-1", symbol="AAPL", side=m.Side.BUY, order_type=m.OrderType.MARKET, qty=2.0)
+    base.update(kw)
+    return m.OrderIntent(**base)
+
+
+async def test_submit_returns_the_outcome_and_resubmitting_gives_the_same_one(harness, nats_url):
+    async with await JanusClient.connect(nats_url) as client:
+        i = intent()
+        first = await client.submit(i)
+        assert isinstance(first, m.OrderRouted) and first.intent_id == i.intent_id
+        again = await client.submit(i)
+        assert again == first
+        refused = await client.submit(intent(qty=-1.0))
+        assert isinstance(refused, m.OrderRejected) and refused.reason is m.RejectReason.INVALID_QTY
+        cancelled = await client.cancel("ib-1", i.intent_id)
+        assert isinstance(cancelled, m.CancelRouted)
+        unknown = await client.cancel("ib-1", "nope")
+        assert isinstance(unknown, m.OrderRejected) and unknown.reason is m.RejectReason.UNKNOWN_INTENT
+
+
+async def _janus(nats_url: str, *args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(str(JANUS), "--nats-url", nats_url, "--json", *args,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, _ = await asyncio.wait_for(proc.communicate(), 60)
+    return proc.returncode, out.decode()
+
+
+async def test_cli_order_and_cancel_with_json_and_exit_codes(harness, nats_url):
+    code, out = await _janus(nats_url, "order", "ib-1", "buy", "3", "AAPL", "--type", "limit",
+                             "--limit", "101.5", "--intent-id", "cli-order-1")
+    assert code == 0, out
+    routed = json.loads(out)
+    assert routed["kind"] == "OrderRouted" and routed["intent_id"] == "cli-order-1"
+    assert routed["orders"][0]["limit_price"] == 101.5
+
+    code, out = await _janus(nats_url, "order", "ib-2", "sell", "1", "AAPL")
+    assert code == 5 and json.loads(out)["reason"] == "SHORT_NOT_ALLOWED"
+
+    code, out = await _janus(nats_url, "cancel", "ib-1", "cli-order-1")
+    assert code == 0 and json.loads(out)["kind"] == "CancelRouted"
+
+    code, _ = await _janus("nats://127.0.0.1:1", "order", "ib-1", "buy", "1", "AAPL")
+    assert code == 3
