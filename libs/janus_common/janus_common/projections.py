@@ -3,7 +3,8 @@
 Services rebuild their memory (orders in flight, positions) by folding EVENTS through these
 functions at start-up, and ``janus audit replay`` folds the same functions, so what a service
 believed and what the audit log says can never drift apart. States are frozen; ``apply``
-returns a new state and never mutates its input.
+returns a new state and never mutates its input. The maps are persistent (HAMT,
+``immutables.Map``): an update costs O(log n), not a copy of every order ever seen.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import msgspec
+from immutables import Map
 
 from .messages import (
     Broker,
@@ -80,11 +82,21 @@ class OrderView(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class Ledger(msgspec.Struct, frozen=True, kw_only=True):
-    """Orders by intent id and broker-reported positions by account and symbol."""
+    """Orders by intent id, broker-reported positions by account and symbol, and an index of
+    what is still working per (account, symbol) as (buy, sell) quantities."""
 
-    orders: Mapping[str, OrderView] = {}
-    positions: Mapping[str, Mapping[str, float]] = {}
+    orders: Mapping[str, OrderView] = msgspec.field(default_factory=Map)
+    positions: Mapping[str, Mapping[str, float]] = msgspec.field(default_factory=Map)
+    working: Mapping[tuple[str, str], tuple[float, float]] = msgspec.field(default_factory=Map)
     applied: int = 0
+
+
+def _working(view: OrderView | None) -> tuple[float, float]:
+    if view is None or view.rejected is not None:
+        return 0.0, 0.0
+    buys = sum(leg.remaining for leg in view.legs if leg.side is BrokerSide.BUY)
+    sells = sum(leg.remaining for leg in view.legs if leg.side is not BrokerSide.BUY)
+    return buys, sells
 
 
 def _replace_leg(view: OrderView, leg_no: int, **changes: Any) -> OrderView:
@@ -97,7 +109,16 @@ def _leg(view: OrderView, leg_no: int) -> LegView | None:
 
 
 def _with_order(state: Ledger, view: OrderView) -> Ledger:
-    return msgspec.structs.replace(state, orders={**state.orders, view.intent_id: view},
+    old_b, old_s = _working(state.orders.get(view.intent_id))
+    new_b, new_s = _working(view)
+    working = state.working
+    if (old_b, old_s) != (new_b, new_s):
+        key = (view.account, view.symbol)
+        b, s = working.get(key, (0.0, 0.0))
+        b, s = b - old_b + new_b, s - old_s + new_s
+        working = working.delete(key) if abs(b) < 1e-12 and abs(s) < 1e-12 and key in working \
+            else working.set(key, (b, s))
+    return msgspec.structs.replace(state, orders=state.orders.set(view.intent_id, view), working=working,
                                    applied=state.applied + 1)
 
 
@@ -108,8 +129,8 @@ def _counted(state: Ledger) -> Ledger:
 def apply(state: Ledger, event: Any) -> Ledger:
     """Fold one event into the ledger. Unknown events and events of unknown intents only count."""
     if isinstance(event, PositionSnapshot):
-        book = {p.symbol: p.qty for p in event.positions}
-        return msgspec.structs.replace(state, positions={**state.positions, event.account: book},
+        book = Map({p.symbol: p.qty for p in event.positions})
+        return msgspec.structs.replace(state, positions=state.positions.set(event.account, book),
                                        applied=state.applied + 1)
 
     intent_id = getattr(event, "intent_id", None)
@@ -183,13 +204,4 @@ def broker_position(state: Ledger, account: str, symbol: str) -> float:
 
 def in_flight(state: Ledger, account: str, symbol: str) -> tuple[float, float]:
     """(buy, sell) quantities still working for the account in the symbol."""
-    buys = sells = 0.0
-    for view in state.orders.values():
-        if view.account != account or view.symbol != symbol or view.rejected is not None:
-            continue
-        for leg in view.legs:
-            if leg.side is BrokerSide.BUY:
-                buys += leg.remaining
-            else:
-                sells += leg.remaining
-    return buys, sells
+    return state.working.get((account, symbol), (0.0, 0.0))

@@ -1,0 +1,159 @@
+"""Order-router benchmark: intents/s one replica decides, and intent → OrderRouted latency
+(p50/p99) at a paced 1,000 intents/s, against a JetStream publish → receive baseline measured
+in the same run on the same machine. Real NATS (embedded), a real janus-router process, and a
+registry peer answering resolves from memory.
+
+    .venv/bin/python bench/router_bench.py [--intents 5000] [--rate 1000] [--seconds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sysconfig
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+from nats.micro import add_service
+from nats.micro.service import EndpointConfig
+
+from janus_client.discovery import wait_for_instances
+from janus_common import bus, subjects
+from janus_common import logging as janus_logging
+from janus_common import messages as m
+from janus_common.embedded import EmbeddedNats
+from janus_common.streams import ensure_streams
+
+ACCOUNTS = [f"acct-{i}" for i in range(10)]
+RECORD = m.RegistryRecord(symbol="AAPL", asset_class="EQUITY", ib=m.IbContract(symbol="AAPL", sec_type="STK"))
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def fmt(name: str, values: list[float]) -> str:
+    return (f"{name:<34} n={len(values):<6} p50={statistics.median(values) * 1e3:8.3f} ms  "
+            f"p99={pct(values, 0.99) * 1e3:8.3f} ms")
+
+
+async def paced(rate: float, count: int, send) -> None:
+    start = time.perf_counter()
+    for n in range(count):
+        delay = start + n / rate - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)  # pacing the load generator, not synchronising
+        await send(n)
+
+
+async def baseline(nc, js, rate: float, count: int) -> list[float]:
+    """JetStream publish (with ack) → core subscriber receive of an intent-sized message."""
+    sent: dict[str, float] = {}
+    lat: list[float] = []
+    done = asyncio.Event()
+
+    async def on_msg(msg):
+        i = m.INTENTS.decode(msg.data)
+        lat.append(time.perf_counter() - sent.pop(i.intent_id))
+        if len(lat) >= count:
+            done.set()
+
+    sub = await nc.subscribe("janus.intent.baseline", cb=on_msg)
+
+    async def send(n: int) -> None:
+        intent = m.OrderIntent(account="baseline", symbol="AAPL", side=m.Side.BUY,
+                               order_type=m.OrderType.MARKET, qty=1)
+        sent[intent.intent_id] = time.perf_counter()
+        await bus.publish(js, "janus.intent.baseline", intent, msg_id=intent.intent_id)
+
+    await paced(rate, count, send)
+    await asyncio.wait_for(done.wait(), 60)
+    await sub.unsubscribe()
+    return lat
+
+
+async def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--intents", type=int, default=5000)
+    ap.add_argument("--rate", type=float, default=1000)
+    ap.add_argument("--seconds", type=float, default=3)
+    args = ap.parse_args()
+    janus_logging.configure("router-bench", level="WARNING")
+
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedNats(Path(tmp) / "nats", die_with_parent=True) as server:
+        nc = await bus.connect(server.url, "bench")
+        js = nc.jetstream()
+        await ensure_streams(js)
+
+        async def resolve(req):
+            return m.Resolved(record=RECORD, source="bench")
+
+        registry = await add_service(nc, name="bench-registry", version="0.0.1")
+        await registry.add_endpoint(EndpointConfig(name="resolve", subject=subjects.RPC_RESOLVE,
+                                                   handler=bus.rpc_handler(m.RESOLVE_REQUEST, resolve)))
+        config = Path(tmp) / "config.yaml"
+        config.write_text(yaml.safe_dump({"accounts": {
+            a: {"broker": "ib", "allow_short": True, "ib": {"port": 1, "client_id": i}} for i, a in enumerate(ACCOUNTS)}}))
+        log = open(Path(tmp) / "router.log", "ab")
+        router = await asyncio.create_subprocess_exec(
+            str(Path(sysconfig.get_path("scripts")) / "janus-router"), "--config", str(config),
+            "--nats-url", server.url, "--log-level", "WARNING", stdout=log, stderr=log,
+            env={**os.environ})
+        await wait_for_instances(nc, "janus-router", 1)
+
+        sent: dict[str, float] = {}
+        lat: list[float] = []
+        target = {"n": 0}
+        done = asyncio.Event()
+
+        async def on_event(msg):
+            event = m.ORDER_EVENTS.decode(msg.data)
+            if isinstance(event, (m.OrderRouted, m.OrderRejected)) and event.intent_id in sent:
+                lat.append(time.perf_counter() - sent.pop(event.intent_id))
+                if len(lat) >= target["n"]:
+                    done.set()
+
+        await nc.subscribe(subjects.ALL_ORDER_EVENTS, cb=on_event)
+
+        async def send(n: int) -> None:
+            intent = m.OrderIntent(account=ACCOUNTS[n % len(ACCOUNTS)], symbol="AAPL", side=m.Side.BUY,
+                                   order_type=m.OrderType.MARKET, qty=1)
+            sent[intent.intent_id] = time.perf_counter()
+            await bus.publish(js, subjects.intent(intent.account), intent, msg_id=intent.intent_id)
+
+        # 1. throughput: everything at once, time to the last outcome
+        target["n"] = args.intents
+        started = time.perf_counter()
+        await asyncio.gather(*(send(n) for n in range(args.intents)))
+        await asyncio.wait_for(done.wait(), 300)
+        elapsed = time.perf_counter() - started
+        throughput = args.intents / elapsed
+
+        # 2. latency at a paced rate, and the same-run baseline
+        lat.clear()
+        done.clear()
+        count = int(args.rate * args.seconds)
+        target["n"] = count
+        await paced(args.rate, count, send)
+        await asyncio.wait_for(done.wait(), 300)
+        routed = list(lat)
+        base = await baseline(nc, js, args.rate, count)
+
+        print(f"router benchmark: 1 replica, {len(ACCOUNTS)} accounts, embedded NATS, registry in memory")
+        print(f"throughput: {args.intents} intents decided in {elapsed:.2f}s = {throughput:,.0f} intents/s per replica")
+        print(fmt(f"intent -> OrderRouted @ {args.rate:.0f}/s", routed))
+        print(fmt(f"baseline JS publish -> receive @ {args.rate:.0f}/s", base))
+        print(f"ratio (router / baseline): p50 x{statistics.median(routed) / statistics.median(base):.1f}, "
+              f"p99 x{pct(routed, 0.99) / pct(base, 0.99):.1f}")
+        router.terminate()
+        await router.wait()
+        await nc.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
