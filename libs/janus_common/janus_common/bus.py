@@ -68,7 +68,10 @@ async def connect(
     None = forever), then let nats-py reconnect forever. Every transition is logged."""
 
     async def disconnected() -> None:
-        log.warning("nats_disconnected", client=name)
+        if nc.is_closed or nc.is_draining:
+            log.debug("nats_disconnected_on_close", client=name)  # we asked for it
+        else:
+            log.warning("nats_disconnected", client=name)
 
     async def reconnected() -> None:
         log.info("nats_reconnected", client=name, server=str(nc.connected_url.netloc if nc.connected_url else ""))
