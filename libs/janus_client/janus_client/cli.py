@@ -169,7 +169,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    janus_logging.configure("janus-cli", level=os.environ.get("JANUS_LOG_LEVEL", "WARNING"))
+    janus_logging.configure("janus-cli", level=os.environ.get("JANUS_LOG_LEVEL", "ERROR"))
     return asyncio.run(args.run(args))
 
 
