@@ -1,0 +1,168 @@
+"""Orders, matching and accounts — the exchange and the broker's books. Pure functions over
+small dataclasses; the server owns the instances and does the IO."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from .catalogue import Spec
+from .market import Quote
+
+ORDER_TYPES = ("MKT", "LMT", "STP", "STP LMT")
+
+
+@dataclass
+class SimOrder:
+    order_id: int
+    client_id: int
+    perm_id: int
+    account: str
+    spec: Spec
+    action: str  # BUY | SELL
+    qty: float
+    order_type: str
+    lmt: float | None
+    aux: float | None
+    tif: str  # DAY | GTC
+    order_ref: str
+    filled: float = 0.0
+    avg_price: float = 0.0
+    last_fill_price: float = 0.0
+    status: str = "PreSubmitted"
+    triggered: bool = False
+    why_held: str = ""
+    completed_time: str = ""
+
+    @property
+    def remaining(self) -> float:
+        return max(self.qty - self.filled, 0.0)
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("Filled", "Cancelled", "Inactive", "ApiCancelled")
+
+    @property
+    def is_stop(self) -> bool:
+        return self.order_type in ("STP", "STP LMT")
+
+
+class OrderError(ValueError):
+    """An order IB would refuse, with IB's code."""
+
+    def __init__(self, code: int, text: str) -> None:
+        self.code = code
+        self.text = text
+        super().__init__(f"{code}: {text}")
+
+
+def _on_tick(price: float, tick: float) -> bool:
+    steps = price / tick
+    return abs(steps - round(steps)) < 1e-6
+
+
+def validate(spec: Spec, action: str, qty: float, order_type: str, lmt: float | None, aux: float | None,
+             tif: str) -> None:
+    if action not in ("BUY", "SELL", "SSHORT"):
+        raise OrderError(321, f"Error validating request:-'bW' : cause - Invalid side {action!r}")
+    if qty <= 0:
+        raise OrderError(434, "The order size cannot be zero.")
+    if order_type not in ORDER_TYPES:
+        raise OrderError(387, f"Unsupported order type {order_type!r} for this exchange and security type.")
+    if tif not in ("DAY", "GTC", "IOC", ""):
+        raise OrderError(321, f"Error validating request:-'bO' : cause - Invalid time in force {tif!r}")
+    if order_type in ("LMT", "STP LMT") and lmt is None:
+        raise OrderError(321, "Error validating request:-'bP' : cause - Missing limit price")
+    if order_type in ("STP", "STP LMT") and aux is None:
+        raise OrderError(321, "Error validating request:-'bQ' : cause - Missing stop price (auxPrice)")
+    for price in (lmt if order_type in ("LMT", "STP LMT") else None,
+                  aux if order_type in ("STP", "STP LMT") else None):
+        if price is not None and (price <= 0 or not _on_tick(price, spec.min_tick)):
+            raise OrderError(110, "The price does not conform to the minimum price variation for this "
+                                  f"contract (tick {spec.min_tick:g}).")
+
+
+def triggered(order: SimOrder, quote: Quote) -> bool:
+    """A stop wakes up when the last trade reaches it: at or above for a buy, at or below for a sell."""
+    if not order.is_stop or order.triggered:
+        return order.triggered or not order.is_stop
+    assert order.aux is not None
+    return quote.last >= order.aux if order.action == "BUY" else quote.last <= order.aux
+
+
+def executable(order: SimOrder, quote: Quote) -> tuple[float, float] | None:
+    """(qty, price) this order can trade against the touch now, or None. A market or triggered
+    stop takes the touch; a limit trades only when marketable, at the touch (never worse)."""
+    if order.done or order.remaining <= 0 or not triggered(order, quote):
+        return None
+    buying = order.action == "BUY"
+    price = quote.ask if buying else quote.bid
+    size = quote.ask_size if buying else quote.bid_size
+    limit = order.lmt if order.order_type in ("LMT", "STP LMT") else None
+    if limit is not None and (price > limit if buying else price < limit):
+        return None
+    qty = min(order.remaining, size)
+    return (qty, price) if qty > 0 else None
+
+
+def consume(quote: Quote, action: str, qty: float) -> Quote:
+    """What a fill takes from the touch, so two orders cannot both take the same size."""
+    if action == "BUY":
+        return replace(quote, ask_size=max(quote.ask_size - qty, 0.0))
+    return replace(quote, bid_size=max(quote.bid_size - qty, 0.0))
+
+
+def fill(order: SimOrder, qty: float, price: float) -> SimOrder:
+    filled = order.filled + qty
+    avg = (order.avg_price * order.filled + price * qty) / filled
+    status = "Filled" if filled >= order.qty - 1e-9 else "Submitted"
+    return replace(order, filled=filled, avg_price=avg, last_fill_price=price, status=status, triggered=True)
+
+
+def commission(spec: Spec, qty: float) -> float:
+    if spec.sec_type == "FUT":
+        return round(2.25 * qty, 2)
+    if spec.sec_type == "OPT":
+        return round(max(1.0, 0.65 * qty), 2)
+    return round(max(1.0, 0.005 * qty), 2)
+
+
+@dataclass(frozen=True)
+class Holding:
+    qty: float = 0.0
+    avg_cost: float = 0.0  # per unit, times the multiplier (IB's convention)
+    realized: float = 0.0
+
+
+def multiplier(spec: Spec) -> float:
+    return float(spec.multiplier) if spec.multiplier else 1.0
+
+
+def apply_fill(h: Holding, spec: Spec, action: str, qty: float, price: float) -> Holding:
+    """Average cost on opening, realized P&L on closing, both in IB's multiplied units."""
+    signed = qty if action == "BUY" else -qty
+    cost = price * multiplier(spec)
+    if h.qty == 0 or (h.qty > 0) == (signed > 0):
+        new_qty = h.qty + signed
+        avg = (abs(h.qty) * h.avg_cost + abs(signed) * cost) / abs(new_qty)
+        return Holding(new_qty, avg, h.realized)
+    closing = min(abs(signed), abs(h.qty))
+    pnl = closing * (cost - h.avg_cost) * (1 if h.qty > 0 else -1)
+    new_qty = h.qty + signed
+    if abs(new_qty) < 1e-12:
+        return Holding(0.0, 0.0, h.realized + pnl)
+    if (new_qty > 0) == (h.qty > 0):
+        return Holding(new_qty, h.avg_cost, h.realized + pnl)
+    return Holding(new_qty, cost, h.realized + pnl)  # crossed zero: the rest opened at this price
+
+
+@dataclass
+class Account:
+    number: str
+    cash: float = 1_000_000.0
+    holdings: dict[int, Holding] = field(default_factory=dict)
+
+    def values(self, marks: dict[int, float], specs: dict[int, Spec]) -> dict[str, float]:
+        gross = sum(abs(h.qty) * marks.get(c, 0.0) * multiplier(specs[c]) for c, h in self.holdings.items())
+        net = self.cash + sum(h.qty * marks.get(c, 0.0) * multiplier(specs[c]) for c, h in self.holdings.items())
+        return {"NetLiquidation": net, "TotalCashValue": self.cash, "GrossPositionValue": gross,
+                "BuyingPower": max(net, 0.0) * 4, "AvailableFunds": max(net - gross * 0.25, 0.0)}

@@ -1,0 +1,164 @@
+"""The contracts the simulator lists, and how a request's contract is matched. Pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Spec:
+    con_id: int
+    symbol: str
+    sec_type: str  # STK, FUT, OPT
+    primary_exchange: str
+    exchange: str = "SMART"  # what contractData reports as the exchange
+    currency: str = "USD"
+    local_symbol: str = ""
+    trading_class: str = ""
+    min_tick: float = 0.01
+    multiplier: str = ""
+    last_trade_date: str = ""  # YYYYMMDD
+    contract_month: str = ""  # YYYYMM
+    strike: float = 0.0
+    right: str = ""
+    long_name: str = ""
+    price: float = 100.0  # where the seeded price path starts
+    shortable: bool = True
+    valid_exchanges: tuple[str, ...] = ("SMART",)
+
+    @property
+    def lot(self) -> float:
+        """Typical size at the touch: the simulator fills larger orders in parts."""
+        return 5.0 if self.sec_type == "FUT" else (10.0 if self.sec_type == "OPT" else 300.0)
+
+
+def _stk(con_id: int, symbol: str, primary: str, price: float, name: str, **kw: Any) -> Spec:
+    return Spec(con_id, symbol, "STK", primary, local_symbol=symbol, trading_class=kw.pop("tc", symbol),
+                long_name=name, price=price, valid_exchanges=("SMART", primary), **kw)
+
+
+def _fut(con_id: int, root: str, month: str, last: str, price: float, mult: str, code: str) -> Spec:
+    return Spec(con_id, root, "FUT", "CME", exchange="CME", local_symbol=f"{root}{code}", trading_class=root,
+                min_tick=0.25, multiplier=mult, last_trade_date=last, contract_month=month,
+                long_name=f"E-mini {root} {month}", price=price, valid_exchanges=("CME",))
+
+
+def _opt(con_id: int, right: str, strike: float, price: float) -> Spec:
+    local = f"AAPL  261218{right}{int(strike * 1000):08d}"
+    return Spec(con_id, "AAPL", "OPT", "CBOE", local_symbol=local, trading_class="AAPL", multiplier="100",
+                last_trade_date="20261218", contract_month="202612", strike=strike, right=right,
+                long_name="APPLE INC", price=price, valid_exchanges=("SMART", "CBOE"))
+
+
+DEFAULT_CATALOGUE: tuple[Spec, ...] = (
+    _stk(265598, "AAPL", "NASDAQ", 190.00, "APPLE INC"),
+    _stk(272093, "MSFT", "NASDAQ", 420.00, "MICROSOFT CORP"),
+    _stk(756733, "SPY", "ARCA", 560.00, "SPDR S&P 500 ETF TRUST"),
+    _stk(320227571, "QQQ", "NASDAQ", 480.00, "INVESCO QQQ TRUST SERIES 1"),
+    _stk(76792991, "TSLA", "NASDAQ", 250.00, "TESLA INC", shortable=False),
+    _stk(4815747, "NVDA", "NASDAQ", 130.00, "NVIDIA CORP"),
+    _stk(3691937, "AMZN", "NASDAQ", 185.00, "AMAZON.COM INC"),
+    _stk(208813719, "GOOGL", "NASDAQ", 165.00, "ALPHABET INC-CL A"),
+    _stk(107113386, "META", "NASDAQ", 500.00, "META PLATFORMS INC-CLASS A"),
+    _stk(8314, "IBM", "NYSE", 210.00, "INTL BUSINESS MACHINES CORP"),
+    _stk(1520593, "JPM", "NYSE", 200.00, "JPMORGAN CHASE & CO"),
+    _stk(72063691, "BRK B", "NYSE", 450.00, "BERKSHIRE HATHAWAY INC-CL B", tc="BRK B"),
+    # Listed twice: an unfiltered look-up of SHOP is ambiguous, US + SMART + USD is unique.
+    _stk(195014116, "SHOP", "NYSE", 75.00, "SHOPIFY INC - CLASS A"),
+    _stk(195014117, "SHOP", "TSE", 103.00, "SHOPIFY INC - CLASS A", currency="CAD"),
+    _fut(495512551, "ES", "202512", "20251219", 5600.00, "50", "Z5"),
+    _fut(551601561, "ES", "202603", "20260320", 5650.00, "50", "H6"),
+    _fut(568550526, "ES", "202606", "20260618", 5700.00, "50", "M6"),
+    _fut(586139726, "ES", "202609", "20260918", 5750.00, "50", "U6"),
+    _fut(563947738, "NQ", "202512", "20251219", 19500.00, "20", "Z5"),
+    _fut(620731015, "NQ", "202603", "20260320", 19600.00, "20", "H6"),
+    _fut(637533450, "NQ", "202606", "20260618", 19700.00, "20", "M6"),
+    _opt(700001, "C", 180.0, 18.50), _opt(700002, "P", 180.0, 6.20),
+    _opt(700003, "C", 200.0, 9.10), _opt(700004, "P", 200.0, 16.80),
+    _opt(700005, "C", 220.0, 3.40), _opt(700006, "P", 220.0, 31.00),
+)
+
+
+@dataclass(frozen=True)
+class Query:
+    """The contract fields a client sent (the 12 fields of a Contract on the wire)."""
+
+    con_id: int = 0
+    symbol: str = ""
+    sec_type: str = ""
+    last_trade: str = ""
+    strike: float = 0.0
+    right: str = ""
+    multiplier: str = ""
+    exchange: str = ""
+    primary_exchange: str = ""
+    currency: str = ""
+    local_symbol: str = ""
+    trading_class: str = ""
+
+
+def _same_right(a: str, b: str) -> bool:
+    return a[:1].upper() == b[:1].upper()
+
+
+def _exchange_ok(spec: Spec, exchange: str) -> bool:
+    if not exchange:
+        return True
+    if exchange == "GLOBEX":  # CME's electronic venue: same contracts as CME for our futures
+        exchange = "CME"
+    return exchange in spec.valid_exchanges or exchange == spec.exchange
+
+
+def match(catalogue: tuple[Spec, ...], q: Query) -> list[Spec]:
+    """Every listed contract the query describes; several = ambiguous, none = error 200."""
+    if q.con_id:
+        return [s for s in catalogue if s.con_id == q.con_id]
+    found = []
+    for s in catalogue:
+        if q.symbol and s.symbol != q.symbol.upper() and s.local_symbol != q.symbol.upper():
+            continue
+        if not q.symbol and not q.local_symbol:
+            continue
+        if q.sec_type and s.sec_type != q.sec_type:
+            continue
+        if not _exchange_ok(s, q.exchange):
+            continue
+        if q.primary_exchange and s.primary_exchange != q.primary_exchange:
+            continue
+        if q.currency and s.currency != q.currency:
+            continue
+        if q.last_trade and not (s.last_trade_date.startswith(q.last_trade) or s.contract_month == q.last_trade):
+            continue
+        if q.strike and abs(s.strike - q.strike) > 1e-9:
+            continue
+        if q.right and not _same_right(s.right, q.right):
+            continue
+        if q.multiplier and s.multiplier and float(q.multiplier) != float(s.multiplier):
+            continue
+        if q.local_symbol and s.local_symbol != q.local_symbol:
+            continue
+        if q.trading_class and s.trading_class != q.trading_class:
+            continue
+        found.append(s)
+    return found
+
+
+def from_config(raw: list[dict[str, Any]]) -> tuple[Spec, ...]:
+    """A catalogue from config entries: Spec field names, unknown keys refused."""
+    specs = []
+    for i, entry in enumerate(raw):
+        try:
+            entry = dict(entry)
+            if "valid_exchanges" in entry:
+                entry["valid_exchanges"] = tuple(entry["valid_exchanges"])
+            specs.append(Spec(**entry))
+        except TypeError as exc:
+            raise ValueError(f"contracts[{i}]: {exc}") from None
+    return tuple(specs)
+
+
+def with_price(spec: Spec, price: float) -> Spec:
+    return replace(spec, price=price)
+
+

@@ -1,0 +1,125 @@
+"""Server → client messages at server version 178, as field lists (``wire.frame`` encodes them).
+Field counts follow ib_async 2.1.0's decoder exactly; several messages are unpacked by tuple
+and break on one field too many or too few."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+from .book import Holding, SimOrder, multiplier
+from .catalogue import Spec
+
+UNSET_DOUBLE = 1.7976931348623157e308
+UNSET_INT = 2147483647
+
+
+def contract12(spec: Spec, exchange: str | None = None) -> list[object]:
+    """conId … tradingClass, the way openOrder/execDetails/position carry a contract."""
+    return [spec.con_id, spec.symbol, spec.sec_type, spec.last_trade_date or spec.contract_month,
+            spec.strike or 0.0, spec.right, spec.multiplier, exchange or spec.exchange, spec.currency,
+            spec.local_symbol, spec.trading_class]
+
+
+def error(req_id: int, code: int, text: str) -> list[object]:
+    return [4, 2, req_id, code, text, ""]
+
+
+def contract_data(req_id: int, spec: Spec, exchange: str | None) -> list[object]:
+    return [10, req_id, spec.symbol, spec.sec_type, spec.last_trade_date, spec.strike or 0.0, spec.right,
+            exchange or spec.exchange, spec.currency, spec.local_symbol, spec.trading_class, spec.trading_class,
+            spec.con_id, spec.min_tick, spec.multiplier, "ACTIVETIM,LMT,MKT,STP,STPLMT,GTC,DAY",
+            ",".join(spec.valid_exchanges), 1, 0, spec.long_name, spec.primary_exchange, spec.contract_month,
+            "", "", "", "US/Eastern", "", "", "", "", 0,  # industry…evMultiplier, no secIds
+            1, "", "", "26" if spec.sec_type == "STK" else "", spec.last_trade_date,
+            "COMMON" if spec.sec_type == "STK" else "", 1, 1, 1]
+
+
+def open_order(o: SimOrder) -> list[object]:
+    s = o.spec
+    return [
+        5, o.order_id, *contract12(s),
+        o.action, o.qty, o.order_type, o.lmt if o.lmt is not None else UNSET_DOUBLE,
+        o.aux if o.aux is not None else UNSET_DOUBLE, o.tif or "DAY", "", o.account, "O", 0, o.order_ref,
+        o.client_id, o.perm_id, 0, 0, 0, "", "", "", "", "",  # outsideRth … faPercentage
+        "", "", "", "", "", 0, "", -1,  # modelCode … exemptCode
+        0, "", "", "", "", "", "", 0, 0, 0, 0, 0, 0, 0, "",  # auctionStrategy … nbboPriceCap
+        0, 0, "", 0, "", "",  # parentId, triggerMethod, volatility, volatilityType, dnOrderType, dnAuxPrice
+        0, 0, "", "", "", "", "",  # continuousUpdate … comboLegsDescrip
+        0, 0, 0,  # combo legs, order combo legs, smart combo params
+        "", "", "", "",  # scaleInitLevelSize, scaleSubsLevelSize, scalePriceIncrement, hedgeType
+        0, "", "", 0, 0,  # optOutSmartRouting, clearingAccount, clearingIntent, notHeld, dncPresent
+        "",  # algoStrategy
+        0, 0, o.status, "", "", "", "", "", "", "", "", "", "", "", "", "", "",  # solicited … warningText
+        0, 0,  # randomizeSize, randomizePrice
+        0,  # conditions
+        "", "", "", "", "", "", "", 0, "", "", "", "", 0, 0, "", 0,  # adjustedOrderType … usePriceMgmtAlgo
+        "", 0, 0,  # duration, postToAts, autoCancelParent
+        "", "", 0, 0, 0,  # minTradeQty … midOffsetAtHalf
+    ]
+
+
+def order_status(o: SimOrder, status: str | None = None) -> list[object]:
+    return [3, o.order_id, status or o.status, o.filled, o.remaining, o.avg_price, o.perm_id, 0,
+            o.last_fill_price, o.client_id, o.why_held, 0.0]
+
+
+def completed_order(o: SimOrder) -> list[object]:
+    s = o.spec
+    return [
+        101, *contract12(s), o.action, o.qty, o.order_type,
+        o.lmt if o.lmt is not None else UNSET_DOUBLE, o.aux if o.aux is not None else UNSET_DOUBLE,
+        o.tif or "DAY", "", o.account, "O", 0, o.order_ref, o.perm_id, 0, 0, 0, "", "", "", "",
+        "", "", "", "", "", 0, "", -1, "", "", "", "", "", "", 0, 0, "", 0, 0, "", 0, "", "",  # … dnAuxPrice
+        0, 0, "", "", "",  # continuousUpdate, referencePriceType, trailStopPrice, trailingPercent, comboLegsDescrip
+        0, 0, 0, "", "", "", "",  # legs, order legs, params, scale init/subs/increment, hedgeType
+        "", "", 0, 0,  # clearingAccount, clearingIntent, notHeld, dncPresent
+        "",  # algoStrategy
+        0, o.status, 0, 0,  # solicited, status, randomizeSize, randomizePrice
+        0,  # conditions
+        "", "", "", 0, 0, "", o.filled, 0, 0, "", 0, 0, 0,  # trailStopPrice … parentPermId
+        o.completed_time, o.status, "", "", 0, 0, 0,
+    ]
+
+
+def exec_time(ts: float | None = None) -> str:
+    return datetime.fromtimestamp(ts or time.time(), tz=timezone.utc).strftime("%Y%m%d %H:%M:%S UTC")
+
+
+def exec_details(req_id: int, o: SimOrder, exec_id: str, qty: float, price: float, cum: float,
+                 avg: float, ts: float) -> list[object]:
+    s = o.spec
+    return [11, req_id, o.order_id, *contract12(s), exec_id, exec_time(ts), o.account, s.primary_exchange if s.sec_type == "STK" else s.exchange,
+            "BOT" if o.action == "BUY" else "SLD", qty, price, o.perm_id, o.client_id, 0, cum, avg,
+            o.order_ref, "", "", "", 1, 0]
+
+
+def commission_report(exec_id: str, amount: float, currency: str, realized: float | None) -> list[object]:
+    return [59, 1, exec_id, amount, currency, realized if realized is not None else UNSET_DOUBLE, UNSET_DOUBLE,
+            UNSET_INT]
+
+
+def position(account: str, spec: Spec, h: Holding) -> list[object]:
+    return [61, 3, account, *contract12(spec), h.qty, h.avg_cost]
+
+
+def portfolio(account: str, spec: Spec, h: Holding, mark: float) -> list[object]:
+    mult = multiplier(spec)
+    value = h.qty * mark * mult
+    unrealized = value - h.qty * h.avg_cost
+    return [7, 8, spec.con_id, spec.symbol, spec.sec_type, spec.last_trade_date or spec.contract_month,
+            spec.strike or 0.0, spec.right, spec.multiplier, spec.primary_exchange, spec.currency,
+            spec.local_symbol, spec.trading_class, h.qty, mark, value, h.avg_cost, unrealized, h.realized, account]
+
+
+def tick_price(req_id: int, tick_type: int, price: float, size: float) -> list[object]:
+    return [1, 6, req_id, tick_type, price, size, 0]
+
+
+def tick_size(req_id: int, tick_type: int, size: float) -> list[object]:
+    return [2, 6, req_id, tick_type, size]
+
+
+def realtime_bar(req_id: int, start: int, o: float, h: float, lo: float, c: float, volume: float,
+                 wap: float, count: int) -> list[object]:
+    return [50, 3, req_id, start, o, h, lo, c, volume, wap, count]
