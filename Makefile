@@ -12,6 +12,9 @@ setup: ## create .venv and install every package and the test tools
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -c constraints.txt -r requirements-dev.txt $(addprefix -e ,$(PACKAGES))
+	@# IB's official client needs protobuf>=5, the Webull SDK protobuf<5: it gets a venv of its own.
+	@test -x .venv-ibapi/bin/python || $(PYTHON) -m venv .venv-ibapi
+	.venv-ibapi/bin/python -m pip install --quiet -c constraints-ibapi.txt ibapi-stable
 	@echo "installed: $(PACKAGES)"
 
 test: ## the whole suite (starts its own NATS and Postgres)

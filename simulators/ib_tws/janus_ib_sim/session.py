@@ -93,11 +93,7 @@ class Session:
                     log.warning("bad_framing", client_id=self.client_id, reason=exc.reason)
                     break
                 for fields in messages:
-                    if self._paced():
-                        self._dispatch(fields)
-                    else:
-                        req = as_int(fields[2], -1) if len(fields) > 2 and fields[2].lstrip("-").isdigit() else -1
-                        self.error(req, 100, "Max rate of messages per second has been exceeded:max=50")
+                    self._handle(fields)
                 await self.writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
@@ -150,8 +146,14 @@ class Session:
             self.error(-1, code, text)
         log.info("client_connected", client_id=client_id, version=self.version)
         for fields in rest:
-            self._dispatch(fields)
+            self._handle(fields)
         return True
+
+    def _handle(self, fields: list[str]) -> None:
+        if self._paced():
+            self._dispatch(fields)
+        else:
+            self.error(_req_id(fields), 100, "Max rate of messages per second has been exceeded:max=50")
 
     def _paced(self) -> bool:
         now = time.monotonic()
@@ -170,8 +172,7 @@ class Session:
             handler(self, fields)
         except (WireError, IndexError, ValueError) as exc:
             # A request we cannot read: tell the client which one, keep the connection.
-            req = as_int(fields[2], -1) if len(fields) > 2 and fields[2].lstrip("-").isdigit() else -1
-            self.error(req, 321, f"Error validating request: {exc}")
+            self.error(_req_id(fields), 321, f"Error validating request: {exc}")
             log.warning("bad_request", client_id=self.client_id, msg_id=fields[0] if fields else None,
                         error=type(exc).__name__)
 
@@ -307,6 +308,13 @@ class Session:
 
     def ignore(self, f: list[str]) -> None:
         """Cancels of subscriptions we keep no state for: nothing to answer."""
+
+
+def _req_id(fields: list[str]) -> int:
+    """The request id of a message, where one can be read (most requests carry it third)."""
+    if len(fields) > 2 and fields[2].lstrip("-").isdigit():
+        return int(fields[2])
+    return -1
 
 
 HANDLERS = {
