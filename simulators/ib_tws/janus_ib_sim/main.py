@@ -28,6 +28,8 @@ def build(args: argparse.Namespace) -> IBSimulator:
     raw = yaml.safe_load(Path(args.config).read_text()) if args.config else {}
     raw = raw or {}
     accounts = [(a["number"], float(a.get("cash", 1_000_000))) for a in raw.get("accounts", [])] or None
+    if args.account:
+        accounts = [(number, 1_000_000.0) for number in args.account]
     catalogue = from_config(raw["contracts"]) if raw.get("contracts") else DEFAULT_CATALOGUE
     return IBSimulator(accounts=accounts, catalogue=catalogue, seed=args.seed, host=args.host, port=args.port,
                        tick_interval=float(raw.get("tick_interval", args.tick_interval)),
@@ -57,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--port", type=int, default=7497)
     p.add_argument("--config", default=None, help="YAML: accounts [{number, cash}], contracts, intervals")
     p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--account", action="append", default=[],
+                   help="a managed account number (repeat for several); default DU1000001, DU1000002")
     p.add_argument("--admin-port", type=int, default=None, help="HTTP control interface (off by default)")
     p.add_argument("--tick-interval", type=float, default=0.25)
     p.add_argument("--bar-interval", type=float, default=5.0)

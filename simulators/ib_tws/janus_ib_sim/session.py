@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger()
 
-PACING_LIMIT = 50  # messages per second, as real TWS enforces
 WRITE_LIMIT = 4 * 1024 * 1024  # a client that lets this much pile up has stopped reading
 
 
@@ -156,11 +155,14 @@ class Session:
             self.error(_req_id(fields), 100, "Max rate of messages per second has been exceeded:max=50")
 
     def _paced(self) -> bool:
+        if self.sim.pacing_limit is None:
+            return True
         now = time.monotonic()
         self._recent.append(now)
         while self._recent and now - self._recent[0] > 1.0:
             self._recent.popleft()
-        return len(self._recent) <= PACING_LIMIT
+        limit = self.sim.pacing_limit
+        return limit is None or len(self._recent) <= limit
 
     def _dispatch(self, fields: list[str]) -> None:
         try:

@@ -69,7 +69,8 @@ class BarWindow:
 class IBSimulator:
     def __init__(self, *, accounts: list[tuple[str, float]] | None = None,
                  catalogue: tuple[Spec, ...] = DEFAULT_CATALOGUE, seed: int = 1, host: str = "127.0.0.1",
-                 port: int = 0, tick_interval: float = 0.25, bar_interval: float = 5.0) -> None:
+                 port: int = 0, tick_interval: float = 0.25, bar_interval: float = 5.0,
+                 pacing_limit: int | None = 50) -> None:
         self.host = host
         self.port = port
         self.catalogue = catalogue
@@ -79,6 +80,7 @@ class IBSimulator:
         self.accounts = {n: Account(n, cash) for n, cash in (accounts or [("DU1000001", 1_000_000.0),
                                                                            ("DU1000002", 1_000_000.0)])}
         self.tick_interval = tick_interval
+        self.pacing_limit = pacing_limit  # messages/s per client before error 100, as real TWS; None = off
         self.bar_interval = bar_interval
         self.scenario = Scenario()
         self.sessions: dict[int, Session] = {}

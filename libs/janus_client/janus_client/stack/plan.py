@@ -31,6 +31,8 @@ def plan(config: JanusConfig, config_path: str, installed: Callable[[str], str |
         argv = [ib_sim, "--host", "127.0.0.1", "--port", str(sims.ib_port)]
         for number in ib_accounts:
             argv += ["--account", number]
+        if sims.admin_port:
+            argv += ["--admin-port", str(sims.admin_port)]
         specs.append(ProcessSpec("ib-sim", argv, "simulator", port=sims.ib_port))
 
     wb_sim = installed("janus-webull-sim")
