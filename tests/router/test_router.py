@@ -111,7 +111,7 @@ async def test_webull_sell_crossing_zero_becomes_close_and_short(harness):
     assert routed.decision.effect is m.PositionEffect.CLOSE_LONG_OPEN_SHORT
     legs = [await harness.next_route(), await harness.next_route()]
     assert [(o.leg, o.side, o.qty, o.order_key) for _, o in legs] == [
-        (0, m.BrokerSide.SELL, 5.0, i.intent_id), (1, m.BrokerSide.SHORT, 3.0, f"{i.intent_id}-1")]
+        (0, m.BrokerSide.SELL, 5.0, i.intent_id), (1, m.BrokerSide.SHORT, 3.0, f"{i.intent_id}#1")]
     assert all(s == "janus.route.webull.wb-1" for s, _ in legs)
 
 

@@ -254,7 +254,7 @@ class Consumer:
             delivered = msg.metadata.num_delivered if msg.metadata else 1
             log.exception("handler_failed", consumer=self.durable, subject=msg.subject,
                           delivered=delivered, error=type(exc).__name__)
-            if delivered >= self.max_deliver:
+            if 0 < self.max_deliver <= delivered:
                 await self._dead_letter(msg, exc)
             else:
                 self.stats.retried += 1

@@ -76,8 +76,9 @@ class PlaceOrder(Message, frozen=True, kw_only=True):
 
     @property
     def order_key(self) -> str:
-        """Unique per broker order: the intent id, suffixed by the leg when there are two."""
-        return self.intent_id if self.leg == 0 else f"{self.intent_id}-{self.leg}"
+        """Unique per broker order: the intent id, suffixed by ``#leg`` when there are two.
+        (``#`` because client-chosen intent ids may contain ``-``.)"""
+        return order_key(self.intent_id, self.leg)
 
 
 class CancelOrder(Message, frozen=True, kw_only=True):
@@ -89,6 +90,18 @@ class CancelOrder(Message, frozen=True, kw_only=True):
 
 
 RouteCommand = PlaceOrder | CancelOrder
+
+
+def order_key(intent_id: str, leg: int = 0) -> str:
+    return intent_id if leg == 0 else f"{intent_id}#{leg}"
+
+
+def split_order_key(key: str) -> tuple[str, int]:
+    """The inverse of :func:`order_key`."""
+    intent_id, sep, leg = key.rpartition("#")
+    if sep and leg.isdigit():
+        return intent_id, int(leg)
+    return key, 0
 
 # --- janus.evt.order.{account} ----------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""The IB gateway: one IB account alias, through ib_async, on NATS."""

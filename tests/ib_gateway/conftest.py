@@ -1,0 +1,110 @@
+"""IB gateway harness: the IB simulator, and the gateway's real setup under the service runner."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+import pytest
+
+from janus_common import bus, subjects
+from janus_common import messages as m
+from janus_common.config import from_dict
+from janus_common.service import serve
+from janus_ib_gateway.main import setup
+from janus_ib_sim import IBSimulator
+
+
+def config(port: int) -> dict:
+    return {
+        "accounts": {
+            "ib-1": {"broker": "ib", "allow_short": True,
+                     "ib": {"host": "127.0.0.1", "port": port, "client_id": 11, "account": "DU1000001"}},
+            "ib-2": {"broker": "ib", "ib": {"host": "127.0.0.1", "port": port, "client_id": 12, "account": "DU1000002"}},
+        },
+        "market_data_account": "ib-1",
+    }
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(nats_url: str, port: int, alias: str = "ib-1"):
+    args = argparse.Namespace(nats_url=nats_url, account=alias, heartbeat=0.5, dead_after=1.0)
+    ready = asyncio.Event()
+    holder = []
+
+    def on_ready(ctx):
+        holder.append(ctx)
+        ready.set()
+
+    task = asyncio.create_task(serve("janus-ib-gateway", "0.1.0", setup, args, from_dict(config(port), env={}),
+                                     ready=on_ready))
+    await asyncio.wait_for(ready.wait(), 30)
+    try:
+        yield holder[0]
+    finally:
+        holder[0].stopping.set()
+        await asyncio.wait_for(task, 20)
+
+
+@dataclass
+class Events:
+    """Every event seen, in order. ``next`` returns the first unclaimed match, waiting if needed,
+    so a test can look for events in any order without losing the ones it skipped."""
+
+    queue: asyncio.Queue
+    seen: list = None
+    claimed: set = None
+
+    def __post_init__(self) -> None:
+        self.seen, self.claimed = [], set()
+
+    def _match(self, kind, where):
+        for event in self.seen:
+            key = getattr(event, "event_id", id(event))
+            if key not in self.claimed and (kind is None or isinstance(event, kind)) and where(event):
+                self.claimed.add(key)
+                return event
+        return None
+
+    async def next(self, kind=None, timeout: float = 10.0, where=lambda e: True):
+        async def find():
+            while (found := self._match(kind, where)) is None:
+                self.seen.append(await self.queue.get())
+            return found
+        return await asyncio.wait_for(find(), timeout)
+
+    def drain(self) -> list:
+        while not self.queue.empty():
+            self.seen.append(self.queue.get_nowait())
+        return self.seen
+
+
+@pytest.fixture
+async def sim():
+    async with IBSimulator(seed=2, tick_interval=0.02, bar_interval=0.2) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def events(nc):
+    queue: asyncio.Queue = asyncio.Queue()
+
+    async def on_msg(msg):
+        try:
+            await queue.put(m.ANY_EVENT.decode(msg.data))
+        except m.MessageDecodeError:
+            pass
+
+    await nc.subscribe("janus.evt.>", cb=on_msg)
+    return Events(queue)
+
+
+@pytest.fixture
+async def gateway(js, nats_url, sim, events):
+    async with running_gateway(nats_url, sim.port) as ctx:
+        await events.next(m.GatewayConnection, where=lambda e: e.state is m.ConnectionState.READY, timeout=20)
+        yield ctx
+
+

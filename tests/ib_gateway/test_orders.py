@@ -1,0 +1,118 @@
+"""The IB gateway against the IB simulator through unmodified ib_async, on real JetStream."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from ibgw_helpers import AAPL, ES, new_id, place, route
+
+from janus_common import bus, subjects
+from janus_common import messages as m
+
+pytestmark = pytest.mark.integration
+
+
+def status(intent, state):
+    return lambda e: e.intent_id == intent and e.status is state
+
+
+async def test_each_order_type_end_to_end(gateway, js, events, sim):
+    sim.set_price("AAPL", 190.00)
+    mkt, lmt, stp, stp_lmt = new_id(), new_id(), new_id(), new_id()
+    await route(js, place(mkt))
+    await route(js, place(lmt, order_type=m.OrderType.LIMIT, limit_price=185.00, tif=m.Tif.GTC))
+    await route(js, place(stp, order_type=m.OrderType.STOP, stop_price=195.00))
+    await route(js, place(stp_lmt, side=m.BrokerSide.SELL, order_type=m.OrderType.STOP_LIMIT, stop_price=186.00,
+                          limit_price=185.50))
+
+    submitted = await events.next(m.OrderSubmitted, where=lambda e: e.intent_id == mkt)
+    assert submitted.perm_id and submitted.broker_order_id
+    await events.next(m.OrderStatusChanged, where=status(mkt, m.OrderState.FILLED))
+    fill = await events.next(m.OrderFilled, where=lambda e: e.intent_id == mkt)
+    assert fill.commission and fill.commission > 0 and fill.symbol == "AAPL" and fill.side is m.BrokerSide.BUY
+
+    await events.next(m.OrderStatusChanged, where=status(lmt, m.OrderState.SUBMITTED))
+    await events.next(m.OrderStatusChanged, where=status(stp, m.OrderState.PRE_SUBMITTED))
+    await events.next(m.OrderStatusChanged, where=status(stp_lmt, m.OrderState.PRE_SUBMITTED))
+
+    sim.set_price("AAPL", 195.50)  # buy stop touched
+    await events.next(m.OrderStatusChanged, where=status(stp, m.OrderState.FILLED))
+    sim.set_price("AAPL", 184.00)  # limit buy marketable, sell stop-limit triggered
+    await events.next(m.OrderStatusChanged, where=status(lmt, m.OrderState.FILLED))
+    sim.set_price("AAPL", 185.80)  # the stop-limit's limit (185.50) is marketable again
+    await events.next(m.OrderStatusChanged, where=status(stp_lmt, m.OrderState.FILLED), timeout=15)
+
+
+async def test_partial_fills_each_published_once(gateway, js, events, sim):
+    intent = new_id()
+    await route(js, place(intent, symbol="ES.2603", ib=ES, qty=30.0))
+    fills = []
+    while sum(f.qty for f in fills) < 30:
+        fills.append(await events.next(m.OrderFilled, where=lambda e: e.intent_id == intent))
+    assert len(fills) > 1 and len({f.fill_id for f in fills}) == len(fills)
+    await events.next(m.OrderStatusChanged, where=status(intent, m.OrderState.FILLED))
+    statuses = [e for e in events.drain() if isinstance(e, m.OrderStatusChanged) and e.intent_id == intent]
+    assert [e.filled for e in statuses] == sorted(e.filled for e in statuses)  # never backwards
+    assert all(e.filled <= 30 for e in statuses)
+
+
+async def test_cancel_and_broker_rejections(gateway, js, events, sim):
+    resting = new_id()
+    await route(js, place(resting, order_type=m.OrderType.LIMIT, limit_price=100.00))
+    await events.next(m.OrderStatusChanged, where=status(resting, m.OrderState.SUBMITTED))
+    await route(js, m.CancelOrder(intent_id=resting, account="ib-1", broker=m.Broker.IB))
+    cancelled = await events.next(m.OrderCancelled, where=lambda e: e.intent_id == resting)
+    assert cancelled.filled == 0
+
+    off_tick = new_id()
+    await route(js, place(off_tick, order_type=m.OrderType.LIMIT, limit_price=100.001))
+    rejected = await events.next(m.OrderBrokerRejected, where=lambda e: e.intent_id == off_tick)
+    assert rejected.code == "110" and "price" in rejected.text
+
+    sim.hold_next_short_for_locate()
+    short = new_id()
+    await route(js, place(short, side=m.BrokerSide.SELL, qty=500.0, order_type=m.OrderType.LIMIT, limit_price=500.00))
+    held = await events.next(m.OrderHeld, where=lambda e: e.intent_id == short)
+    assert held.code == "404"
+    marker = new_id()
+    await route(js, place(marker))
+    await events.next(m.OrderStatusChanged, where=status(marker, m.OrderState.FILLED))
+    seen = [e for e in events.drain() if getattr(e, "intent_id", None) == short]
+    assert not any(isinstance(e, m.OrderBrokerRejected) for e in seen)  # held is not rejected
+
+
+async def test_duplicate_order_status_makes_no_duplicate_event(gateway, js, events, sim):
+    intent = new_id()
+    await route(js, place(intent, order_type=m.OrderType.LIMIT, limit_price=150.00))
+    first = await events.next(m.OrderStatusChanged, where=status(intent, m.OrderState.SUBMITTED))
+    [order] = [o for o in sim.orders.values() if o.order_ref == intent]
+    sim.duplicate_status(order.perm_id)
+    sim.duplicate_status(order.perm_id)
+    marker = new_id()
+    await route(js, place(marker))
+    await events.next(m.OrderStatusChanged, where=status(marker, m.OrderState.FILLED))
+    statuses = [e for e in events.drain() if isinstance(e, m.OrderStatusChanged) and e.intent_id == intent]
+    assert statuses == [first]
+
+
+async def test_malformed_route_message_is_dead_lettered_and_the_consumer_continues(gateway, js, events):
+    await js.publish(subjects.route("ib", "ib-1"), b"\x00 not a route message")
+    intent = new_id()
+    await route(js, place(intent))
+    await events.next(m.OrderStatusChanged, where=status(intent, m.OrderState.FILLED))
+    sub = await js.pull_subscribe(subjects.ALL_DLQ, durable="dlq-check", stream="DEADLETTER")
+    [dead] = await sub.fetch(1, timeout=5)
+    letter = m.DEAD_LETTERS.decode(dead.data)
+    assert letter.consumer == "ib-gateway-ib-1" and letter.error == "MessageDecodeError"
+
+
+async def test_positions_and_account_values_after_fills(gateway, js, events):
+    intent = new_id()
+    await route(js, place(intent, qty=25.0))
+    snapshot = await events.next(m.PositionSnapshot, where=lambda e: any(
+        p.symbol == "AAPL" and p.qty == 25 for p in e.positions), timeout=15)
+    [aapl] = [p for p in snapshot.positions if p.symbol == "AAPL"]
+    assert aapl.asset_class == "EQUITY" and aapl.avg_cost > 0 and aapl.con_id == 265598
+    values = await events.next(m.AccountValues, timeout=15)
+    assert values.net_liquidation and values.cash
