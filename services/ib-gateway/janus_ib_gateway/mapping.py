@@ -118,7 +118,7 @@ class LookupQuery:
 def lookup_query(symbol: str, asset_class: AssetClass, exchange: str | None, currency: str) -> LookupQuery:
     parsed = parse(symbol, asset_class)
     if isinstance(parsed, Equity):
-        return LookupQuery("STK", ib_symbol(symbol), "SMART", currency or "USD",
+        return LookupQuery("STK", ib_symbol(symbol), "SMART", currency,
                            primary_exchange=exchange if exchange and exchange != "SMART" else "")
     if isinstance(parsed, Future):
         return LookupQuery("FUT", parsed.root, exchange or "CME", currency or "USD",

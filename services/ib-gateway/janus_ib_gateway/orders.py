@@ -96,9 +96,10 @@ class OrderDesk:
         if not isinstance(event, OrderEvent) or event.intent_id is None:
             return
         key = order_key(event.intent_id, getattr(event, "leg", 0))
-        track = self.tracks.get(key)
-        if track is not None:
-            self.tracks[key] = tracker.replay(track, event)
+        # The router's OrderRouted may be missing (a route sent by another tool): our own events
+        # for the account are enough to know the order is Janus's.
+        track = self.tracks.get(key) or OrderTrack(key, self.alias, getattr(event, "symbol", "") or "")
+        self.tracks[key] = tracker.replay(track, event)
 
     # --- route messages -------------------------------------------------------------------
 
@@ -207,8 +208,8 @@ class OrderDesk:
             return
         await self._external(trade)
 
-    async def _observe_fill(self, trade: Trade, fill: Any) -> None:
-        key = fill.execution.orderRef or trade.order.orderRef
+    async def _observe_fill(self, trade: Trade | None, fill: Any) -> None:
+        key = fill.execution.orderRef or (trade.order.orderRef if trade else "")
         track = self.tracks.get(key)
         if track is None:
             return
@@ -216,7 +217,7 @@ class OrderDesk:
         commission = report.commission if report and report.execId else None
         self.tracks[key], events = tracker.on_fill(track, fill.execution.execId, fill.execution.shares,
                                                    fill.execution.price, fill.execution.side, commission,
-                                                   report.currency if report else None, trade.order.orderId)
+                                                   report.currency if report else None, fill.execution.orderId)
         await self._emit_list(events)
 
     async def _external(self, trade: Trade) -> None:
@@ -254,7 +255,5 @@ class OrderDesk:
         for trade in [*open_trades, *completed]:
             await self.observe_trade(trade)
         for fill in await self.ib.reqExecutionsAsync():
-            trade = next((t for t in self.ib.trades() if t.order.permId == fill.execution.permId), None)
-            if trade is not None:
-                await self._observe_fill(trade, fill)
+            await self._observe_fill(None, fill)  # executions carry their orderRef
         return len(open_trades)
