@@ -41,6 +41,7 @@ class OrderTrack:
     fill_ids: frozenset[str] = frozenset()
     rejected: bool = False
     held: bool = False
+    holds: int = 0  # hold episodes so far: each one is its own event
 
     @property
     def intent_id(self) -> str:
@@ -68,7 +69,7 @@ def on_status(t: OrderTrack, ib_status: str, filled: float, remaining: float, av
     state = IB_STATES.get(ib_status)
     if state is None or t.rejected:
         return t, events
-    if not t.submitted and perm_id and state is not OrderState.PENDING:
+    if not t.submitted and perm_id and state is not OrderState.PENDING and not t.finished:
         events.append((f"sub:{t.order_key}", OrderSubmitted(**_base(t), broker_order_id=str(order_id),
                                                            perm_id=str(perm_id))))
         t = replace(t, submitted=True)
@@ -76,6 +77,7 @@ def on_status(t: OrderTrack, ib_status: str, filled: float, remaining: float, av
         return t, events  # a late or repeated status never reopens a finished order
     if state is OrderState.PENDING:
         return t, events
+    filled = max(filled, t.filled)  # a stale status never takes fills back
     if state is OrderState.SUBMITTED and filled > 0:
         state = OrderState.PARTIALLY_FILLED
     if t.held and state is OrderState.PRE_SUBMITTED:
@@ -104,11 +106,14 @@ def on_fill(t: OrderTrack, exec_id: str, qty: float, price: float, side: str, co
 def on_error(t: OrderTrack, code: int, text: str) -> Emitted:
     """404 = held for a locate (not a rejection); an error before IB acknowledged the order is a
     rejection; warnings and confirmations are nothing to report."""
+    if t.finished:
+        return t, []  # nothing IB says about a finished order changes it
     if code in HELD_CODES:
         if t.held:
             return t, []
-        return replace(t, held=True), [(f"held:{t.order_key}", OrderHeld(**_base(t), code=str(code), text=text))]
-    if code in INFO_CODES or 2100 <= code < 2200 or t.finished:
+        return replace(t, held=True, holds=t.holds + 1), [
+            (f"held:{t.order_key}:{t.holds + 1}", OrderHeld(**_base(t), code=str(code), text=text))]
+    if code in INFO_CODES or 2100 <= code < 2200:
         return t, []
     if t.submitted and t.status not in (None, OrderState.PENDING):
         return t, []  # a warning about a live order (e.g. a refused modification): it still works
@@ -127,7 +132,7 @@ def replay(t: OrderTrack, event: OrderEvent) -> OrderTrack:
     if isinstance(event, OrderBrokerRejected):
         return replace(t, rejected=True)
     if isinstance(event, OrderHeld):
-        return replace(t, held=True)
+        return replace(t, held=True, holds=t.holds + 1)
     if isinstance(event, OrderCancelled):
         return replace(t, status=OrderState.CANCELLED)
     return t
