@@ -9,43 +9,10 @@ from dataclasses import dataclass
 
 import pytest
 
-from janus_common import bus, subjects
+from ibgw_helpers import running_gateway
+
 from janus_common import messages as m
-from janus_common.config import from_dict
-from janus_common.service import serve
-from janus_ib_gateway.main import setup
 from janus_ib_sim import IBSimulator
-
-
-def config(port: int) -> dict:
-    return {
-        "accounts": {
-            "ib-1": {"broker": "ib", "allow_short": True,
-                     "ib": {"host": "127.0.0.1", "port": port, "client_id": 11, "account": "DU1000001"}},
-            "ib-2": {"broker": "ib", "ib": {"host": "127.0.0.1", "port": port, "client_id": 12, "account": "DU1000002"}},
-        },
-        "market_data_account": "ib-1",
-    }
-
-
-@contextlib.asynccontextmanager
-async def running_gateway(nats_url: str, port: int, alias: str = "ib-1"):
-    args = argparse.Namespace(nats_url=nats_url, account=alias, heartbeat=0.5, dead_after=1.0)
-    ready = asyncio.Event()
-    holder = []
-
-    def on_ready(ctx):
-        holder.append(ctx)
-        ready.set()
-
-    task = asyncio.create_task(serve("janus-ib-gateway", "0.1.0", setup, args, from_dict(config(port), env={}),
-                                     ready=on_ready))
-    await asyncio.wait_for(ready.wait(), 30)
-    try:
-        yield holder[0]
-    finally:
-        holder[0].stopping.set()
-        await asyncio.wait_for(task, 20)
 
 
 @dataclass

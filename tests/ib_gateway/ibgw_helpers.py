@@ -2,14 +2,51 @@
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+import contextlib
 import uuid
 
 from janus_common import bus, subjects
 from janus_common import messages as m
+from janus_common.config import from_dict
+from janus_common.service import serve
+from janus_ib_gateway.main import setup
 
 
 def new_id() -> str:
     return uuid.uuid4().hex
+
+
+def config(port: int) -> dict:
+    return {
+        "accounts": {
+            "ib-1": {"broker": "ib", "allow_short": True,
+                     "ib": {"host": "127.0.0.1", "port": port, "client_id": 11, "account": "DU1000001"}},
+            "ib-2": {"broker": "ib", "ib": {"host": "127.0.0.1", "port": port, "client_id": 12, "account": "DU1000002"}},
+        },
+        "market_data_account": "ib-1",
+    }
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(nats_url: str, port: int, alias: str = "ib-1"):
+    args = argparse.Namespace(nats_url=nats_url, account=alias, heartbeat=0.5, dead_after=1.0)
+    ready = asyncio.Event()
+    holder = []
+
+    def on_ready(ctx):
+        holder.append(ctx)
+        ready.set()
+
+    task = asyncio.create_task(serve("janus-ib-gateway", "0.1.0", setup, args, from_dict(config(port), env={}),
+                                     ready=on_ready))
+    await asyncio.wait_for(ready.wait(), 30)
+    try:
+        yield holder[0]
+    finally:
+        holder[0].stopping.set()
+        await asyncio.wait_for(task, 20)
 
 
 AAPL = m.IbContract(symbol="AAPL", sec_type="STK", exchange="SMART", con_id=265598, primary_exchange="NASDAQ")

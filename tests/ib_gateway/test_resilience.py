@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import running_gateway
-from ibgw_helpers import new_id, place, route
+from ibgw_helpers import new_id, place, route, running_gateway
 
 from janus_common import bus, subjects
 from janus_common import messages as m

@@ -42,6 +42,7 @@ class OrderTrack:
     rejected: bool = False
     held: bool = False
     holds: int = 0  # hold episodes so far: each one is its own event
+    updates: int = 0  # status events published so far: numbers each one's Nats-Msg-Id
 
     @property
     def intent_id(self) -> str:
@@ -84,13 +85,13 @@ def on_status(t: OrderTrack, ib_status: str, filled: float, remaining: float, av
         state = OrderState.HELD
     if (state, filled) == (t.status, t.filled):
         return t, events  # IB said the same thing again
-    events.append((f"st:{t.order_key}:{state}:{filled:g}", OrderStatusChanged(
+    events.append((f"st:{t.order_key}:{t.updates + 1}", OrderStatusChanged(
         **_base(t), broker_order_id=str(order_id), status=state, filled=filled, remaining=remaining,
         avg_fill_price=avg_price or None, broker_status=ib_status)))
     if state is OrderState.CANCELLED:
         events.append((f"cxl:{t.order_key}", OrderCancelled(**_base(t), filled=filled, reason=ib_status)))
     held = t.held and state in (OrderState.HELD, OrderState.PRE_SUBMITTED)
-    return replace(t, status=state, filled=filled, held=held), events
+    return replace(t, status=state, filled=filled, held=held, updates=t.updates + 1), events
 
 
 def on_fill(t: OrderTrack, exec_id: str, qty: float, price: float, side: str, commission: float | None,
@@ -126,7 +127,7 @@ def replay(t: OrderTrack, event: OrderEvent) -> OrderTrack:
     if isinstance(event, OrderSubmitted):
         return replace(t, submitted=True)
     if isinstance(event, OrderStatusChanged):
-        return replace(t, status=event.status, filled=event.filled, submitted=True)
+        return replace(t, status=event.status, filled=event.filled, submitted=True, updates=t.updates + 1)
     if isinstance(event, OrderFilled):
         return replace(t, fill_ids=t.fill_ids | {event.fill_id}, symbol=event.symbol or t.symbol)
     if isinstance(event, OrderBrokerRejected):
