@@ -109,7 +109,10 @@ def test_ib_async_blocking_api_with_the_simulator_in_another_thread():
         while not trade.isDone():
             ib.waitOnUpdate(timeout=5)
         assert trade.orderStatus.filled == 3
-        assert any(p.contract.conId == msft.conId for p in ib.positions())
+        deadline = time.monotonic() + 5
+        while not any(p.contract.conId == msft.conId for p in ib.positions()) and time.monotonic() < deadline:
+            ib.waitOnUpdate(timeout=1)  # the position message follows the fill
+        assert any(p.contract.conId == msft.conId and p.position == 3 for p in ib.positions())
     finally:
         ib.disconnect()
         stop.set()
