@@ -105,8 +105,19 @@ class HttpApiServer:
         self._clock = clock
         self._ids = itertools.count(1)
         self.request_count = 0  # signed API requests seen (admin calls excluded)
+        self._connections: set[asyncio.Task] = set()
+
+    async def close_connections(self) -> None:
+        # asyncio's Server.close() leaves accepted connections running; end them with the server.
+        tasks = list(self._connections)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def handle_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._connections.add(task)
         try:
             while True:
                 request_id = f"simreq-{next(self._ids)}"
@@ -124,9 +135,10 @@ class HttpApiServer:
                 await writer.drain()
                 if not keep_alive:
                     return
-        except (ConnectionError, asyncio.IncompleteReadError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
             return
         finally:
+            self._connections.discard(task)
             writer.close()
 
     async def _dispatch(self, raw: RawRequest) -> tuple[int, Any, dict[str, str] | None]:

@@ -82,6 +82,8 @@ class WebullSimulator:
             await self._grpc.stop(grace=0.2)
         if self._server is not None:
             self._server.close()
+            if self._http is not None:
+                await self._http.close_connections()
             await self._server.wait_closed()
         log.info("stopped")
 
