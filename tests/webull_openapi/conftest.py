@@ -21,6 +21,7 @@ from webull.core.retry.backoff_strategy import FixedDelayStrategy
 from webull.core.retry.retry_condition import RetryCondition
 from webull.core.retry.retry_policy import RetryPolicy
 from webull.data.data_client import DataClient
+from webull.trade.events.default_retry_policy import RetryOnGrpcStatusCondition
 from webull.trade.trade_client import TradeClient
 from webull.trade.trade_events_client import TradeEventsClient
 
@@ -50,8 +51,9 @@ def sim():
 
 
 def make_api(sim: ThreadedSimulator, *, secret: str | None = None, timeout: float | None = None,
-             key: str | None = None) -> ApiClient:
-    api = ApiClient(key or sim.app_key, secret or sim.app_secret, "us", port=sim.http_port, timeout=timeout)
+             key: str | None = None, port: int | None = None) -> ApiClient:
+    api = ApiClient(key or sim.app_key, secret or sim.app_secret, "us", port=port or sim.http_port,
+                    timeout=timeout)
     api.add_endpoint("us", "127.0.0.1")
     api.set_stream_logger(log_level=logging.CRITICAL, stream=open(os.devnull, "w"))
     return api
@@ -73,11 +75,14 @@ def data(api) -> DataClient:
 
 
 class _StopWhenClosing(RetryCondition):
+    """The SDK's own retry rule (UNAVAILABLE/INTERNAL/UNKNOWN), plus: not once the test is done."""
+
     def __init__(self, listener: EventListener):
         self._listener = listener
+        self._sdk_rule = RetryOnGrpcStatusCondition()
 
     def should_retry(self, ctx: Any) -> int:
-        return RetryCondition.NO_RETRY if self._listener.closing else RetryCondition.RETRY
+        return RetryCondition.NO_RETRY if self._listener.closing else self._sdk_rule.should_retry(ctx)
 
 
 @dataclass
@@ -88,6 +93,7 @@ class EventListener:
     secret: str | None = None
     retry_delay_ms: int = 100
     items: queue.Queue = field(default_factory=queue.Queue)
+    seen: list = field(default_factory=list)  # every item taken from the queue, in order
     closing: bool = False
     error: BaseException | None = None
 
@@ -123,6 +129,7 @@ class EventListener:
                 item = self.items.get(timeout=left)
             except queue.Empty:
                 continue
+            self.seen.append(item)
             if item[0] == kind and match(item):
                 return item
             if item[0] == "ended" and kind != "ended":
