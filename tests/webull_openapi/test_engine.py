@@ -40,7 +40,7 @@ fills = st.lists(st.tuples(st.sampled_from(["BUY", "SELL"]), st.integers(1, 500)
                  max_size=30)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(fills)
 def test_book_conserves_value(trades):
     """Cash + position at cost + realized PnL is conserved: every fill only moves value around."""

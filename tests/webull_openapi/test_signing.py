@@ -26,7 +26,7 @@ KEY, SECRET = "k1", "s3cret"
 text = st.text(alphabet=st.characters(min_codepoint=32, max_codepoint=0x2FF), max_size=12)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, database=None)
 @given(
     path=st.sampled_from(["/trading/orders/place", "/market-data/stocks/snapshots/list", "/a b/ü"]),
     query=st.dictionaries(st.from_regex(r"[a-z_]{1,8}", fullmatch=True), text, max_size=4),
@@ -48,7 +48,7 @@ def test_sdk_rest_signatures_verify(path, query, body):
         Verifier({KEY: SECRET}, 300).verify_rest(headers, **tampered)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=50, deadline=None, database=None)
 @given(accounts=st.lists(st.from_regex(r"[A-Z0-9]{1,12}", fullmatch=True), max_size=3),
        ts=st.integers(min_value=0, max_value=2**62))
 def test_sdk_grpc_signatures_verify(accounts, ts):
