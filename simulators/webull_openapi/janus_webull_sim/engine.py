@@ -1,0 +1,314 @@
+"""The matching engine: accounts, orders, rules and fills against the seeded price paths.
+
+Pure state machine: the caller supplies the clock, calls ``tick()`` and drains ``events``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from janus_webull_sim.book import Account
+from janus_webull_sim.config import InstrumentConfig, SimConfig
+from janus_webull_sim.errors import BadRequest, NotFound, OrderRejected, OrderStateError
+from janus_webull_sim.orders import (
+    NEEDS_LIMIT,
+    NEEDS_STOP,
+    Order,
+    iso_ms,
+    parse_modification,
+    parse_new_order,
+)
+from janus_webull_sim.prices import PricePath, fmt_cents, to_cents
+
+
+@dataclass(frozen=True)
+class OrderEvent:
+    """One trade event for the stream: the JSON payload Webull pushes with eventType 1024."""
+
+    account_id: str
+    payload: dict[str, Any]
+
+
+def _money(d: Decimal) -> str:
+    return str(d.quantize(Decimal("0.01")))
+
+
+class Engine:
+    def __init__(self, config: SimConfig, seed: int, clock: Callable[[], float]):
+        self._clock = clock
+        self._fill_chunk = max(1, config.fill_chunk)
+        self.accounts = {a.account_id: Account.from_config(a) for a in config.accounts}
+        self.instruments: dict[str, InstrumentConfig] = {i.symbol: i for i in config.instruments}
+        self.paths = {
+            i.symbol: PricePath(i.symbol, to_cents(i.price), seed, config.volatility_ticks)
+            for i in config.instruments
+        }
+        self.orders: dict[tuple[str, str], Order] = {}
+        self.events: list[OrderEvent] = []
+        self._order_seq = itertools.count(1)
+        self._request_seq = itertools.count(1)
+
+    # -- look-ups ---------------------------------------------------------------------------
+    def now_ms(self) -> int:
+        return int(self._clock() * 1000)
+
+    def account(self, account_id: Any) -> Account:
+        if not isinstance(account_id, str) or not account_id:
+            raise BadRequest("account_id is required")
+        acct = self.accounts.get(account_id)
+        if acct is None:
+            raise NotFound(f"account {account_id} not found", error_code="ACCOUNT_NOT_FOUND")
+        return acct
+
+    def instrument(self, symbol: str) -> InstrumentConfig:
+        inst = self.instruments.get(symbol)
+        if inst is None:
+            raise BadRequest(f"unknown symbol {symbol}", error_code="INSTRUMENT_NOT_FOUND")
+        return inst
+
+    def order(self, account_id: str, client_order_id: Any) -> Order:
+        self.account(account_id)
+        if not isinstance(client_order_id, str) or not client_order_id:
+            raise BadRequest("client_order_id is required")
+        order = self.orders.get((account_id, client_order_id))
+        if order is None:
+            raise NotFound(f"order {client_order_id} not found", error_code="ORDER_NOT_FOUND")
+        return order
+
+    def open_orders(self, account_id: str) -> list[Order]:
+        self.account(account_id)
+        return [o for (acct, _), o in self.orders.items() if acct == account_id and o.is_open]
+
+    def sell_reserved(self, account_id: str, symbol: str, exclude: Order | None = None) -> int:
+        """Shares of the long already promised to open SELL orders."""
+        return sum(
+            o.remaining for o in self.open_orders(account_id)
+            if o.symbol == symbol and o.side == "SELL" and o is not exclude
+        )
+
+    # -- commands ---------------------------------------------------------------------------
+    def place(self, account_id: Any, new_orders: Any) -> dict[str, str]:
+        acct = self.account(account_id)
+        if not isinstance(new_orders, list) or len(new_orders) != 1:
+            raise BadRequest("new_orders must be a list with one NORMAL order")
+        req = parse_new_order(new_orders[0])
+        inst = self.instrument(req.symbol)
+        if (acct.account_id, req.client_order_id) in self.orders:
+            raise BadRequest(f"client_order_id {req.client_order_id} already used",
+                             error_code="DUPLICATE_CLIENT_ORDER_ID")
+        order = Order(
+            order_id=f"SIMO{next(self._order_seq):012d}", client_order_id=req.client_order_id,
+            account_id=acct.account_id, symbol=inst.symbol, instrument_id=inst.instrument_id,
+            side=req.side, order_type=req.order_type, time_in_force=req.time_in_force,
+            quantity=req.quantity, limit_cents=req.limit_cents, stop_cents=req.stop_cents,
+            place_time_ms=self.now_ms(), entrust_type=req.entrust_type,
+            support_trading_session=req.support_trading_session,
+        )
+        self.orders[(acct.account_id, order.client_order_id)] = order
+        try:
+            self._check_rules(acct, inst, order)
+        except OrderRejected as exc:
+            order.status = "FAILED"
+            order.reject_reason = exc.message
+            self._emit(order, "PLACE_FAILED")
+            raise
+        return {"client_order_id": order.client_order_id, "order_id": order.order_id}
+
+    def _check_rules(self, acct: Account, inst: InstrumentConfig, order: Order) -> None:
+        held = acct.quantity(inst.symbol)
+        if order.side == "SELL":
+            available = max(0, held) - self.sell_reserved(acct.account_id, inst.symbol, exclude=order)
+            if order.quantity > available:
+                raise OrderRejected(
+                    f"SELL {order.quantity} {inst.symbol} exceeds the available long of {available};"
+                    " open a short with side SHORT", error_code="SELL_QUANTITY_EXCEEDS_POSITION")
+        elif order.side == "SHORT":
+            if not inst.shortable:
+                raise OrderRejected(f"{inst.symbol} is not shortable", error_code="SYMBOL_NOT_SHORTABLE")
+            if held > 0:
+                raise OrderRejected(f"close the long {inst.symbol} position with SELL before shorting",
+                                    error_code="SHORT_WITH_LONG_POSITION")
+        else:
+            quote = self.paths[inst.symbol].quote()
+            price = order.limit_cents or order.stop_cents or quote.ask
+            if Decimal(order.quantity * price) / 100 > acct.cash:
+                raise OrderRejected("insufficient buying power", error_code="INSUFFICIENT_BUYING_POWER")
+
+    def cancel(self, account_id: Any, client_order_id: Any) -> dict[str, str]:
+        order = self.order(account_id, client_order_id)
+        if not order.is_open:
+            self._emit(order, "CANCEL_FAILED")
+            raise OrderStateError(f"order {order.client_order_id} is {order.status}; cannot cancel",
+                                  error_code="ORDER_CANNOT_BE_CANCELLED")
+        order.status = "CANCELLED"
+        self._emit(order, "CANCEL_SUCCESS")
+        return {"client_order_id": order.client_order_id, "order_id": order.order_id}
+
+    def replace(self, account_id: Any, modify_orders: Any) -> dict[str, str]:
+        self.account(account_id)
+        if not isinstance(modify_orders, list) or len(modify_orders) != 1:
+            raise BadRequest("modify_orders must be a list with one order")
+        mod = parse_modification(modify_orders[0])
+        order = self.order(account_id, mod.client_order_id)
+        if not order.is_open:
+            self._emit(order, "MODIFY_FAILED")
+            raise OrderStateError(f"order {order.client_order_id} is {order.status}; cannot modify",
+                                  error_code="ORDER_CANNOT_BE_MODIFIED")
+        if mod.limit_cents is not None and order.order_type not in NEEDS_LIMIT:
+            raise BadRequest(f"{order.order_type} has no limit_price")
+        if mod.stop_cents is not None and order.order_type not in NEEDS_STOP:
+            raise BadRequest(f"{order.order_type} has no stop_price")
+        if mod.quantity is not None and mod.quantity <= order.filled_quantity:
+            self._emit(order, "MODIFY_FAILED")
+            raise OrderStateError(f"quantity must exceed the {order.filled_quantity} already filled",
+                                  error_code="INVALID_QUANTITY")
+        if mod.quantity is not None and order.side == "SELL":
+            acct = self.accounts[order.account_id]
+            available = max(0, acct.quantity(order.symbol)) - self.sell_reserved(
+                order.account_id, order.symbol, exclude=order)
+            if mod.quantity - order.filled_quantity > available:
+                self._emit(order, "MODIFY_FAILED")
+                raise OrderRejected("new SELL quantity exceeds the available long",
+                                    error_code="SELL_QUANTITY_EXCEEDS_POSITION")
+        if mod.quantity is not None:
+            order.quantity = mod.quantity
+        if mod.limit_cents is not None:
+            order.limit_cents = mod.limit_cents
+        if mod.stop_cents is not None:
+            order.stop_cents = mod.stop_cents
+        if mod.time_in_force is not None:
+            order.time_in_force = mod.time_in_force
+        self._emit(order, "MODIFY_SUCCESS")
+        return {"client_order_id": order.client_order_id, "order_id": order.order_id}
+
+    def expire_day_orders(self) -> int:
+        """End of the trading day: open DAY orders are cancelled (GTC orders stay)."""
+        expired = [o for o in self.orders.values() if o.is_open and o.time_in_force == "DAY"]
+        for order in expired:
+            order.status = "CANCELLED"
+            self._emit(order, "CANCEL_SUCCESS")
+        return len(expired)
+
+    def set_price(self, symbol: str, price: str | Decimal | float) -> None:
+        self.instrument(symbol)
+        self.paths[symbol].set(to_cents(price))
+
+    # -- matching ---------------------------------------------------------------------------
+    def tick(self, *, move_prices: bool = True) -> None:
+        if move_prices:
+            for path in self.paths.values():
+                path.step()
+        for order in [o for o in self.orders.values() if o.is_open]:
+            self._match(order)
+
+    def _match(self, order: Order) -> None:
+        quote = self.paths[order.symbol].quote()
+        buying = order.side == "BUY"
+        if order.order_type in NEEDS_STOP and not order.triggered:
+            reached = quote.last >= order.stop_cents if buying else quote.last <= order.stop_cents
+            if not reached:
+                return
+            order.triggered = True
+        touch = quote.ask if buying else quote.bid
+        if order.order_type in NEEDS_LIMIT:
+            marketable = touch <= order.limit_cents if buying else touch >= order.limit_cents
+            if not marketable:
+                return
+        qty = min(order.remaining, self._fill_chunk)
+        price = Decimal(touch) / 100
+        self.accounts[order.account_id].apply_fill(order.symbol, order.side, qty, price)
+        order.filled_quantity += qty
+        order.filled_cost_cents += qty * touch
+        order.filled_time_ms = self.now_ms()
+        order.status = "FILLED" if order.remaining == 0 else "PARTIAL_FILLED"
+        self._emit(order, "FINAL_FILLED" if order.remaining == 0 else "FILLED",
+                   last_qty=qty, last_price=fmt_cents(touch))
+
+    def _emit(self, order: Order, scene: str, *, last_qty: int = 0, last_price: str = "") -> None:
+        payload = {
+            "account_id": order.account_id,
+            "request_id": f"SIMR{next(self._request_seq):012d}",
+            "order_id": order.order_id,
+            "client_order_id": order.client_order_id,
+            "instrument_id": order.instrument_id,
+            "order_status": order.status,
+            "symbol": order.symbol,
+            "qty": str(order.quantity),
+            "filled_qty": str(order.filled_quantity),
+            "filled_price": order.avg_price(),
+            "filled_time": iso_ms(order.filled_time_ms) if order.filled_time_ms else "",
+            "last_filled_qty": str(last_qty),
+            "last_filled_price": last_price,
+            "side": order.side,
+            "category": "US_STOCK",
+            "order_type": order.order_type,
+            "time_in_force": order.time_in_force,
+            "scene_type": scene,
+            "biz_type": "TRADE",
+        }
+        if order.reject_reason:
+            payload["reason"] = order.reject_reason
+        self.events.append(OrderEvent(order.account_id, payload))
+
+    def drain_events(self) -> list[OrderEvent]:
+        out, self.events = self.events, []
+        return out
+
+    # -- views ------------------------------------------------------------------------------
+    def snapshot(self, symbols: list[str]) -> list[dict[str, Any]]:
+        out = []
+        now = self.now_ms()
+        for sym in symbols:
+            inst = self.instruments.get(sym)
+            if inst is None:
+                continue  # Webull leaves unknown symbols out of the list
+            q = self.paths[sym].quote()
+            out.append({
+                "symbol": sym, "instrument_id": inst.instrument_id,
+                "price": fmt_cents(q.last), "bid": fmt_cents(q.bid), "ask": fmt_cents(q.ask),
+                "bid_size": str(self._fill_chunk), "ask_size": str(self._fill_chunk),
+                "volume": str(q.volume), "quote_time": now, "trade_time": now,
+            })
+        return out
+
+    def positions(self, account_id: str) -> list[dict[str, Any]]:
+        acct = self.account(account_id)
+        out = []
+        for sym, pos in acct.positions.items():
+            inst = self.instruments[sym]
+            last = Decimal(self.paths[sym].last) / 100
+            mv = pos.quantity * last
+            upl = mv - (pos.cost if pos.quantity > 0 else -pos.cost)
+            available = max(0, pos.quantity) - self.sell_reserved(account_id, sym) if pos.quantity > 0 else pos.quantity
+            out.append({
+                "position_id": f"SIMP{inst.instrument_id}", "symbol": sym,
+                "instrument_id": inst.instrument_id, "instrument_type": "EQUITY", "currency": inst.currency,
+                "quantity": str(pos.quantity), "available_quantity": str(available),
+                "cost_price": str(pos.avg_cost().quantize(Decimal("0.0001"))),
+                "cost": _money(pos.cost), "last_price": fmt_cents(self.paths[sym].last),
+                "market_value": _money(mv), "unrealized_profit_loss": _money(upl),
+                "unrealized_profit_loss_rate": str((upl / pos.cost).quantize(Decimal("0.0001"))) if pos.cost else "0",
+            })
+        return out
+
+    def balance(self, account_id: str) -> dict[str, Any]:
+        acct = self.account(account_id)
+        mv = sum((p.quantity * Decimal(self.paths[s].last) / 100 for s, p in acct.positions.items()), Decimal(0))
+        long_cost = sum((p.cost if p.quantity > 0 else -p.cost for p in acct.positions.values()), Decimal(0))
+        nlv = acct.cash + mv
+        currency_assets = {
+            "currency": "USD", "net_liquidation_value": _money(nlv), "positions_market_value": _money(mv),
+            "cash_balance": _money(acct.cash), "buying_power": _money(max(acct.cash, Decimal(0))),
+            "settled_cash": _money(acct.cash), "unrealized_profit_loss": _money(mv - long_cost),
+            "realized_profit_loss": _money(acct.realized_pnl),
+        }
+        return {
+            "account_id": account_id, "total_asset_currency": "USD", "total_asset": _money(nlv),
+            "total_market_value": _money(mv), "total_cash_balance": _money(acct.cash),
+            "total_unrealized_profit_loss": _money(mv - long_cost),
+            "account_currency_assets": [currency_assets],
+        }
