@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import asyncio
 import signal
 
@@ -19,7 +20,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=8090, help="HTTP API (and /_sim admin) port; 0 picks one")
     p.add_argument("--grpc-port", type=int, default=8091, help="trade-event gRPC port; 0 picks one")
     p.add_argument("--app-key")
-    p.add_argument("--app-secret")
+    # The secret may come from the environment so it never shows in a process list.
+    p.add_argument("--app-secret", default=os.environ.get("JANUS_WEBULL_SIM_SECRET"))
     p.add_argument("--config", help="TOML file overriding SimConfig fields")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--tick-interval", type=float)
