@@ -40,6 +40,7 @@ async def running_gateway(nats_url: str, port: int, alias: str = "ib-1"):
         ready.set()
 
     task = asyncio.create_task(serve("janus-ib-gateway", "0.1.0", setup, args, from_dict(config(port), env={}),
+                                     metadata={"account": alias},
                                      ready=on_ready))
     await asyncio.wait_for(ready.wait(), 30)
     try:
