@@ -19,7 +19,7 @@ from janus_common import logging as janus_logging
 from janus_common import messages as m
 
 from .client import JanusClient, JanusTimeout
-from . import rpc_commands
+from . import audit_cmd, rpc_commands
 from .discovery import discover
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_TIMEOUT, EXIT_REJECTED = 0, 1, 2, 3, 4, 5
@@ -167,6 +167,7 @@ def parser() -> argparse.ArgumentParser:
     cancel.set_defaults(run=_cancel)
 
     rpc_commands.add(sub, nats_url)
+    audit_cmd.add(sub, nats_url)
     return p
 
 

@@ -38,8 +38,10 @@ class LegView(msgspec.Struct, frozen=True, kw_only=True):
     leg: int
     side: BrokerSide
     qty: float
-    filled: float = 0.0
+    filled: float = 0.0  # from OrderFilled events, each fill id once
     status: OrderState = OrderState.PENDING
+    reported_filled: float = 0.0  # what the broker's status said (the audit compares the two)
+    broker_order_ids: frozenset[str] = frozenset()  # more than one = placed twice
 
     @property
     def remaining(self) -> float:
@@ -174,14 +176,19 @@ def apply(state: Ledger, event: Any) -> Ledger:
         view = _replace_leg(view, leg_no, filled=filled,
                             status=leg.status if leg.status.terminal else status)
         return _with_order(state, msgspec.structs.replace(view, fill_ids=view.fill_ids | {event.fill_id}))
+    if isinstance(event, OrderStatusChanged):
+        # Fills are counted from OrderFilled (deduplicated by fill id); the status total is kept
+        # beside them so the audit can check that the two agree. A late status never revives
+        # a finished leg.
+        status = leg.status if leg.status.terminal else event.status
+        return _with_order(state, _replace_leg(view, leg_no, status=status,
+                                               reported_filled=max(leg.reported_filled, event.filled)))
     if leg.status.terminal:
-        return _counted(state)  # a late status never revives a finished leg
+        return _counted(state)
     if isinstance(event, OrderSubmitted):
         new = OrderState.SUBMITTED if leg.status is OrderState.PENDING else leg.status
-        return _with_order(state, _replace_leg(view, leg_no, status=new))
-    if isinstance(event, OrderStatusChanged):
-        # Fills are counted from OrderFilled (deduplicated by fill id), not from status totals.
-        return _with_order(state, _replace_leg(view, leg_no, status=event.status))
+        return _with_order(state, _replace_leg(view, leg_no, status=new,
+                                               broker_order_ids=leg.broker_order_ids | {event.broker_order_id}))
     if isinstance(event, OrderCancelled):
         return _with_order(state, _replace_leg(view, leg_no, status=OrderState.CANCELLED))
     if isinstance(event, OrderBrokerRejected):

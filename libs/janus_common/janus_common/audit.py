@@ -1,0 +1,88 @@
+"""The audit's invariants over a replayed ledger. Pure: a Ledger in, findings out.
+
+1. every intent has exactly one routing outcome (routed or rejected);
+2. the fills of each broker order add up to the filled quantity the broker reported;
+3. no broker order was placed twice (one broker order id per leg);
+4. the positions the fills imply agree with what the broker reports (Janus-placed fills only:
+   a difference can also be a position from before Janus or from another client, so it is
+   reported with the numbers, for a person to judge).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+
+import msgspec
+
+from .messages import BrokerSide
+from .projections import Ledger
+
+
+class Finding(msgspec.Struct, frozen=True):
+    check: str  # one_outcome | fills_match | placed_once | positions_match
+    intent_id: str
+    account: str
+    detail: str
+
+
+class AuditReport(msgspec.Struct, frozen=True):
+    events: int
+    intents: int
+    routed: int
+    rejected: int
+    open_orders: int
+    state_hash: str
+    violations: list[Finding]
+    position_differences: list[Finding]
+
+    @property
+    def clean(self) -> bool:
+        return not self.violations
+
+
+def state_hash(ledger: Ledger) -> str:
+    """A digest of the ledger that does not depend on map iteration order."""
+    orders = sorted((k, msgspec.msgpack.encode(v)) for k, v in ledger.orders.items())
+    positions = sorted((a, sorted(dict(book).items())) for a, book in ledger.positions.items())
+    digest = hashlib.sha256()
+    for key, blob in orders:
+        digest.update(key.encode() + b"\0" + blob)
+    digest.update(msgspec.msgpack.encode(positions))
+    return digest.hexdigest()
+
+
+def check(ledger: Ledger, *, account: str | None = None) -> AuditReport:
+    violations: list[Finding] = []
+    implied: dict[tuple[str, str], float] = defaultdict(float)
+    routed = rejected = open_orders = 0
+    for intent_id, view in ledger.orders.items():
+        if account is not None and view.account != account:
+            continue
+        if view.rejected is not None:
+            rejected += 1
+        else:
+            routed += 1
+            open_orders += 0 if view.terminal else 1
+        if view.outcomes != 1:
+            violations.append(Finding("one_outcome", intent_id, view.account,
+                                      f"{view.outcomes} routing outcomes"))
+        for leg in view.legs:
+            if abs(leg.filled - leg.reported_filled) > 1e-9 and leg.status.terminal:
+                violations.append(Finding("fills_match", intent_id, view.account,
+                                          f"leg {leg.leg}: fills add up to {leg.filled:g}, broker reported "
+                                          f"{leg.reported_filled:g}"))
+            if len(leg.broker_order_ids) > 1:
+                violations.append(Finding("placed_once", intent_id, view.account,
+                                          f"leg {leg.leg} placed as broker orders {sorted(leg.broker_order_ids)}"))
+            signed = leg.filled if leg.side is BrokerSide.BUY else -leg.filled
+            implied[(view.account, view.symbol)] += signed
+    differences = []
+    for (acct, symbol), qty in sorted(implied.items()):
+        reported = ledger.positions.get(acct, {}).get(symbol)
+        if reported is not None and abs(reported - qty) > 1e-9:
+            differences.append(Finding("positions_match", "", acct,
+                                       f"{symbol}: Janus fills imply {qty:g}, the broker reports {reported:g}"))
+    return AuditReport(events=ledger.applied, intents=routed + rejected, routed=routed, rejected=rejected,
+                       open_orders=open_orders, state_hash=state_hash(ledger), violations=violations,
+                       position_differences=differences)
