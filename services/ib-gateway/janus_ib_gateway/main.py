@@ -134,13 +134,16 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--account", required=True, help="the account alias in config.yaml")
     parser.add_argument("--heartbeat", type=float, default=5.0, help="seconds between liveness checks")
     parser.add_argument("--dead-after", type=float, default=5.0, help="reqCurrentTime bound in seconds")
+    parser.add_argument("--route-ack-wait", type=float, default=15.0,
+                        help="seconds before a route message held by a dead gateway is delivered again")
 
 
 async def setup(ctx: ServiceContext) -> None:
     assert ctx.config is not None
     alias = ctx.args.account
     conn = Connection(ctx, alias, heartbeat=ctx.args.heartbeat, dead_after=ctx.args.dead_after)
-    conn.orders = OrderDesk(conn.ib, ctx.js, alias, conn.account_number, conn.ready)
+    conn.orders = OrderDesk(conn.ib, ctx.js, alias, conn.account_number, conn.ready,
+                            ack_timeout=min(10.0, ctx.args.route_ack_wait * 0.8))
     conn.accounts = AccountDesk(conn.ib, ctx.js, alias, conn.account_number)
     lookups = Lookups(conn.ib, conn.ready)
     if ctx.config.market_data_account == alias:
@@ -171,7 +174,7 @@ async def setup(ctx: ServiceContext) -> None:
     await ctx.add_consumer(bus.Consumer(
         ctx.js, stream="ROUTES", durable=f"ib-gateway-{alias}", filter_subject=subjects.route("ib", alias),
         codec=ROUTES, handler=conn.orders.handle_route, on_decode_error=bad_route, max_ack_pending=1,
-        batch=1, ack_wait=30.0, max_deliver=-1, retry_delay=1.0))
+        batch=1, ack_wait=ctx.args.route_ack_wait, max_deliver=-1, retry_delay=1.0))
 
     async def stopping() -> None:
         conn.ib.disconnect()
