@@ -125,6 +125,12 @@ class OrderDesk:
         if track.submitted or track.rejected or existing is not None:
             # Redelivered, or placed before a restart: IB already has it. Never place twice.
             log.info("order_already_placed", order_key=key, perm_id=existing.order.permId if existing else None)
+            if existing is not None:
+                # What IB did with it while we did not know it was ours: publish it now (once).
+                await self.observe_trade(existing)
+                for fill in self.ib.fills():
+                    if fill.execution.orderRef == key:
+                        await self._observe_fill(None, fill)
             return
         if order.ib is None:
             self.tracks[key], events = tracker.on_error(track, 200, "the route message carries no IB contract")
