@@ -201,6 +201,12 @@ class Consumer:
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        # A pull subscription nobody fetches from any more would hold the connection's drain
+        # until its timeout (a late fetch status message sits in its queue): let it go now.
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+            self._sub = None
 
     async def _run(self) -> None:
         assert self._sub is not None
