@@ -85,6 +85,11 @@ class FakeGateway:
         self.first_call.set()
         if self.hold is not None:
             await self.hold.wait()
+        if request.con_id is not None:  # a conId names one contract, whatever the symbol says
+            for reply in self.table.values():
+                if isinstance(reply, m.LookupUnique) and reply.candidate.ib is not None \
+                        and reply.candidate.ib.con_id == request.con_id:
+                    return reply
         return self.table.get(request.symbol) or m.LookupNotFound(
             message=f"no contract for {request.symbol} in the fixed table")
 
