@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
 
 import asyncpg
 from nats.aio.client import Client as NATS

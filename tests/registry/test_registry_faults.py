@@ -104,3 +104,14 @@ async def test_janus_registry_process_answers_ping_and_resolve_and_stops_on_sigt
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+def test_janus_registry_exits_2_on_a_bad_configuration(tmp_path):
+    import subprocess
+
+    bad = tmp_path / "config.yaml"
+    bad.write_text("accounts: {ib-1: {broker: ib}}\n")  # an IB account without its connection
+    script = Path(sys.executable).parent / "janus-registry"
+    done = subprocess.run([str(script), "--config", str(bad)], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "accounts.ib-1.ib" in done.stderr

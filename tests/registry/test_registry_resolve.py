@@ -9,7 +9,7 @@ import json
 import msgspec
 import pytest
 
-from janus_common import bus, subjects
+from janus_common import subjects
 from janus_common import messages as m
 from janus_common.messages import Broker, RejectReason
 from registry_helpers import harmony, resolve, rows
