@@ -105,15 +105,20 @@ async def test_no_gateway_is_a_broker_unavailable_reply(nc, pg_dsn, registry_fac
 
 async def test_fifty_concurrent_resolves_of_one_missing_symbol_make_one_lookup_one_row(
         nc, pg_dsn, ib_gateway, registry_factory):
-    await registry_factory(pg_dsn)
+    await registry_factory(pg_dsn, [BRK_MAPPING])
     ib_gateway.hold = asyncio.Event()
     pending = asyncio.gather(*(resolve(nc, "MSFT") for _ in range(50)))
     await asyncio.wait_for(ib_gateway.first_call.wait(), 10)
+    # While the look-up is held, a cache hit is still answered; since requests on one
+    # connection are dispatched in order, when it answers all 50 above are already waiting.
+    hit = await resolve(nc, "BRK.B")
+    assert isinstance(hit, m.Resolved) and hit.source == "cache"
     ib_gateway.hold.set()
     replies = await asyncio.wait_for(pending, 30)
     assert all(isinstance(r, m.Resolved) and r.record.ib.con_id == 272093 for r in replies)
+    assert {r.source for r in replies} == {"lookup"}  # all 50 shared the one look-up
     assert ib_gateway.symbols() == ["MSFT"]
-    assert [r["symbol"] for r in await rows(pg_dsn)] == ["MSFT"]
+    assert [r["symbol"] for r in await rows(pg_dsn)] == ["BRK.B", "MSFT"]
 
 
 async def test_webull_only_resolve_of_an_equity_needs_only_the_ticker(nc, pg_dsn, ib_gateway, registry_factory):

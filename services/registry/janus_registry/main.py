@@ -20,6 +20,7 @@ from janus_common.bus import Consumer
 from janus_common.pg import create_pool
 from janus_common.service import ServiceContext, Setup, run
 
+from .endpoints import add_concurrent_rpc
 from .harmonize import Harmonizer
 from .mappings import config_writes
 from .peers import Lookups, RegistryEvents, connected_brokers
@@ -76,7 +77,9 @@ def setup_for(on_app: Callable[[App], None] | None = None, *, dsn: str | None = 
         log.info("cache_warmed", entries=await registry.warm())
 
         harmonizer = Harmonizer(registry, lambda: connected_brokers(ctx.nc))
-        await ctx.add_rpc("resolve", subjects.RPC_RESOLVE, m.RESOLVE_REQUEST, registry.resolve)
+        # Resolve concurrently: a miss waiting on a look-up must not hold up cache hits.
+        await add_concurrent_rpc(ctx, "resolve", subjects.RPC_RESOLVE, m.RESOLVE_REQUEST,
+                                 registry.resolve)
         await ctx.add_rpc("harmony", subjects.RPC_HARMONY, m.HARMONY_REQUEST, harmonizer.run)
         await ctx.add_consumer(Consumer(
             ctx.js, stream="EVENTS", durable=HOLDINGS_DURABLE,
