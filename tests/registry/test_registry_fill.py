@@ -122,3 +122,16 @@ async def test_a_write_on_one_replica_reaches_the_other_replicas_cache(nc, pg_ds
         pass
     hit = await a.registry.resolve(m.ResolveRequest(symbol="MSFT"))
     assert hit.source == "cache" and ib_gateway.symbols().count("MSFT") == 1
+
+
+async def test_harmony_stops_asking_a_gateway_that_keeps_failing(nc, pg_dsn, ib_gateway, registry_factory):
+    symbols = [f"S{i:03d}" for i in range(40)]
+    ib_gateway.table = {s: m.RpcError(reason=m.RejectReason.BROKER_UNAVAILABLE, message="TWS down")
+                        for s in symbols}
+    await registry_factory(pg_dsn, [{"symbol": s} for s in symbols])
+    before = await rows(pg_dsn)
+    summary = await harmony(nc)
+    assert summary.ok and summary.per_broker["ib"].failed == 40
+    assert summary.per_broker["ib"].filled == 0
+    assert len(ib_gateway.calls) < 40  # gave up instead of waiting on every entry
+    assert await rows(pg_dsn) == before

@@ -13,15 +13,17 @@ from collections.abc import Awaitable, Callable
 import structlog
 
 from janus_common import messages as m
-from janus_common.messages import Broker
+from janus_common.messages import Broker, RejectReason
 
 from . import harmony
-from .lookups import Unique
+from .lookups import Failed, Outcome, Unique
 from .model import Entry, Source, Write
 from .registry import Registry
 from .store import DatabaseError
 
 log = structlog.get_logger()
+
+GIVE_UP_AFTER = 3
 
 Discover = Callable[[], Awaitable[set[Broker]]]
 
@@ -74,11 +76,22 @@ class Harmonizer:
 
     async def _lookups(self, jobs: list[tuple[Broker, Entry]]) -> list[harmony.Checked]:
         gate = asyncio.Semaphore(self.concurrency)
+        # A gateway that fails look-ups in a row is skipped for the rest of the run: one dead
+        # gateway must not cost a look-up timeout per entry.
+        failures_in_a_row: dict[Broker, int] = {}
 
         async def one(broker: Broker, entry: Entry) -> harmony.Checked:
             async with gate:
-                outcome = await self.registry.lookups.lookup(
-                    broker, harmony.request_for(entry, broker), entry.symbol, entry.asset_class)
+                if failures_in_a_row.get(broker, 0) >= GIVE_UP_AFTER:
+                    outcome: Outcome = Failed(RejectReason.BROKER_UNAVAILABLE,
+                                              f"skipped: the {broker} gateway failed "
+                                              f"{GIVE_UP_AFTER} look-ups in a row")
+                else:
+                    outcome = await self.registry.lookups.lookup(
+                        broker, harmony.request_for(entry, broker), entry.symbol, entry.asset_class)
+                    down = isinstance(outcome, Failed) and \
+                        outcome.reason is RejectReason.BROKER_UNAVAILABLE
+                    failures_in_a_row[broker] = failures_in_a_row.get(broker, 0) + 1 if down else 0
             return harmony.Checked(broker, entry.symbol, outcome)
 
         return list(await asyncio.gather(*(one(b, e) for b, e in jobs)))
