@@ -217,6 +217,7 @@ class Consumer:
             # subscription's queue and stall the connection's drain; unacked, it is redelivered.
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
+            self._sub = None
 
     async def _run(self) -> None:
         assert self._sub is not None

@@ -1,0 +1,160 @@
+"""The registry's working core: the in-memory cache, resolve with single-flight look-ups,
+writes (committed, then cached, then announced), peers' events and holdings-driven fill.
+
+The cache mirrors the table: loaded at start, updated after every commit and by every
+replica's ``RegistryEntryWritten`` event. Writes only ever fill, so applying copies of a row
+in any order converges (see :func:`model.absorb`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+
+import structlog
+
+from janus_common import messages as m
+from janus_common.messages import Broker, RejectReason
+from janus_common.symbols import canonical
+
+from . import holdings, resolving
+from .lookups import Failed, Unique, describe, error_reply, ib_request
+from .model import Entry, Source, Write, absorb, from_record, key_values, to_record
+from .peers import Lookups, RegistryEvents
+from .store import DatabaseError, Store
+
+log = structlog.get_logger()
+
+# A miss answered by one flight: the entry and where it came from, or the error reply.
+FlightResult = tuple[Entry, str] | m.RpcError
+
+
+class Registry:
+    def __init__(self, store: Store, lookups: Lookups, events: RegistryEvents | None,
+                 *, clock: Callable[[], int] = m.now_ns) -> None:
+        self.store = store
+        self.lookups = lookups
+        self.events = events
+        self.clock = clock
+        self.cache: dict[str, Entry] = {}
+        self._flights: dict[tuple[str, bool], asyncio.Future[FlightResult]] = {}
+        # Tests and peers may wait for a peer's write to reach this cache.
+        self.applied: asyncio.Queue[m.RegistryEntryWritten] | None = None
+
+    # --- start-up -----------------------------------------------------------------------
+
+    async def warm(self) -> int:
+        for entry in await self.store.load_all():
+            self._keep(entry)
+        return len(self.cache)
+
+    def _keep(self, entry: Entry) -> Entry:
+        """Cache a row read from or written to Postgres (the truth), plus anything a peer's
+        event already brought that the read did not see yet."""
+        cached = self.cache.get(entry.symbol)
+        kept = entry if cached is None else absorb(entry, cached)
+        self.cache[entry.symbol] = kept
+        return kept
+
+    # --- writes -------------------------------------------------------------------------
+
+    async def write(self, writes: Sequence[Write]) -> list[tuple[Entry, list[str]]]:
+        """Fill rows in one transaction; only after the commit touch the cache and announce."""
+        results = await self.store.fill_all(writes)
+        announce = []
+        for w, (entry, filled) in zip(writes, results):
+            self._keep(entry)
+            if filled:
+                log.info("registry_written", symbol=entry.symbol, source=str(w.source), fields=filled)
+                announce.append(m.RegistryEntryWritten(record=to_record(entry), source=str(w.source),
+                                                       fields=filled))
+        if self.events is not None and announce:
+            await asyncio.gather(*(self.events.publish(e) for e in announce))
+        return results
+
+    async def apply(self, event: m.RegistryEntryWritten) -> None:
+        """A write announced by any replica (this one included): fill the cached copy."""
+        incoming = from_record(event.record)
+        self.cache[incoming.symbol] = absorb(self.cache.get(incoming.symbol), incoming)
+        if self.applied is not None:
+            self.applied.put_nowait(event)
+
+    # --- resolve ------------------------------------------------------------------------
+
+    async def resolve(self, request: m.ResolveRequest) -> m.ResolveReply:
+        t = resolving.target(request)
+        if isinstance(t, m.RpcError):
+            return t
+        entry = self.cache.get(t.key.symbol)
+        if entry is not None and not resolving.needs_ib(entry, t):
+            return resolving.conflict(entry, t) or m.Resolved(
+                record=resolving.reply_record(entry, t.broker), source="cache")
+        if entry is None and resolving.by_ticker(t):
+            return m.Resolved(record=resolving.ticker_record(t.key), source="ticker")
+        result = await self._flight(t)
+        if isinstance(result, m.RpcError):
+            return result
+        entry, source = result
+        return resolving.conflict(entry, t) or m.Resolved(
+            record=resolving.reply_record(entry, t.broker), source=source)
+
+    async def _flight(self, t: resolving.Target) -> FlightResult:
+        """One miss handled once however many callers ask at the same time."""
+        key = (t.key.symbol, t.broker is Broker.IB)
+        flight = self._flights.get(key)
+        if flight is None:
+            flight = asyncio.ensure_future(self._miss(t))
+            self._flights[key] = flight
+            flight.add_done_callback(lambda _: self._flights.pop(key, None))
+        # shield: one impatient caller cancelling must not cancel everyone's look-up.
+        return await asyncio.shield(flight)
+
+    async def _miss(self, t: resolving.Target) -> FlightResult:
+        symbol, asset_class = t.key.symbol, t.key.asset_class
+        try:
+            stored = await self.store.get(symbol)
+        except DatabaseError as exc:
+            return m.RpcError(reason=RejectReason.DATABASE_ERROR, message=str(exc))
+        if stored is not None:
+            stored = self._keep(stored)
+            if not resolving.needs_ib(stored, t):
+                return stored, "database"
+        outcome = await self.lookups.lookup(Broker.IB, ib_request(symbol, asset_class,
+                                                                  currency=t.key.currency),
+                                            symbol, asset_class)
+        if not isinstance(outcome, Unique):
+            log.info("resolve_lookup_refused", symbol=symbol, outcome=type(outcome).__name__)
+            return error_reply(outcome, symbol, asset_class)
+        write = Write(symbol, asset_class, {**key_values(t.key), **outcome.values}, Source.LOOKUP,
+                      self.clock())
+        try:
+            [(entry, _)] = await self.write([write])
+        except DatabaseError as exc:
+            return m.RpcError(reason=RejectReason.DATABASE_ERROR,
+                              message=f"{symbol} matched uniquely but was not written: {exc}")
+        return self.cache.get(symbol, entry), "lookup"
+
+    # --- holdings-driven fill -----------------------------------------------------------
+
+    async def on_positions(self, snapshot: m.PositionSnapshot, _msg: object = None) -> None:
+        """Fill missing entries from an IB account's holdings (unique matches only). A database
+        failure raises, so the consumer redelivers the snapshot later."""
+        for w in holdings.wanted(snapshot):
+            if w.symbol is not None:
+                if w.symbol in self.cache:
+                    continue
+                stored = await self.store.get(w.symbol)
+                if stored is not None:
+                    self._keep(stored)
+                    continue
+            outcome = await self.lookups.lookup(Broker.IB, w.request, w.request.symbol, w.asset_class)
+            if not isinstance(outcome, Unique):
+                level = log.warning if isinstance(outcome, Failed) else log.info
+                level("holdings_fill_skipped", account=snapshot.account, symbol=w.request.symbol,
+                      outcome=type(outcome).__name__, detail=describe(outcome))
+                continue
+            key = holdings.key_for(w, outcome.values)
+            if key is None or key in self.cache:
+                continue
+            values = {**key_values(canonical(key, w.asset_class)), **outcome.values}
+            await self.write([Write(key, w.asset_class, values, Source.HOLDINGS, self.clock())])
