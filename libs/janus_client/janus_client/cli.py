@@ -55,14 +55,16 @@ async def _client(args: argparse.Namespace) -> JanusClient | None:
 def _describe(event: Any) -> str:
     if isinstance(event, m.OrderRouted):
         legs = ", ".join(f"{o.side} {o.qty:g}" for o in event.orders)
-        return (f"routed {event.intent_id} to {event.broker} ({event.decision.effect}; {legs}; "
-                f"position {event.decision.broker_position:g}, working {event.decision.in_flight:g})")
+        d = event.decision
+        return (f"routed {event.intent_id} to {event.broker} ({d.effect}; {legs}; "
+                f"position {d.broker_position + 0.0:g}, working {d.in_flight + 0.0:g})")
     if isinstance(event, m.OrderRejected):
         return f"rejected {event.intent_id or ''} [{event.reason}] {event.message}"
     if isinstance(event, m.CancelRouted):
         return f"cancel sent for {event.intent_id} ({event.cancel_id})"
     if isinstance(event, m.OrderStatusChanged):
-        return f"{event.intent_id} {event.status} filled {event.filled:g} avg {event.avg_fill_price}"
+        avg = f"{event.avg_fill_price:.6g}" if event.avg_fill_price is not None else "-"
+        return f"{event.intent_id} {event.status} filled {event.filled:g} avg {avg}"
     if isinstance(event, m.OrderCancelled):
         return f"{event.intent_id} CANCELLED (filled {event.filled:g})"
     if isinstance(event, m.OrderBrokerRejected):
