@@ -21,8 +21,7 @@ import msgspec
 import structlog
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from nats.micro import add_service
-from nats.micro.service import EndpointConfig, Service
+from nats.micro.service import EndpointConfig, Service, ServiceConfig
 
 from . import logging as janus_logging
 from .bus import Consumer, connect, rpc_handler
@@ -145,8 +144,10 @@ async def serve(
     nc = await connect(nats_url(args, config), name)
     js = nc.jetstream()
     await ensure_streams(js, Topology(replicas=config.nats.replicas if config else 1))
-    service = await add_service(nc, name=name, version=version, description=description,
-                                metadata=metadata or {})
+    # Registered for $SRV.PING/INFO/STATS only after setup: a process answers PING once its
+    # endpoints and consumers exist, so "it answers" means "it serves".
+    service = Service(nc, ServiceConfig(name=name, version=version, description=description,
+                                        metadata=metadata or {}))
     ctx = ServiceContext(name=name, config=config, args=args, nc=nc, js=js, service=service,
                          stopping=stopping)
     try:
@@ -155,6 +156,7 @@ async def serve(
         log.error("fatal_config_error", key=exc.key, reason=exc.reason)
         await ctx.shutdown()
         return EXIT_CONFIG
+    await service.start()
     log.info("service_ready", service_id=service.id, version=version)
     if ready is not None:
         ready(ctx)
