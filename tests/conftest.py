@@ -8,7 +8,10 @@ to run on the machine (say on 4222 or 5432) is never used.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 import uuid
+from pathlib import Path
 
 import asyncpg
 import nats.js.errors
@@ -20,15 +23,24 @@ from janus_common.streams import ensure_streams
 
 
 @pytest.fixture(scope="session")
-def nats_server(tmp_path_factory):
-    with provide_nats(tmp_path_factory.mktemp("nats"), env_var="JANUS_TEST_NATS_URL",
+def server_dir():
+    # Our own temp dir, not pytest's: pytest prunes old basetemp folders, and a concurrent pytest
+    # run on the same machine would delete a live server's data from under it.
+    path = Path(tempfile.mkdtemp(prefix="janus-test-servers-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def nats_server(server_dir):
+    with provide_nats(server_dir / "nats", env_var="JANUS_TEST_NATS_URL",
                       die_with_parent=True) as provided:
         yield provided
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory):
-    with provide_postgres(tmp_path_factory.mktemp("pg"), env_var="JANUS_TEST_PG_DSN",
+def pg_server(server_dir):
+    with provide_postgres(server_dir / "pg", env_var="JANUS_TEST_PG_DSN",
                           durable=False, die_with_parent=True) as provided:
         yield provided
 
