@@ -90,6 +90,9 @@ class Ledger(msgspec.Struct, frozen=True, kw_only=True):
     orders: Mapping[str, OrderView] = msgspec.field(default_factory=Map)
     positions: Mapping[str, Mapping[str, float]] = msgspec.field(default_factory=Map)
     working: Mapping[tuple[str, str], tuple[float, float]] = msgspec.field(default_factory=Map)
+    # Fills since the account's last broker snapshot: the snapshot lags the fill by a moment, and
+    # a SELL right after a BUY fills must see the bought shares.
+    unreported: Mapping[tuple[str, str], float] = msgspec.field(default_factory=Map)
     applied: int = 0
 
 
@@ -132,8 +135,11 @@ def apply(state: Ledger, event: Any) -> Ledger:
     """Fold one event into the ledger. Unknown events and events of unknown intents only count."""
     if isinstance(event, PositionSnapshot):
         book = Map({p.symbol: p.qty for p in event.positions})
+        unreported = state.unreported
+        for key in [k for k in unreported if k[0] == event.account]:
+            unreported = unreported.delete(key)
         return msgspec.structs.replace(state, positions=state.positions.set(event.account, book),
-                                       applied=state.applied + 1)
+                                       unreported=unreported, applied=state.applied + 1)
 
     intent_id = getattr(event, "intent_id", None)
     if intent_id is None:
@@ -175,7 +181,11 @@ def apply(state: Ledger, event: Any) -> Ledger:
         status = OrderState.FILLED if filled >= leg.qty else OrderState.PARTIALLY_FILLED
         view = _replace_leg(view, leg_no, filled=filled,
                             status=leg.status if leg.status.terminal else status)
-        return _with_order(state, msgspec.structs.replace(view, fill_ids=view.fill_ids | {event.fill_id}))
+        state = _with_order(state, msgspec.structs.replace(view, fill_ids=view.fill_ids | {event.fill_id}))
+        key = (view.account, view.symbol)
+        signed = event.qty if leg.side is BrokerSide.BUY else -event.qty
+        return msgspec.structs.replace(state, unreported=state.unreported.set(
+            key, state.unreported.get(key, 0.0) + signed))
     if isinstance(event, OrderStatusChanged):
         # Fills are counted from OrderFilled (deduplicated by fill id); the status total is kept
         # beside them so the audit can check that the two agree. A late status never revives
@@ -206,7 +216,8 @@ def replay(events: Iterable[Any], state: Ledger | None = None) -> Ledger:
 
 
 def broker_position(state: Ledger, account: str, symbol: str) -> float:
-    return state.positions.get(account, {}).get(symbol, 0.0)
+    """The broker's last reported position plus the fills it has not reported yet."""
+    return state.positions.get(account, {}).get(symbol, 0.0) + state.unreported.get((account, symbol), 0.0)
 
 
 def in_flight(state: Ledger, account: str, symbol: str) -> tuple[float, float]:
