@@ -2,22 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sysconfig
-from pathlib import Path
 
 import pytest
+from cli_runner import janus
 
 pytestmark = pytest.mark.integration
-JANUS = Path(sysconfig.get_path("scripts")) / "janus"
-
-
-async def janus(nats_url: str, *args: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(str(JANUS), "--nats-url", nats_url, *args,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
-    return proc.returncode, out.decode()
 
 
 async def test_janus_sync_counts_another_clients_order(gateway, nats_url, sim):

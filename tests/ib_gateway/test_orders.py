@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 
 import pytest
-from ibgw_helpers import AAPL, ES, new_id, place, route
+from ibgw_helpers import ES, new_id, place, route
 
-from janus_common import bus, subjects
+from janus_common import subjects
 from janus_common import messages as m
 
 pytestmark = pytest.mark.integration

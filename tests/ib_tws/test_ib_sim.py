@@ -8,7 +8,6 @@ import time
 import pytest
 from ib_async import IB, Future, LimitOrder, MarketOrder, Option, Stock, StopLimitOrder, StopOrder
 
-from janus_ib_sim import IBSimulator
 
 
 async def until(ib: IB, predicate, timeout: float = 5.0) -> None:

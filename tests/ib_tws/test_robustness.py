@@ -11,7 +11,6 @@ import threading
 import time
 from pathlib import Path
 
-import pytest
 from ib_async import IB, MarketOrder, Stock
 
 from janus_ib_sim import IBSimulator

@@ -3,26 +3,16 @@ gateway against the IB simulator; then a tampered history is caught."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sysconfig
-from pathlib import Path
 
 import pytest
+from cli_runner import janus
 
 from janus_client.client import JanusClient
 from janus_common import audit, bus, projections, subjects
 from janus_common import messages as m
 
 pytestmark = pytest.mark.integration
-JANUS = Path(sysconfig.get_path("scripts")) / "janus"
-
-
-async def janus(nats_url: str, *args: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(str(JANUS), "--nats-url", nats_url, *args,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
-    return proc.returncode, out.decode()
 
 
 async def test_audit_replay_is_clean_and_repeatable_then_catches_a_second_outcome(harness, nats_url, js):

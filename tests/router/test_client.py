@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sysconfig
-from pathlib import Path
 
 import pytest
+from cli_runner import janus
 
 from janus_client.client import JanusClient
 from janus_common import messages as m
 
 pytestmark = pytest.mark.integration
-JANUS = Path(sysconfig.get_path("scripts")) / "janus"
 
 
 def intent(**kw):
@@ -37,26 +34,19 @@ async def test_submit_returns_the_outcome_and_resubmitting_gives_the_same_one(ha
         assert isinstance(unknown, m.OrderRejected) and unknown.reason is m.RejectReason.UNKNOWN_INTENT
 
 
-async def _janus(nats_url: str, *args: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(str(JANUS), "--nats-url", nats_url, "--json", *args,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
-    out, _ = await asyncio.wait_for(proc.communicate(), 60)
-    return proc.returncode, out.decode()
-
-
 async def test_cli_order_and_cancel_with_json_and_exit_codes(harness, nats_url):
-    code, out = await _janus(nats_url, "order", "ib-1", "buy", "3", "AAPL", "--type", "limit",
+    code, out = await janus(nats_url, "--json", "order", "ib-1", "buy", "3", "AAPL", "--type", "limit",
                              "--limit", "101.5", "--intent-id", "cli-order-1")
     assert code == 0, out
     routed = json.loads(out)
     assert routed["kind"] == "OrderRouted" and routed["intent_id"] == "cli-order-1"
     assert routed["orders"][0]["limit_price"] == 101.5
 
-    code, out = await _janus(nats_url, "order", "ib-2", "sell", "1", "AAPL")
+    code, out = await janus(nats_url, "--json", "order", "ib-2", "sell", "1", "AAPL")
     assert code == 5 and json.loads(out)["reason"] == "SHORT_NOT_ALLOWED"
 
-    code, out = await _janus(nats_url, "cancel", "ib-1", "cli-order-1")
+    code, out = await janus(nats_url, "--json", "cancel", "ib-1", "cli-order-1")
     assert code == 0 and json.loads(out)["kind"] == "CancelRouted"
 
-    code, _ = await _janus("nats://127.0.0.1:1", "order", "ib-1", "buy", "1", "AAPL")
+    code, _ = await janus("nats://127.0.0.1:1", "--json", "order", "ib-1", "buy", "1", "AAPL")
     assert code == 3

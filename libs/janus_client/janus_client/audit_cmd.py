@@ -11,7 +11,9 @@ from datetime import datetime, timezone
 import msgspec
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from janus_common import audit, bus, projections, subjects
+from janus_common import audit, projections, subjects
+
+from .connect import connect_or_explain
 from janus_common.messages import ANY_EVENT, MessageDecodeError
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_UNREACHABLE = 0, 6, 3
@@ -73,10 +75,8 @@ def report_text(report: audit.AuditReport, replays_agree: bool) -> str:
 
 
 async def replay_command(args: argparse.Namespace, nats_url: str) -> int:
-    try:
-        nc = await bus.connect(nats_url, "janus-audit", initial_attempts=2)
-    except bus.BusError as exc:
-        print(f"janus: cannot reach NATS: {exc}", file=sys.stderr)
+    nc = await connect_or_explain(nats_url, "janus-audit")
+    if nc is None:
         return EXIT_UNREACHABLE
     try:
         since = datetime.fromisoformat(args.since).astimezone(timezone.utc) if args.since else None

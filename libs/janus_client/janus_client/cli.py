@@ -14,12 +14,12 @@ from typing import Any
 
 import msgspec
 
-from janus_common import bus
 from janus_common import logging as janus_logging
 from janus_common import messages as m
 
 from .client import JanusClient, JanusTimeout
 from . import audit_cmd, rpc_commands
+from .connect import connect_or_explain
 from .discovery import discover
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_TIMEOUT, EXIT_REJECTED = 0, 1, 2, 3, 4, 5
@@ -45,11 +45,8 @@ def _emit(args: argparse.Namespace, event: Any, text: str) -> None:
 
 
 async def _client(args: argparse.Namespace) -> JanusClient | None:
-    try:
-        return await JanusClient.connect(nats_url(args), name="janus-cli", attempts=2)
-    except bus.BusError as exc:
-        print(f"janus: cannot reach NATS: {exc}", file=sys.stderr)
-        return None
+    nc = await connect_or_explain(nats_url(args))
+    return JanusClient(nc) if nc is not None else None
 
 
 def _describe(event: Any) -> str:
@@ -115,10 +112,8 @@ async def _cancel(args: argparse.Namespace) -> int:
 
 
 async def _status(args: argparse.Namespace) -> int:
-    try:
-        nc = await bus.connect(nats_url(args), "janus-cli", initial_attempts=2)
-    except bus.BusError as exc:
-        print(f"janus: cannot reach NATS: {exc}", file=sys.stderr)
+    nc = await connect_or_explain(nats_url(args))
+    if nc is None:
         return EXIT_UNREACHABLE
     try:
         services = await discover(nc, window=args.window)

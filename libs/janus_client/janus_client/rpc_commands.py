@@ -12,6 +12,8 @@ from janus_common import bus, subjects
 from janus_common import messages as m
 from janus_common.symbols import AssetClass
 
+from .connect import connect_or_explain
+
 EXIT_OK, EXIT_FAIL, EXIT_UNREACHABLE, EXIT_TIMEOUT, EXIT_REFUSED = 0, 1, 3, 4, 5
 
 
@@ -36,10 +38,8 @@ def _text(reply: Any) -> str:
 
 async def call(args: argparse.Namespace, nats_url: str, subject: str, request: msgspec.Struct,
                codec: m.Codec[Any], timeout: float) -> int:
-    try:
-        nc = await bus.connect(nats_url, "janus-cli", initial_attempts=2)
-    except bus.BusError as exc:
-        print(f"janus: cannot reach NATS: {exc}", file=sys.stderr)
+    nc = await connect_or_explain(nats_url)
+    if nc is None:
         return EXIT_UNREACHABLE
     try:
         if not args.json:

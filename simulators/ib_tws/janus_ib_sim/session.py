@@ -133,7 +133,7 @@ class Session:
             return False
         client_id = as_int(start[2])
         if not self.sim.claim(client_id, self):
-            self.error(-1, 326, f"Unable to connect as the client id is already in use. Retry with a unique client id.")
+            self.error(-1, 326, "Unable to connect as the client id is already in use. Retry with a unique client id.")
             await self.writer.drain()
             return False
         self.client_id = client_id
@@ -257,7 +257,7 @@ class Session:
     def auto_open(self, f: list[str]) -> None:
         self.auto_open_orders = f[2] == "1"
 
-    def account_updates(self, f: list[str]) -> None:
+    def account_updates_req(self, f: list[str]) -> None:
         subscribe, account = f[2] == "1", f[3] or self.sim.account_numbers[0]
         self.account_updates = account if subscribe else None
         if subscribe:
@@ -321,7 +321,7 @@ def _req_id(fields: list[str]) -> int:
 
 HANDLERS = {
     1: Session.market_data, 2: Session.cancel_market_data, 3: Session.place_order, 4: Session.cancel_order,
-    5: Session.open_orders, 6: Session.account_updates, 7: Session.executions, 8: Session.ids,
+    5: Session.open_orders, 6: Session.account_updates_req, 7: Session.executions, 8: Session.ids,
     9: Session.contract_details, 15: Session.auto_open, 16: Session.all_open_orders,
     17: Session.managed_accounts, 49: Session.current_time, 50: Session.real_time_bars,
     51: Session.cancel_real_time_bars, 58: Session.global_cancel, 59: Session.market_data_type,

@@ -338,7 +338,7 @@ class IBSimulator:
         order = replace(order, status="Cancelled", completed_time=out.exec_time())
         self.orders[order.perm_id] = order
         self._order_update(order)
-        self._to_owner(order, out.error(order.order_id, 202, f"Order Canceled - reason:"))
+        self._to_owner(order, out.error(order.order_id, 202, "Order Canceled - reason:"))
 
     def cancel_all(self) -> None:
         for order in list(self.orders.values()):

@@ -1,0 +1,20 @@
+"""How every `janus` command reaches NATS, and what it says when it cannot."""
+
+from __future__ import annotations
+
+import sys
+
+from nats.aio.client import Client as NATS
+
+from janus_common import bus
+
+EXIT_UNREACHABLE = 3
+
+
+async def connect_or_explain(url: str, name: str = "janus-cli") -> NATS | None:
+    """A connection, or None after telling the person why (the caller exits with 3)."""
+    try:
+        return await bus.connect(url, name, initial_attempts=2)
+    except bus.BusError as exc:
+        print(f"janus: cannot reach NATS: {exc}", file=sys.stderr)
+        return None
