@@ -127,3 +127,13 @@ async def test_market_data_entitlements(gateway, nc, sim):
     gone = await bus.request(nc, subjects.RPC_MD_SUBSCRIBE,
                              m.MarketDataUnsubscribe(symbols=["JPM"], requester="pricer"), m.MD_REPLY, timeout=10)
     assert gone.subscribed == []
+
+
+async def test_a_hung_tws_is_treated_as_down_and_reconnected(gateway, js, events, sim):
+    sim.freeze()  # the socket stays open; reqCurrentTime goes unanswered
+    await events.next(m.GatewayConnection, where=lambda e: e.state is m.ConnectionState.DISCONNECTED, timeout=15)
+    sim.freeze(False)
+    await events.next(m.GatewayConnection, where=ready, timeout=30)
+    intent = new_id()
+    await route(js, place(intent))
+    await events.next(m.OrderStatusChanged, where=lambda e: e.intent_id == intent and e.status is m.OrderState.FILLED)

@@ -146,3 +146,46 @@ async def _listening_port(proc) -> int:
             raise AssertionError("janus-ib-sim exited before listening")
         if b"ib_sim_listening" in line:
             return json.loads(line)["port"]
+
+
+async def test_admin_http_interface(tmp_path):
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        admin_port = s.getsockname()[1]
+    sim = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "janus_ib_sim.main", "--port", "0", "--admin-port", str(admin_port),
+        "--account", "DU7", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        port = await asyncio.wait_for(_listening_port(sim), 15)
+
+        async def http(method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
+            reader, writer = await asyncio.open_connection("127.0.0.1", admin_port)
+            data = json.dumps(body).encode() if body is not None else b""
+            writer.write(f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len(data)}\r\n\r\n".encode() + data)
+            await writer.drain()
+            raw = await reader.read()
+            writer.close()
+            head, _, payload = raw.partition(b"\r\n\r\n")
+            return int(head.split()[1]), json.loads(payload)
+
+        while b"ib_sim_admin_listening" not in await asyncio.wait_for(sim.stdout.readline(), 10):
+            pass  # the admin port opens right after the API port; it says so in its log
+        code, state = await http("GET", "/state")
+        assert code == 200 and state["port"] == port and list(state["accounts"]) == ["DU7"]
+        code, quote = await http("POST", "/price", {"symbol": "AAPL", "price": 201.234})
+        assert code == 200 and quote["last"] == 201.23  # on the tick grid
+        code, order = await http("POST", "/order", {"symbol": "AAPL", "action": "BUY", "qty": 5, "lmt": 100})
+        assert code == 200 and order["status"] == "Submitted"
+        code, state = await http("GET", "/state")
+        assert [o["perm_id"] for o in state["open_orders"]] == [order["perm_id"]]
+        code, err = await http("POST", "/order", {"symbol": "AAPL", "action": "BUY", "qty": 5, "lmt": 100.001})
+        assert code == 400 and err["code"] == 110
+        code, err = await http("POST", "/scenario", {"name": "nonsense"})
+        assert code == 400 and "unknown scenario" in err["error"]
+        code, _ = await http("POST", "/scenario", {"name": "farm_down"})
+        assert code == 200
+    finally:
+        sim.terminate()
+        await asyncio.wait_for(sim.wait(), 10)

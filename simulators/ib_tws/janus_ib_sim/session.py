@@ -149,6 +149,8 @@ class Session:
         return True
 
     def _handle(self, fields: list[str]) -> None:
+        if self.sim.scenario.frozen:
+            return  # hung: read and ignored, like a TWS that stopped answering
         if self._paced():
             self._dispatch(fields)
         else:

@@ -36,6 +36,7 @@ class Scenario:
 
     connectivity_lost: bool = False
     farm_down: bool = False
+    frozen: bool = False  # the socket stays open but nothing is answered (a hung TWS)
     no_subscription: set[int] = field(default_factory=set)  # conIds answering 354
     delayed_only: set[int] = field(default_factory=set)  # conIds answering 10167 + delayed data
     hold_for_locate: int = 0  # how many next short sales are held (404)
@@ -519,6 +520,10 @@ class IBSimulator:
         self.orders[perm_id] = replace(order, why_held="", status="Submitted")
         self._order_update(self.orders[perm_id])
         self.match_all()
+
+    def freeze(self, frozen: bool = True) -> None:
+        """A TWS that hangs: connections stay up, requests go unanswered (until unfrozen)."""
+        self.scenario.frozen = frozen
 
     def duplicate_status(self, perm_id: int) -> None:
         order = self.orders[perm_id]
