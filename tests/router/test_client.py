@@ -34,6 +34,24 @@ async def test_submit_returns_the_outcome_and_resubmitting_gives_the_same_one(ha
         assert isinstance(unknown, m.OrderRejected) and unknown.reason is m.RejectReason.UNKNOWN_INTENT
 
 
+async def test_order_events_and_valuations_can_be_followed(harness, nats_url, js):
+    async with await JanusClient.connect(nats_url) as client:
+        orders = await client.follow_orders("ib-1")
+        routed = await client.submit(intent())
+        seen = await orders.next(10)
+        assert isinstance(seen, m.OrderRouted) and seen.intent_id == routed.intent_id
+        await orders.close()
+        history = await client.follow_orders("ib-1", from_start=True)
+        assert (await history.next(10)) == seen
+        await history.close()
+
+        values = await client.follow_valuations("ib-1")
+        valuation = m.AccountValuation(account="ib-1", broker=m.Broker.IB, positions=[])
+        await client.nc.publish("janus.val.ib-1", m.encode(valuation))
+        assert (await values.next(10)) == valuation
+        await values.close()
+
+
 async def test_cli_order_and_cancel_with_json_and_exit_codes(harness, nats_url):
     code, out = await janus(nats_url, "--json", "order", "ib-1", "buy", "3", "AAPL", "--type", "limit",
                              "--limit", "101.5", "--intent-id", "cli-order-1")

@@ -54,21 +54,11 @@ class JanusClient:
 
     @contextlib.asynccontextmanager
     async def _order_events(self, account: str, *, from_start: bool = False) -> AsyncIterator[asyncio.Queue]:
-        queue: asyncio.Queue = asyncio.Queue()
-
-        async def on_msg(msg) -> None:
-            try:
-                await queue.put(m.ORDER_EVENTS.decode(msg.data, subject=msg.subject))
-            except m.MessageDecodeError:
-                pass
-
-        sub = await self.js.subscribe(subjects.evt_order(account), stream="EVENTS", ordered_consumer=True,
-                                      deliver_policy=DeliverPolicy.ALL if from_start else DeliverPolicy.NEW,
-                                      cb=on_msg)
+        feed = await self.follow_orders(account, from_start=from_start)
         try:
-            yield queue
+            yield feed.queue
         finally:
-            await sub.unsubscribe()
+            await feed.close()
 
     async def _first(self, queue: asyncio.Queue, match, what: str, intent_id: str, timeout: float) -> Any:
         async def find() -> Any:
@@ -120,6 +110,22 @@ class JanusClient:
         async with self._order_events(account, from_start=True) as history:
             return await self._first(history, ends, "final state", intent_id, timeout)
 
+    async def follow_orders(self, account: str, *, from_start: bool = False) -> "Feed":
+        """The account's order events as they happen (or its whole history first). The
+        subscription exists when this returns: nothing published afterwards is missed."""
+        feed = Feed(m.ORDER_EVENTS)
+        feed.sub = await self.js.subscribe(subjects.evt_order(account), stream="EVENTS", ordered_consumer=True,
+                                           deliver_policy=DeliverPolicy.ALL if from_start else DeliverPolicy.NEW,
+                                           cb=feed.on_msg)
+        return feed
+
+    async def follow_valuations(self, account: str) -> "Feed":
+        """The account's valuations as the pricer publishes them (debounced)."""
+        feed = Feed(m.VALUATIONS)
+        feed.sub = await self.nc.subscribe(subjects.val(account), cb=feed.on_msg)
+        await self.nc.flush()
+        return feed
+
     async def positions(self, account: str) -> m.PositionSnapshot | None:
         """The broker's latest position snapshot for the account, as recorded in EVENTS."""
         try:
@@ -137,3 +143,31 @@ class JanusClient:
         except Exception:
             return None
         return m.VALUATIONS.decode(entry.value) if entry and entry.value else None
+
+
+class Feed:
+    """An async iterator over one subscription's typed messages; ``close()`` ends it."""
+
+    def __init__(self, codec: m.Codec[Any]) -> None:
+        self.codec = codec
+        self.queue: asyncio.Queue = asyncio.Queue()
+        self.sub: Any = None
+
+    async def on_msg(self, msg) -> None:
+        try:
+            await self.queue.put(self.codec.decode(msg.data, subject=msg.subject))
+        except m.MessageDecodeError:
+            pass  # not ours to judge here; the services dead-letter what they cannot read
+
+    def __aiter__(self) -> "Feed":
+        return self
+
+    async def __anext__(self) -> Any:
+        return await self.queue.get()
+
+    async def next(self, timeout: float) -> Any:
+        return await asyncio.wait_for(self.queue.get(), timeout)
+
+    async def close(self) -> None:
+        if self.sub is not None:
+            await self.sub.unsubscribe()
