@@ -67,6 +67,9 @@ DEFAULT_CATALOGUE: tuple[Spec, ...] = (
     # Listed twice: an unfiltered look-up of SHOP is ambiguous, US + SMART + USD is unique.
     _stk(195014116, "SHOP", "NYSE", 75.00, "SHOPIFY INC - CLASS A"),
     _stk(195014117, "SHOP", "TSE", 103.00, "SHOPIFY INC - CLASS A", currency="CAD"),
+    # A made-up ticker with two US listings in USD: ambiguous even under the default filter.
+    _stk(900001, "DUAL", "NYSE", 40.00, "DUAL LISTED CORP (SIMULATED)"),
+    _stk(900002, "DUAL", "NASDAQ", 40.00, "DUAL LISTED CORP (SIMULATED)"),
     _fut(495512551, "ES", "202512", "20251219", 5600.00, "50", "Z5"),
     _fut(551601561, "ES", "202603", "20260320", 5650.00, "50", "H6"),
     _fut(568550526, "ES", "202606", "20260618", 5700.00, "50", "M6"),

@@ -1,0 +1,77 @@
+"""The registry with the real IB gateway (and the IB simulator behind it) answering its
+look-ups: hit, miss → unique fill, ambiguous, not found, holdings fill with a future, harmony."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from ibgw_helpers import running_gateway
+from registry_helpers import resolve, rows, start_registry
+
+from janus_common import bus, subjects
+from janus_common import messages as m
+from janus_ib_sim import IBSimulator
+
+pytestmark = pytest.mark.integration
+
+BRK = {"symbol": "BRK.B", "asset_class": "EQUITY",
+       "ib": {"symbol": "BRK B", "sec_type": "STK", "exchange": "SMART", "primary_exchange": "NYSE"}}
+
+
+async def test_registry_fills_itself_from_the_ib_gateway(nc, js, nats_url, pg_dsn):
+    async with IBSimulator(seed=9, tick_interval=0.02) as sim, running_gateway(nats_url, sim.port):
+        registry = await start_registry(nats_url, pg_dsn, [BRK])
+        try:
+            aapl = await resolve(nc, "AAPL")
+            assert isinstance(aapl, m.Resolved) and aapl.source == "lookup" and aapl.record.ib.con_id == 265598
+            again = await resolve(nc, "AAPL")
+            assert again.source == "cache" and again.record == aapl.record
+
+            es = await resolve(nc, "ES.2603", asset_class="FUTURE")
+            assert (es.record.ib.contract_month, es.record.ib.last_trade_date, es.record.ib.multiplier) == (
+                "202603", "20260320", 50.0)
+
+            dual = await resolve(nc, "DUAL")
+            assert isinstance(dual, m.RpcError) and dual.reason is m.RejectReason.AMBIGUOUS_SYMBOL
+            assert len(dual.candidates) == 2
+            missing = await resolve(nc, "ZZZZ")
+            assert isinstance(missing, m.RpcError) and missing.reason is m.RejectReason.UNKNOWN_SYMBOL
+            assert {r["symbol"] for r in await rows(pg_dsn)} == {"AAPL", "ES.2603", "BRK.B"}
+
+            # Holdings-driven fill: a future bought in the account appears in the registry.
+            sim.external_order(637533450, "BUY", 1, "MKT", account="DU1000001")  # NQ June 2026
+            await _wait_for_row(pg_dsn, "NQ.2606", nc)
+            nq = (await resolve(nc, "NQ.2606", asset_class="FUTURE")).record
+            assert nq.asset_class == "FUTURE" and nq.ib.con_id == 637533450 and nq.ib.last_trade_date == "20260618"
+
+            # Harmony: BRK.B came from config without a conId; IB fills it, nothing is overwritten.
+            before = {r["symbol"]: r for r in await rows(pg_dsn)}
+            summary = await bus.request(nc, subjects.RPC_HARMONY, m.HarmonyRequest(), m.HARMONY_REPLY, timeout=60)
+            assert isinstance(summary, m.HarmonySummary) and summary.ok and summary.per_broker["ib"].filled >= 1
+            after = {r["symbol"]: r for r in await rows(pg_dsn)}
+            brk = (await resolve(nc, "BRK.B")).record
+            assert brk.ib.con_id == 72063691 and brk.ib.primary_exchange == "NYSE"
+            for symbol, row in before.items():
+                for column, value in row.items():
+                    if value is not None and column not in ("provenance", "updated_at"):
+                        assert after[symbol][column] == value, (symbol, column)
+        finally:
+            await registry.stop()
+
+
+async def _wait_for_row(dsn: str, symbol: str, nc) -> dict:
+    written: asyncio.Queue = asyncio.Queue()
+
+    async def on_msg(msg):
+        await written.put(m.REGISTRY_EVENTS.decode(msg.data))
+
+    sub = await nc.subscribe(subjects.EVT_REGISTRY, cb=on_msg)
+    try:
+        while not [r for r in await rows(dsn) if r["symbol"] == symbol]:
+            event = await asyncio.wait_for(written.get(), 20)  # the registry announces every write
+            if event.record.symbol == symbol:
+                break
+    finally:
+        await sub.unsubscribe()
+    return next(r for r in await rows(dsn) if r["symbol"] == symbol)
