@@ -10,6 +10,7 @@ configured hosts only by the process environment the operator controls.
 
 from __future__ import annotations
 
+import io
 import logging
 import threading
 from collections.abc import Callable
@@ -35,16 +36,29 @@ _SDK_LOGGERS = ("webull", "webull.core", "webull.trade", "webull.data")
 _tamed = False
 
 
+class _NullStream(io.TextIOBase):
+    def write(self, s: str) -> int:
+        return len(s)
+
+
+_NULL_STREAM = _NullStream()
+
+
+def _silence_loggers() -> None:
+    # The SDK's error logs dump whole signed requests: they never reach any handler of ours.
+    for name in _SDK_LOGGERS:
+        logger = logging.getLogger(name)
+        logger.handlers[:] = [logging.NullHandler()]
+        logger.propagate = False
+        logger.setLevel(logging.CRITICAL + 1)
+
+
 def tame_sdk() -> None:
     """Process-wide, idempotent."""
     global _tamed
     if _tamed:
         return
-    for name in _SDK_LOGGERS:
-        logger = logging.getLogger(name)
-        logger.handlers[:] = [logging.NullHandler()]
-        logger.propagate = False
-        logger.setLevel(logging.CRITICAL)
+    _silence_loggers()
     # The events client prints the gRPC metadata, signature included: never let that reach stdout.
     _events_module.print = lambda *args, **kwargs: None  # type: ignore[attr-defined]
     _tamed = True
@@ -95,6 +109,10 @@ class WebullApi:
                              timeout=timeout, connect_timeout=timeout)
         self.api.add_endpoint(conn.region, conn.host)
         self.api.set_token_dir(token_dir)
+        # TradeClient/DataClient add a stdout logger and ./webull_trade_sdk.log unless the client
+        # says a logger is set: say so with a sink to nowhere, then take the loggers back.
+        self.api.set_stream_logger(log_level=logging.CRITICAL, stream=_NULL_STREAM)
+        _silence_loggers()
         self.account_id = conn.account_id or ""
         self.trade: TradeClient | None = None
         self.data: DataClient | None = None
