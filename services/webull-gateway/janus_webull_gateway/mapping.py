@@ -121,7 +121,7 @@ def from_event(payload: dict[str, Any]) -> Observation | None:
         status=str(payload.get("order_status") or ""), filled=_num(payload.get("filled_qty")),
         avg_price=_num(payload.get("filled_price")), qty=_num(payload.get("qty")),
         last_qty=_num(payload.get("last_filled_qty")), last_price=_num(payload.get("last_filled_price")),
-        reason=str(payload.get("reason") or payload.get("scene_type") or ""), symbol=str(payload.get("symbol") or ""),
+        reason=str(payload.get("reason") or ""), symbol=str(payload.get("symbol") or ""),
         side=str(payload.get("side") or ""), source="stream")
 
 

@@ -58,6 +58,9 @@ class OrderDesk:
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.on_fill: Callable[[], None] = lambda: None
         self._lock = asyncio.Lock()
+        # Keys whose place call is under way: Webull's own answer (400 + error code) is what a
+        # refusal is published with, not the FAILED event that may overtake it on the stream.
+        self._placing: set[str] = set()
 
     # --- state from EVENTS ----------------------------------------------------------------
 
@@ -153,13 +156,20 @@ class OrderDesk:
         except RouteError as exc:
             await self._apply(key, lambda t: tracker.on_rejected(t, exc.code, exc.text))
             return
+        self._placing.add(key)
+        try:
+            await self._place_once(order, key, track, body)
+        finally:
+            self._placing.discard(key)
+
+    async def _place_once(self, order: PlaceOrder, key: str, track: OrderTrack, body: dict[str, Any]) -> None:
         delay = self.backoff
         while True:
             # Webull may already have it: placed before a crash, or behind an ambiguous failure.
             group = await self.call(self.api.detail, track.client_order_id)
             if group is not None:
                 log.info("order_found_at_broker", order_key=key, client_order_id=track.client_order_id)
-                await self.observe_group(group)
+                await self.observe_group(group, placing=True)
                 return
             try:
                 answer = await asyncio.to_thread(self.api.place, body)
@@ -178,7 +188,7 @@ class OrderDesk:
             log.info("order_placed", order_key=key, client_order_id=track.client_order_id, order_id=order_id,
                      side=body["side"], type=body["order_type"], qty=body["quantity"])
             await self.observe(Observation(client_order_id=track.client_order_id, order_id=order_id,
-                                           status="SUBMITTED", qty=order.qty, source="place"))
+                                           status="SUBMITTED", qty=order.qty, source="place"), placing=True)
             return
 
     async def _cancel(self, command: CancelOrder) -> None:
@@ -199,14 +209,16 @@ class OrderDesk:
 
     # --- observations ---------------------------------------------------------------------
 
-    async def observe_group(self, group: dict[str, Any]) -> None:
+    async def observe_group(self, group: dict[str, Any], *, placing: bool = False) -> None:
         for obs in from_group(group):
-            await self.observe(obs)
+            await self.observe(obs, placing=placing)
 
-    async def observe(self, obs: Observation) -> None:
+    async def observe(self, obs: Observation, *, placing: bool = False) -> None:
         key = self.by_coid.get(obs.client_order_id)
         if key is None:
             return  # not Janus's order (placed by another app on the account)
+        if not placing and key in self._placing and obs.status == "FAILED":
+            return
         await self._apply(key, lambda t: tracker.observe(t, obs))
 
     async def _apply(self, key: str, step: Callable[[OrderTrack], tracker.Emitted]) -> None:

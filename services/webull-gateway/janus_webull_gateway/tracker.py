@@ -84,7 +84,8 @@ def observe(t: OrderTrack, obs: Observation) -> Emitted:
     if state is None or t.finished:
         return t, []  # nothing said about a finished order changes it
     if state is OrderState.REJECTED:
-        return on_rejected(t, obs.reason or "PLACE_FAILED", f"Webull refused the order ({obs.reason or 'FAILED'})")
+        # A FAILED status carries Webull's sentence, not its code: the code is PLACE_FAILED.
+        return on_rejected(t, "PLACE_FAILED", obs.reason or "Webull refused the order")
     events: list[tuple[str, OrderEvent]] = []
     if not t.submitted and obs.order_id:
         events.append((f"sub:{t.order_key}", OrderSubmitted(**_base(t), broker_order_id=obs.order_id,
