@@ -168,3 +168,17 @@ async def test_lookup_and_sync_rpcs(gateway, nc, js, events, sim):
     await events.next(m.OrderStatusChanged, where=status(resting, m.OrderState.SUBMITTED))
     done = await bus.request(nc, subjects.rpc_sync(ALIAS), m.SyncRequest(account=ALIAS), m.SYNC_REPLY)
     assert isinstance(done, m.SyncDone) and done.open_orders == 1
+
+
+async def test_sdk_side_effects_tamed(gateway, js, events, sim, capfd, tmp_path):
+    intent = new_id()
+    await route(js, place(intent, symbol="IBM", side=m.BrokerSide.SELL, qty=1.0))  # an error answer too
+    await events.next(m.OrderBrokerRejected, where=lambda e: e.intent_id == intent)
+    ok = new_id()
+    await route(js, place(ok, qty=1.0))
+    await events.next(m.OrderStatusChanged, where=status(ok, m.OrderState.FILLED))
+    out, err = capfd.readouterr()
+    for secret in (sim.app_secret, "x-signature", "Signature:", "gRPC Request Details"):
+        assert secret not in out and secret not in err
+    # Nothing in the working directory (the SDK's default log file and ./conf token dir).
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "tokens") == []

@@ -194,8 +194,16 @@ async def setup(ctx: ServiceContext) -> None:
     ctx.spawn(conn.orders.work(), "order-events")
     ctx.spawn(conn.accounts.work(conn.ready), "account-events")
 
+    failures = 0
+
     async def polled(ok: bool) -> None:
-        return None
+        # REST failing poll after poll (after the call's own retries) is news for the rest of Janus.
+        nonlocal failures
+        if ok and failures >= 3:
+            await conn.state(ConnectionState.READY, "Webull REST answering again")
+        failures = 0 if ok else failures + 1
+        if failures == 3:
+            await conn.state(ConnectionState.DEGRADED, "Webull REST failing; orders retried")
 
     ctx.spawn(conn.orders.poll_forever(conn.conn.poll_interval_s, conn.ready, polled), "order-poll")
     ctx.spawn(conn.run(), "webull-connection")

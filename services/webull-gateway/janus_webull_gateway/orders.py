@@ -274,8 +274,9 @@ class OrderDesk:
             if not ready.is_set():
                 continue
             try:
-                await self.poll()
-                await on_result(True)
+                if self.open_keys():
+                    await self.poll()
+                    await on_result(True)
             except WebullError as exc:
                 log.warning("poll_failed", status=exc.http_status, code=exc.code)
                 await on_result(False)
