@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sysconfig
+from pathlib import Path
 
 import pytest
+import yaml
 from wbgw_helpers import ALIAS, new_id, place, route, running_gateway
 
 from janus_common import bus, subjects
@@ -170,4 +173,47 @@ async def test_restart_mid_order_never_places_twice(js, nats_url, sim, events):
     once_each(events, [resting], 300)
     once_each(events, [orphan], 200)
     assert len(broker_orders(sim, resting)) == 1 and len(broker_orders(sim, orphan)) == 1
+    assert not [e for e in events.seen if isinstance(e, m.OrderBrokerRejected)]
+
+
+async def _until(predicate, timeout: float = 10.0) -> None:
+    """Wait for a condition only the simulator's counters show (no event exists for it)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.01)
+
+
+async def test_gateway_process_killed_mid_place_then_restarted(js, nats_url, sim, events, tmp_path):
+    cfg = tmp_path / "config.yaml"
+    cfg.write_text(yaml.safe_dump(config(sim)))
+    script = Path(sysconfig.get_path("scripts")) / "janus-webull-gateway"
+    log = open(tmp_path / "gateway.log", "ab")
+    proc = await asyncio.create_subprocess_exec(
+        str(script), "--config", str(cfg), "--account", ALIAS, "--nats-url", nats_url, "--ack-wait", "2",
+        "--log-level", "INFO", stdout=log, stderr=log, env={**os.environ, "JANUS_WEBULL_TOKEN_DIR": str(tmp_path / "t")})
+    try:
+        await events.next(m.GatewayConnection, where=lambda e: e.state is m.ConnectionState.READY, timeout=30)
+        base = sim.http_request_count
+        sim.slow_responses(1.0)
+        intent = new_id()
+        await route(js, place(intent, qty=5.0))
+        await _until(lambda: sim.http_request_count >= base + 2)  # the detail check, then the place
+        proc.kill()  # SIGKILL while Webull is still answering the place
+        await proc.wait()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    await _until(lambda: len(broker_orders(sim, intent)) == 1)  # Webull carried the place out
+    sim.clear_faults()
+    assert not [e for e in events.drain() if getattr(e, "intent_id", None) == intent]
+    async with running_gateway(nats_url, sim):
+        # The unacknowledged route message comes back: the broker check finds the order.
+        await events.next(m.OrderSubmitted, where=lambda e: e.intent_id == intent, timeout=20)
+        await events.next(m.OrderStatusChanged, where=status(intent, m.OrderState.FILLED), timeout=15)
+        await barrier(js, events)
+    once_each(events, [intent], 5)
+    assert len(broker_orders(sim, intent)) == 1
     assert not [e for e in events.seen if isinstance(e, m.OrderBrokerRejected)]

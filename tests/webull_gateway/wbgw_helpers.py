@@ -33,7 +33,7 @@ def config(sim, poll: float = 0.25) -> dict:
 
 @contextlib.asynccontextmanager
 async def running_gateway(nats_url: str, sim, *, poll: float = 0.25, dead_after: float = 2.0):
-    args = argparse.Namespace(nats_url=nats_url, account=ALIAS, stream_dead_after=dead_after)
+    args = argparse.Namespace(nats_url=nats_url, account=ALIAS, stream_dead_after=dead_after, ack_wait=2.0)
     ready = asyncio.Event()
     holder = []
 

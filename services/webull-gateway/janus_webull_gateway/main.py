@@ -176,6 +176,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--account", required=True, help="the account alias in config.yaml")
     parser.add_argument("--stream-dead-after", type=float, default=30.0,
                         help="seconds without a ping or event before the event stream is re-subscribed")
+    parser.add_argument("--ack-wait", type=float, default=30.0,
+                        help="seconds before an unacknowledged route message (a crashed gateway) is redelivered")
 
 
 def _intent_of(data: bytes) -> str | None:
@@ -237,7 +239,7 @@ async def setup(ctx: ServiceContext) -> None:
     await ctx.add_consumer(bus.Consumer(
         ctx.js, stream="ROUTES", durable=f"webull-gateway-{alias}", filter_subject=subjects.route("webull", alias),
         codec=ROUTES, handler=conn.orders.handle_route, on_decode_error=bad_route, max_ack_pending=1,
-        batch=1, ack_wait=60.0, max_deliver=-1, retry_delay=1.0))
+        batch=1, ack_wait=ctx.args.ack_wait, max_deliver=-1, retry_delay=1.0))
 
     async def stopping() -> None:
         conn.stop()
