@@ -182,3 +182,10 @@ async def test_sdk_side_effects_tamed(gateway, js, events, sim, capfd, tmp_path)
         assert secret not in out and secret not in err
     # Nothing in the working directory (the SDK's default log file and ./conf token dir).
     assert sorted(p.name for p in tmp_path.iterdir() if p.name != "tokens") == []
+
+
+async def test_order_for_another_account_is_refused_not_placed(gateway, js, events, sim):
+    intent = new_id()
+    await route(js, place(intent, account="wb-other"))  # on our subject, addressed elsewhere
+    rej = await events.next(m.OrderBrokerRejected, where=lambda e: e.intent_id == intent)
+    assert rej.code == "ACCOUNT_MISMATCH" and broker_orders(sim, intent) == []

@@ -148,6 +148,10 @@ class OrderDesk:
     async def _place(self, order: PlaceOrder) -> None:
         key = order.order_key
         track = self._track(key, symbol=order.symbol, side=order.side, qty=order.qty)
+        if order.account != self.alias or order.broker is not Broker.WEBULL:
+            text = f"sent to the Webull gateway of {self.alias} but addressed to {order.broker}/{order.account}"
+            await self._apply(key, lambda t: tracker.on_rejected(t, "ACCOUNT_MISMATCH", text))
+            return
         if track.submitted or track.finished:
             log.info("order_already_placed", order_key=key, client_order_id=track.client_order_id)
             return  # redelivered, or placed before a restart: never twice
