@@ -74,7 +74,7 @@ def fresh():
     return OrderTrack(KEY, "wb-1", client_order_id(KEY), symbol="AAPL", side=m.BrokerSide.BUY)
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, database=None)
 @given(two_sources())
 def test_every_fill_and_status_exactly_once(case):
     snaps, observations = case
@@ -96,7 +96,7 @@ def test_every_fill_and_status_exactly_once(case):
     assert len(cancels) == (1 if final.status == "CANCELLED" else 0)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, database=None)
 @given(two_sources(), st.integers(0, 40))
 def test_a_restart_anywhere_publishes_nothing_twice(case, cut):
     _, observations = case
@@ -123,6 +123,7 @@ def test_rejection_once_and_never_after_work():
     assert tracker.on_rejected(t2, "X", "late")[1] == []
 
 
+@settings(database=None)
 @given(st.text(min_size=1, max_size=80), st.integers(0, 1))
 def test_client_order_id_fits_webull_and_is_deterministic(intent, leg):
     key = m.order_key(intent, leg)

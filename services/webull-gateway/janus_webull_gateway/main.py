@@ -89,8 +89,12 @@ class Connection:
                 account_id = await asyncio.to_thread(self.api.connect)
                 await self.state(ConnectionState.RECONCILING, f"account {account_id}")
                 open_orders = await self._reconcile()
-            except WebullError as exc:
-                await self.state(ConnectionState.DISCONNECTED, f"Webull unreachable: {exc.http_status} {exc.code}")
+            except Exception as exc:  # Webull unreachable, or NATS refusing a publish: start again
+                detail = (f"Webull unreachable: {exc.http_status} {exc.code}" if isinstance(exc, WebullError)
+                          else f"reconcile failed: {type(exc).__name__}")
+                if not isinstance(exc, WebullError):
+                    log.exception("reconcile_failed")
+                await self.state(ConnectionState.DISCONNECTED, detail)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
                 continue
@@ -162,8 +166,10 @@ class Connection:
             if not self._degraded:
                 self._degraded = "event stream down; polling"
                 await self.state(ConnectionState.DEGRADED, self._degraded)
-            with contextlib.suppress(WebullError):
+            try:
                 await self.orders.poll()  # what happened while the stream was away
+            except Exception as exc:  # the poller tries again on its own schedule
+                log.warning("poll_after_stream_loss_failed", error=type(exc).__name__)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
 
