@@ -217,3 +217,40 @@ async def test_gateway_process_killed_mid_place_then_restarted(js, nats_url, sim
     once_each(events, [intent], 5)
     assert len(broker_orders(sim, intent)) == 1
     assert not [e for e in events.seen if isinstance(e, m.OrderBrokerRejected)]
+
+
+async def test_webull_down_at_start_is_retried_until_up(js, nats_url, events):
+    import socket
+    from types import SimpleNamespace
+
+    from janus_webull_sim import SimConfig, WebullSimulator
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    planned = SimpleNamespace(app_key="sim-app-key", app_secret="sim-app-secret", account_id="SIMWB0001",
+                              http_port=ports[0], grpc_port=ports[1])
+    async with running_gateway(nats_url, planned):
+        down = await events.next(m.GatewayConnection, where=lambda e: e.state is m.ConnectionState.DISCONNECTED)
+        assert "unreachable" in down.detail
+        await events.next(m.GatewayConnection, where=lambda e: e.state is m.ConnectionState.DISCONNECTED)  # retried
+        async with WebullSimulator(SimConfig(tick_interval=0.02, ping_interval=0.2), seed=9, http_port=ports[0], grpc_port=ports[1]) as sim:
+            await events.next(m.GatewayConnection, where=lambda e: e.state is m.ConnectionState.READY, timeout=20)
+            intent = new_id()
+            await route(js, place(intent, qty=1.0))
+            await events.next(m.OrderStatusChanged, where=status(intent, m.OrderState.FILLED))
+            assert sim.subscribe_count >= 1
+
+
+async def test_wrong_secret_is_reported_and_never_ready(js, nats_url, events, sim):
+    from types import SimpleNamespace
+
+    wrong = SimpleNamespace(app_key=sim.app_key, app_secret="not-the-secret", account_id=sim.account_id,
+                            http_port=sim.http_port, grpc_port=sim.grpc_port)
+    async with running_gateway(nats_url, wrong):
+        down = await events.next(m.GatewayConnection, where=lambda e: e.state is m.ConnectionState.DISCONNECTED)
+        assert "401" in down.detail and "not-the-secret" not in down.detail
+        await events.next(m.GatewayConnection, where=lambda e: e.state is m.ConnectionState.CONNECTING)
+    assert not [e for e in events.drain() if isinstance(e, m.GatewayConnection) and e.state is m.ConnectionState.READY]
