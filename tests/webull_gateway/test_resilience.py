@@ -192,7 +192,8 @@ async def test_gateway_process_killed_mid_place_then_restarted(js, nats_url, sim
     log = open(tmp_path / "gateway.log", "ab")
     proc = await asyncio.create_subprocess_exec(
         str(script), "--config", str(cfg), "--account", ALIAS, "--nats-url", nats_url, "--ack-wait", "2",
-        "--log-level", "INFO", stdout=log, stderr=log, env={**os.environ, "JANUS_WEBULL_TOKEN_DIR": str(tmp_path / "t")})
+        "--log-level", "INFO", stdout=log, stderr=log,
+        env={**os.environ, "JANUS_WEBULL_TOKEN_DIR": str(tmp_path / "t")})
     try:
         await events.next(m.GatewayConnection, where=lambda e: e.state is m.ConnectionState.READY, timeout=30)
         base = sim.http_request_count
@@ -236,7 +237,8 @@ async def test_webull_down_at_start_is_retried_until_up(js, nats_url, events):
         down = await events.next(m.GatewayConnection, where=lambda e: e.state is m.ConnectionState.DISCONNECTED)
         assert "unreachable" in down.detail
         await events.next(m.GatewayConnection, where=lambda e: e.state is m.ConnectionState.DISCONNECTED)  # retried
-        async with WebullSimulator(SimConfig(tick_interval=0.02, ping_interval=0.2), seed=9, http_port=ports[0], grpc_port=ports[1]) as sim:
+        fast = SimConfig(tick_interval=0.02, ping_interval=0.2)
+        async with WebullSimulator(fast, seed=9, http_port=ports[0], grpc_port=ports[1]) as sim:
             await events.next(m.GatewayConnection, where=lambda e: e.state is m.ConnectionState.READY, timeout=20)
             intent = new_id()
             await route(js, place(intent, qty=1.0))

@@ -102,7 +102,8 @@ class OrderDesk:
                 if o.broker is Broker.WEBULL:
                     self._track(o.order_key, symbol=o.symbol, side=o.side, qty=o.qty)
             return
-        if not isinstance(event, OrderEvent) or event.intent_id is None or getattr(event, "broker", None) is not Broker.WEBULL:
+        if (not isinstance(event, OrderEvent) or event.intent_id is None
+                or getattr(event, "broker", None) is not Broker.WEBULL):
             return
         key = order_key(event.intent_id, getattr(event, "leg", 0))
         track = tracker.replay(self._track(key, symbol=getattr(event, "symbol", "") or ""), event)
@@ -134,7 +135,8 @@ class OrderDesk:
             try:
                 await asyncio.wait_for(self.ready.wait(), 5)
             except asyncio.TimeoutError:
-                raise NotReady(f"Webull not connected; {type(command).__name__} for {command.intent_id} retried") from None
+                raise NotReady(f"Webull not connected; {type(command).__name__} for {command.intent_id} "
+                               "retried") from None
         try:
             if isinstance(command, CancelOrder):
                 await self._cancel(command)

@@ -83,13 +83,16 @@ class WebullError(Exception):
         return self.http_status == 404
 
 
+def _sdk_error(exc: ServerException | ClientException) -> WebullError:
+    status = exc.get_http_status() if isinstance(exc, ServerException) else None
+    return WebullError(status, str(exc.get_error_code() or "CLIENT"), str(exc.get_error_msg() or ""))
+
+
 def _classified(fn: Callable[[], Any]) -> Any:
     try:
         res = fn()
-    except ServerException as exc:
-        raise WebullError(exc.get_http_status(), str(exc.get_error_code() or ""), str(exc.get_error_msg() or "")) from None
-    except ClientException as exc:
-        raise WebullError(None, str(exc.get_error_code() or "CLIENT"), str(exc.get_error_msg() or "")) from None
+    except (ServerException, ClientException) as exc:
+        raise _sdk_error(exc) from None
     except (OSError, ValueError) as exc:
         raise WebullError(None, type(exc).__name__, str(exc)) from None
     try:
@@ -173,10 +176,10 @@ class WebullApi:
 def _classified_build(fn: Callable[[], Any]) -> Any:
     try:
         return fn()
-    except ServerException as exc:
-        raise WebullError(exc.get_http_status(), str(exc.get_error_code() or ""), str(exc.get_error_msg() or "")) from None
-    except ClientException as exc:
-        raise WebullError(None, str(exc.get_error_code() or "CLIENT"), str(exc.get_error_msg() or "")) from None
+    except (ServerException, ClientException) as exc:
+        raise _sdk_error(exc) from None
+    except OSError as exc:
+        raise WebullError(None, type(exc).__name__, str(exc)) from None
 
 
 class _NoRetry(RetryCondition):
@@ -195,7 +198,8 @@ class EventStream:
         tame_sdk()
         self.client = TradeEventsClient(conn.app_key, conn.app_secret, conn.region,
                                         host=conn.grpc_host or conn.host, port=conn.grpc_port or 443,
-                                        tls_enable=conn.tls, retry_policy=RetryPolicy(_NoRetry(), FixedDelayStrategy(0)))
+                                        tls_enable=conn.tls,
+                                        retry_policy=RetryPolicy(_NoRetry(), FixedDelayStrategy(0)))
         self.target = f"{conn.grpc_host or conn.host}:{conn.grpc_port or 443}"
         self.tls = conn.tls
         self.account_id = account_id
