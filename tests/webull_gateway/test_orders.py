@@ -10,6 +10,8 @@ from janus_common import bus, subjects
 from janus_common import messages as m
 from janus_webull_gateway.mapping import client_order_id
 
+from wbgw_fixtures import events, gateway, sdk_cwd, sim  # noqa: F401  (fixtures)
+
 pytestmark = pytest.mark.integration
 
 

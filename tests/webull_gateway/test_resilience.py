@@ -19,6 +19,8 @@ from janus_webull_gateway.orders import OrderDesk
 from janus_webull_gateway.webull_api import WebullApi
 from wbgw_helpers import config
 
+from wbgw_fixtures import events, gateway, sdk_cwd, sim  # noqa: F401  (fixtures)
+
 pytestmark = pytest.mark.integration
 
 

@@ -1,5 +1,8 @@
 """Webull gateway harness: the Webull simulator on the test's loop (the gateway calls the SDK on
-threads), and the gateway's real setup under the service runner."""
+threads), and the gateway's real setup under the service runner.
+
+Fixtures live here, imported by each test module, rather than in a conftest.py: another suite's
+tests import names from "conftest", and a second conftest module in the session could shadow it."""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ FAST = SimConfig(tick_interval=0.02, ping_interval=0.2)
 
 
 @pytest.fixture(autouse=True)
-def _sdk_cwd(tmp_path, monkeypatch):
+def sdk_cwd(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # anything the SDK still writes relative to the CWD lands in tmp
     monkeypatch.setenv("JANUS_WEBULL_TOKEN_DIR", str(tmp_path / "tokens"))
 
