@@ -43,6 +43,11 @@ class NotReady(RuntimeError):
     """Webull is not reachable: the route message is retried later (the broker check first)."""
 
 
+def _pause(exc: WebullError, delay: float) -> float:
+    # A 429 asks for a second (Webull's Retry-After): hammering sooner only extends the limit.
+    return max(delay, 1.0) if exc.http_status == 429 else delay
+
+
 class OrderDesk:
     def __init__(self, api: WebullApi, js: JetStreamContext, alias: str, ready: asyncio.Event, *,
                  retries: int = 6, backoff: float = 0.2, max_backoff: float = 5.0) -> None:
@@ -124,7 +129,7 @@ class OrderDesk:
                     raise
                 log.warning("webull_call_retry", call=getattr(fn, "__name__", "?"), status=exc.http_status,
                             code=exc.code, attempt=attempt + 1)
-                await asyncio.sleep(delay)
+                await asyncio.sleep(_pause(exc, delay))
                 delay = min(delay * 2, self.max_backoff)
         raise AssertionError("unreachable")
 
@@ -170,7 +175,7 @@ class OrderDesk:
 
     async def _place_once(self, order: PlaceOrder, key: str, track: OrderTrack, body: dict[str, Any]) -> None:
         delay = self.backoff
-        while True:
+        for _attempt in range(self.retries):
             # Webull may already have it: placed before a crash, or behind an ambiguous failure.
             group = await self.call(self.api.detail, track.client_order_id)
             if group is not None:
@@ -182,7 +187,7 @@ class OrderDesk:
             except WebullError as exc:
                 if exc.retryable:
                     log.warning("place_ambiguous", order_key=key, status=exc.http_status, code=exc.code)
-                    await asyncio.sleep(delay)
+                    await asyncio.sleep(_pause(exc, delay))
                     delay = min(delay * 2, self.max_backoff)
                     continue  # the detail check decides whether it was placed
                 if exc.code == "DUPLICATE_CLIENT_ORDER_ID":
@@ -196,6 +201,9 @@ class OrderDesk:
             await self.observe(Observation(client_order_id=track.client_order_id, order_id=order_id,
                                            status="SUBMITTED", qty=order.qty, source="place"), placing=True)
             return
+        # Still unsure after every attempt: the route message goes back to JetStream (redelivered
+        # later, starting with the broker check) rather than holding shutdown hostage.
+        raise NotReady(f"Webull kept failing while placing {key}; retried later")
 
     async def _cancel(self, command: CancelOrder) -> None:
         for leg in (0, 1):
