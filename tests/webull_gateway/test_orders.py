@@ -35,6 +35,8 @@ async def test_market_order_end_to_end(gateway, js, events, sim):
     snap = await events.next(m.PositionSnapshot, where=lambda e: any(p.symbol == "AAPL" and p.qty == 10
                                                                      for p in e.positions))
     assert snap.broker is m.Broker.WEBULL
+    values = await events.next(m.AccountValues, where=lambda e: e.account == ALIAS)
+    assert values.broker is m.Broker.WEBULL and values.cash and values.net_liquidation
 
 
 async def test_each_order_type_end_to_end(gateway, js, events, sim):
