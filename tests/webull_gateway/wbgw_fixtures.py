@@ -1,0 +1,88 @@
+"""Webull gateway harness: the Webull simulator on the test's loop (the gateway calls the SDK on
+threads), and the gateway's real setup under the service runner.
+
+Fixtures live here, imported by each test module, rather than in a conftest.py: another suite's
+tests import names from "conftest", and a second conftest module in the session could shadow it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from dataclasses import dataclass
+
+import pytest
+
+from janus_common import messages as m
+from janus_webull_sim import SimConfig, WebullSimulator
+from wbgw_helpers import running_gateway
+
+# The SDK honours HTTP(S)_PROXY and ignores NO_PROXY: loopback must not go through a proxy.
+for _var in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+    os.environ.pop(_var, None)
+
+FAST = SimConfig(tick_interval=0.02, ping_interval=0.2)
+
+
+@pytest.fixture(autouse=True)
+def sdk_cwd(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # anything the SDK still writes relative to the CWD lands in tmp
+    monkeypatch.setenv("JANUS_WEBULL_TOKEN_DIR", str(tmp_path / "tokens"))
+
+
+@dataclass
+class Events:
+    """Every event seen, in order. ``next`` returns the first unclaimed match, waiting if needed."""
+
+    queue: asyncio.Queue
+    seen: list = None
+    claimed: set = None
+
+    def __post_init__(self) -> None:
+        self.seen, self.claimed = [], set()
+
+    def _match(self, kind, where):
+        for event in self.seen:
+            key = getattr(event, "event_id", id(event))
+            if key not in self.claimed and (kind is None or isinstance(event, kind)) and where(event):
+                self.claimed.add(key)
+                return event
+        return None
+
+    async def next(self, kind=None, timeout: float = 10.0, where=lambda e: True):
+        async def find():
+            while (found := self._match(kind, where)) is None:
+                self.seen.append(await self.queue.get())
+            return found
+        return await asyncio.wait_for(find(), timeout)
+
+    def drain(self) -> list:
+        while not self.queue.empty():
+            self.seen.append(self.queue.get_nowait())
+        return self.seen
+
+
+@pytest.fixture
+async def sim():
+    async with WebullSimulator(FAST, seed=5) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+async def events(nc):
+    queue: asyncio.Queue = asyncio.Queue()
+
+    async def on_msg(msg):
+        try:
+            await queue.put(m.ANY_EVENT.decode(msg.data))
+        except m.MessageDecodeError:
+            pass
+
+    await nc.subscribe("janus.evt.>", cb=on_msg)
+    return Events(queue)
+
+
+@pytest.fixture
+async def gateway(js, nats_url, sim, events):
+    async with running_gateway(nats_url, sim) as ctx:
+        await events.next(m.GatewayConnection, where=lambda e: e.state is m.ConnectionState.READY, timeout=20)
+        yield ctx

@@ -1,0 +1,67 @@
+"""Shared helpers of the Webull gateway tests (a module, not conftest: imported by name)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import uuid
+
+from janus_common import bus, subjects
+from janus_common import messages as m
+from janus_common.config import from_dict
+from janus_common.service import serve
+from janus_webull_gateway.main import setup
+
+ALIAS = "wb-1"
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def config(sim, poll: float = 0.25) -> dict:
+    return {
+        "accounts": {
+            ALIAS: {"broker": "webull", "allow_short": True,
+                    "webull": {"app_key": sim.app_key, "app_secret": sim.app_secret, "account_id": sim.account_id,
+                               "host": "127.0.0.1", "port": sim.http_port, "grpc_host": "127.0.0.1",
+                               "grpc_port": sim.grpc_port, "tls": False, "poll_interval_s": poll}},
+        },
+    }
+
+
+@contextlib.asynccontextmanager
+async def running_gateway(nats_url: str, sim, *, poll: float = 0.25, dead_after: float = 2.0):
+    args = argparse.Namespace(nats_url=nats_url, account=ALIAS, stream_dead_after=dead_after, ack_wait=2.0)
+    ready = asyncio.Event()
+    holder = []
+
+    def on_ready(ctx):
+        holder.append(ctx)
+        ready.set()
+
+    task = asyncio.create_task(serve("janus-webull-gateway", "0.1.0", setup, args,
+                                     from_dict(config(sim, poll), env={}), ready=on_ready))
+    done, _ = await asyncio.wait({task, asyncio.ensure_future(ready.wait())}, timeout=30,
+                                 return_when=asyncio.FIRST_COMPLETED)
+    if task in done:
+        task.result()
+    try:
+        yield holder[0]
+    finally:
+        holder[0].stopping.set()
+        await asyncio.wait_for(task, 20)
+
+
+def place(intent_id: str, **kw) -> m.PlaceOrder:
+    base = dict(intent_id=intent_id, account=ALIAS, broker=m.Broker.WEBULL, symbol="AAPL", side=m.BrokerSide.BUY,
+                order_type=m.OrderType.MARKET, qty=10.0, webull=m.WebullInstrument(symbol="AAPL"))
+    base.update(kw)
+    if "symbol" in kw and "webull" not in kw:
+        base["webull"] = m.WebullInstrument(symbol=kw["symbol"])
+    return m.PlaceOrder(**base)
+
+
+async def route(js, order, account=ALIAS):
+    await bus.publish(js, subjects.route("webull", account), order, msg_id=getattr(order, "order_key", None))
