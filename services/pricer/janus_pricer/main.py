@@ -90,6 +90,7 @@ async def setup(ctx: service.ServiceContext) -> None:
 
     await ctx.add_rpc("subscribe", RPC_PRICER_SUBSCRIBE, MD_REQUEST, client_subscribe)
     ctx.spawn(md.run(), "md-subscriptions")
+    ctx.on_stop(md.stop)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

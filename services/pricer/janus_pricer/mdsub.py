@@ -49,6 +49,7 @@ class MarketDataSubscriptions:
         # set each time a round ends with everything wanted active (tests and operators wait on it)
         self.settled = asyncio.Event()
         self.unavailable = asyncio.Event()  # set when an ask failed (no gateway, refusal, …)
+        self._stopped = False
 
     def want(self, symbols: frozenset[str]) -> None:
         if symbols != self.wanted:
@@ -59,7 +60,7 @@ class MarketDataSubscriptions:
     async def run(self) -> None:
         delay = self.retry_min_s
         refreshed = time.monotonic()
-        while True:
+        while not self._stopped:
             if time.monotonic() - refreshed >= self.refresh_s:
                 self.active, refreshed = frozenset(), time.monotonic()  # ask again for all
             plan = subscriptions.plan(self.wanted, self.active)
@@ -72,8 +73,16 @@ class MarketDataSubscriptions:
             else:
                 wait, delay = delay, min(delay * 2, self.retry_max_s)
             self._wake.clear()
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), max(wait, 0.0))
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(max(wait, 0.0)):
+                    await self._wake.wait()
+
+    async def stop(self) -> None:
+        """Ends ``run`` at its next step. A flag as well as the task's cancellation: nats-py's
+        request (asyncio.wait_for on 3.11) can swallow a cancel that races its reply."""
+        self._stopped = True
+        self._wake.set()
 
     async def _apply(self, plan: Plan) -> bool:
         ok = True

@@ -87,6 +87,7 @@ class Pricer:
         self._flusher: asyncio.Task[None] | None = None
         self._kv_prices: KeyValue | None = None
         self._kv_valuations: KeyValue | None = None
+        self._stopped = False
 
     # --- start / stop ---------------------------------------------------------------
 
@@ -121,10 +122,14 @@ class Pricer:
         if self._sub is not None:
             with contextlib.suppress(Exception):
                 await self._sub.unsubscribe()
+        self._stopped = True
+        self._wake.set()
         if self._flusher is not None:
-            self._flusher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._flusher
+            try:
+                async with asyncio.timeout(5):
+                    await self._flusher
+            except TimeoutError:
+                self._flusher.cancel()
         # prices the last window changed are kept for the next start; no valuation is sent
         # early, which would break the one-per-window promise
         with contextlib.suppress(Exception):
@@ -200,7 +205,7 @@ class Pricer:
 
     async def _flush_loop(self) -> None:
         prices_written = 0
-        while True:
+        while not self._stopped:
             now = time.monotonic_ns()
             # prices nobody holds are written too, at most once a window
             price_due = prices_written + self.window_ns if self.dirty_quotes else None
@@ -209,8 +214,10 @@ class Pricer:
             if due_at is None or due_at > now:
                 self._wake.clear()
                 timeout = None if due_at is None else (due_at - now) / NS
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout)
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
                 continue
             due, self.debounce = debounce.take_due(self.debounce, now)
             with_prices = price_due is not None and price_due <= now
