@@ -30,6 +30,7 @@ from pathlib import Path
 import yaml
 
 from janus_common import bus, subjects
+from janus_common import logging as janus_logging
 from janus_common import messages as m
 from janus_common.servers import provide_nats
 from janus_common.streams import ensure_streams
@@ -50,6 +51,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def baseline_subscriber(url: str, expected: int) -> None:
+    janus_logging.configure("bench-baseline", level="WARNING")  # stdout is the control channel
     nc = await bus.connect(url, "bench-baseline")
     count = 0
     done = asyncio.Event()
@@ -104,12 +106,17 @@ async def run_baseline(url: str, messages) -> float:
     proc = await asyncio.create_subprocess_exec(
         sys.executable, __file__, "--baseline-subscriber", url, str(len(messages)),
         stdout=asyncio.subprocess.PIPE)
-    assert (await asyncio.wait_for(proc.stdout.readline(), 30)).strip() == b"ready"
-    start = time.perf_counter()
-    await publish_all(nc, messages)
-    count = await asyncio.wait_for(got, 120)
-    elapsed = time.perf_counter() - start
-    await asyncio.wait_for(proc.wait(), 30)
+    try:
+        assert (await asyncio.wait_for(proc.stdout.readline(), 30)).strip() == b"ready"
+        start = time.perf_counter()
+        await publish_all(nc, messages)
+        count = await asyncio.wait_for(got, 120)
+        elapsed = time.perf_counter() - start
+        await asyncio.wait_for(proc.wait(), 30)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
     await nc.close()
     assert count == len(messages)
     return len(messages) / elapsed
