@@ -15,8 +15,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import msgspec
-import nats.errors
-import nats.js.errors
 import structlog
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
