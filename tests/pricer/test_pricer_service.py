@@ -11,7 +11,8 @@ from structlog.testing import capture_logs
 from janus_common import bus, subjects
 from janus_common import messages as m
 from janus_common.symbols import AssetClass
-from janus_pricer import client, view
+from janus_client import positions_view as view
+from janus_client import valuations as client
 
 pytestmark = pytest.mark.integration
 

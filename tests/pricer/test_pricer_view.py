@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from janus_common.messages import AccountValuation, Broker, PositionValuation
-from janus_pricer.view import NS, render_json, render_table
+from janus_client.positions_view import NS, render_json, render_table
 
 
 def _valuations():

@@ -18,7 +18,7 @@ from janus_common import logging as janus_logging
 from janus_common import messages as m
 
 from .client import JanusClient, JanusTimeout
-from . import audit_cmd, rpc_commands
+from . import audit_cmd, positions_cmd, rpc_commands
 from .connect import connect_or_explain
 from .discovery import discover
 
@@ -165,13 +165,17 @@ def parser() -> argparse.ArgumentParser:
 
     rpc_commands.add(sub, nats_url)
     audit_cmd.add(sub, nats_url)
+    positions_cmd.add(sub, nats_url)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     janus_logging.configure("janus-cli", level=os.environ.get("JANUS_LOG_LEVEL", "ERROR"))
-    return asyncio.run(args.run(args))
+    try:
+        return asyncio.run(args.run(args))
+    except KeyboardInterrupt:  # `janus watch` ends this way
+        return EXIT_OK
 
 
 if __name__ == "__main__":

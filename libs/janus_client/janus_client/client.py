@@ -20,6 +20,8 @@ from nats.js.api import DeliverPolicy
 from janus_common import bus, subjects
 from janus_common import messages as m
 
+from . import valuations
+
 Outcome = m.OrderRouted | m.OrderRejected
 CancelOutcome = m.CancelRouted | m.OrderRejected
 TERMINAL = (m.OrderState.FILLED, m.OrderState.CANCELLED, m.OrderState.REJECTED)
@@ -119,10 +121,11 @@ class JanusClient:
                                            cb=feed.on_msg)
         return feed
 
-    async def follow_valuations(self, account: str) -> "Feed":
-        """The account's valuations as the pricer publishes them (debounced)."""
+    async def follow_valuations(self, account: str | None = None) -> "Feed":
+        """The account's (or every account's) valuations as the pricer publishes them."""
         feed = Feed(m.VALUATIONS)
-        feed.sub = await self.nc.subscribe(subjects.val(account), cb=feed.on_msg)
+        subject = subjects.val(account) if account else subjects.ALL_VALUATIONS
+        feed.sub = await self.nc.subscribe(subject, cb=feed.on_msg)
         await self.nc.flush()
         return feed
 
@@ -135,14 +138,9 @@ class JanusClient:
         return m.POSITION_EVENTS.decode(raw.data)
 
     async def valuation(self, account: str) -> m.AccountValuation | None:
-        from janus_common.streams import KV_VALUATIONS
-
-        try:
-            kv = await self.js.key_value(KV_VALUATIONS)
-            entry = await kv.get(account)
-        except Exception:
-            return None
-        return m.VALUATIONS.decode(entry.value) if entry and entry.value else None
+        """The account's latest valuation, as the pricer keeps it in KV."""
+        found = await valuations.latest(self.js, account)
+        return found[0] if found else None
 
 
 class Feed:
