@@ -1,7 +1,7 @@
 """What the ``janus positions`` / ``janus watch`` commands call. Adapter over NATS.
 
-``latest`` reads the last valuation per account from KV (a late joiner's view); ``watch``
-yields valuations as the pricer publishes them. Render with :mod:`janus_client.positions_view`.
+``latest`` reads the last valuation per account from KV (a late joiner's view); live ones come
+from ``JanusClient.follow_valuations``. Render with :mod:`janus_client.positions_view`.
 """
 
 from __future__ import annotations
