@@ -112,6 +112,35 @@ async def test_short_and_crossing_zero(gateway, js, events, sim):
     await events.next(m.PositionSnapshot, where=lambda e: not any(p.symbol == "NVDA" for p in e.positions))
 
 
+async def test_crossing_zero_legs_sent_together_open_the_short_only_after_the_close(gateway, js, events, sim):
+    buy = new_id()
+    await route(js, place(buy, symbol="AMZN", qty=10.0))
+    await events.next(m.OrderStatusChanged, where=status(buy, m.OrderState.FILLED))
+    cross = new_id()  # as the router sends them: both legs at once
+    await route(js, place(cross, symbol="AMZN", side=m.BrokerSide.SELL, qty=10.0, order_type=m.OrderType.LIMIT,
+                          limit_price=1.00))
+    await route(js, place(cross, leg=1, symbol="AMZN", side=m.BrokerSide.SHORT, qty=4.0))
+    close = await events.next(m.OrderStatusChanged, where=status(cross, m.OrderState.FILLED, leg=0))
+    opened = await events.next(m.OrderStatusChanged, where=status(cross, m.OrderState.FILLED, leg=1))
+    assert close.ts < opened.ts
+    assert not [e for e in events.drain() if isinstance(e, m.OrderBrokerRejected) and e.intent_id == cross]
+    await events.next(m.PositionSnapshot, where=lambda e: any(p.symbol == "AMZN" and p.qty == -4 for p in e.positions))
+
+
+async def test_the_opening_leg_is_refused_when_the_close_does_not_fill(gateway, js, events, sim):
+    buy = new_id()
+    await route(js, place(buy, symbol="META", qty=5.0))
+    await events.next(m.OrderStatusChanged, where=status(buy, m.OrderState.FILLED))
+    cross = new_id()
+    await route(js, place(cross, symbol="META", side=m.BrokerSide.SELL, qty=5.0, order_type=m.OrderType.LIMIT,
+                          limit_price=9999.00))  # rests: never marketable
+    await route(js, place(cross, leg=1, symbol="META", side=m.BrokerSide.SHORT, qty=2.0))
+    await events.next(m.OrderSubmitted, where=lambda e: e.intent_id == cross and e.leg == 0)
+    await route(js, m.CancelOrder(intent_id=cross, account="wb-1", broker=m.Broker.WEBULL))
+    refused = await events.next(m.OrderBrokerRejected, where=lambda e: e.intent_id == cross and e.leg == 1)
+    assert refused.code == "PRIOR_LEG_NOT_FILLED"
+
+
 async def test_broker_rules_reject_once(gateway, js, events, sim):
     not_shortable = new_id()
     await route(js, place(not_shortable, symbol="TSLA", side=m.BrokerSide.SHORT, qty=1.0))

@@ -106,6 +106,7 @@ class Connection:
 
     async def _reconcile(self) -> int:
         await self.orders.poll()
+        await self.orders.release_deferred()
         await self.accounts.publish(force=True)
         return len(self.orders.open_keys())
 

@@ -27,6 +27,7 @@ from janus_common.messages import (
     MessageDecodeError,
     OrderEvent,
     OrderRouted,
+    OrderState,
     PlaceOrder,
     order_key,
 )
@@ -66,6 +67,11 @@ class OrderDesk:
         # Keys whose place call is under way: Webull's own answer (400 + error code) is what a
         # refusal is published with, not the FAILED event that may overtake it on the stream.
         self._placing: set[str] = set()
+        # A SELL crossing zero arrives as leg 0 SELL + leg 1 SHORT. Webull refuses a SHORT while
+        # the account is still long, so a later leg waits here (keyed by the leg before it) until
+        # that leg has filled. Routed legs are rebuilt from EVENTS, so a restart loses none.
+        self.deferred: dict[str, PlaceOrder] = {}
+        self.routed: dict[str, PlaceOrder] = {}
 
     # --- state from EVENTS ----------------------------------------------------------------
 
@@ -92,6 +98,18 @@ class OrderDesk:
         finally:
             await sub.unsubscribe()
         log.info("order_state_rebuilt", orders=len(self.tracks))
+        for key, order in self.routed.items():
+            track = self.tracks.get(key)
+            if order.leg > 0 and track is not None and not (track.submitted or track.finished):
+                self.deferred[order_key(order.intent_id, order.leg - 1)] = order
+
+    async def release_deferred(self) -> None:
+        """Once connected: place the later legs whose earlier leg filled while we were away."""
+        for prior_key, order in list(self.deferred.items()):
+            prior = self.tracks.get(prior_key)
+            if prior is not None and prior.finished:
+                self.deferred.pop(prior_key, None)
+                await self._place(order)
 
     def _track(self, key: str, **kw: Any) -> OrderTrack:
         track = self.tracks.get(key)
@@ -106,6 +124,7 @@ class OrderDesk:
             for o in event.orders:
                 if o.broker is Broker.WEBULL:
                     self._track(o.order_key, symbol=o.symbol, side=o.side, qty=o.qty)
+                    self.routed[o.order_key] = o
             return
         if (not isinstance(event, OrderEvent) or event.intent_id is None
                 or getattr(event, "broker", None) is not Broker.WEBULL):
@@ -162,6 +181,17 @@ class OrderDesk:
         if track.submitted or track.finished:
             log.info("order_already_placed", order_key=key, client_order_id=track.client_order_id)
             return  # redelivered, or placed before a restart: never twice
+        if order.leg > 0:
+            prior_key = order_key(order.intent_id, order.leg - 1)
+            prior = self.tracks.get(prior_key)
+            if prior is None or not prior.finished:
+                self.deferred[prior_key] = order
+                log.info("leg_waits_for_prior_leg", order_key=key, prior=prior_key)
+                return  # placed by _apply when the prior leg ends
+            if prior.status is not OrderState.FILLED:
+                text = f"the closing leg {prior_key} ended {prior.status or 'REJECTED'}; the opening leg is not placed"
+                await self._apply(key, lambda t: tracker.on_rejected(t, "PRIOR_LEG_NOT_FILLED", text))
+                return
         try:
             body = new_order(order, track.client_order_id)
         except RouteError as exc:
@@ -244,6 +274,17 @@ class OrderDesk:
                          leg=getattr(event, "leg", 0))
                 if type(event).__name__ == "OrderFilled":
                     self.on_fill()
+        waiting = self.deferred.get(key)
+        if waiting is not None and self.tracks[key].finished:
+            del self.deferred[key]
+            asyncio.ensure_future(self._place_later(waiting))
+
+    async def _place_later(self, order: PlaceOrder) -> None:
+        try:
+            await self._place(order)
+        except Exception:
+            # Not lost: it is in EVENTS (OrderRouted); the next start places it.
+            log.exception("deferred_leg_failed", order_key=order.order_key)
 
     def open_keys(self) -> list[str]:
         return [k for k, t in self.tracks.items() if t.submitted and not t.finished]
