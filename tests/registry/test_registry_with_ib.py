@@ -32,12 +32,27 @@ async def test_registry_fills_itself_from_the_ib_gateway(nc, js, nats_url, pg_ds
             assert (es.record.ib.contract_month, es.record.ib.last_trade_date, es.record.ib.multiplier) == (
                 "202603", "20260320", 50.0)
 
+            # 50 concurrent resolves of one missing symbol: one look-up (a passive listener on the
+            # look-up subject sees every request) and one row.
+            lookups: list[bytes] = []
+
+            async def count(msg):
+                lookups.append(msg.data)
+
+            spy = await nc.subscribe(subjects.rpc_lookup("ib"), cb=count)
+            replies = await asyncio.gather(*(resolve(nc, "MSFT") for _ in range(50)))
+            await nc.flush()
+            await spy.unsubscribe()
+            assert all(isinstance(r, m.Resolved) and r.record.ib.con_id == 272093 for r in replies)
+            assert [m.LOOKUP_REQUEST.decode(d).symbol for d in lookups] == ["MSFT"]
+            assert [r["symbol"] for r in await rows(pg_dsn)].count("MSFT") == 1
+
             dual = await resolve(nc, "DUAL")
             assert isinstance(dual, m.RpcError) and dual.reason is m.RejectReason.AMBIGUOUS_SYMBOL
             assert len(dual.candidates) == 2
             missing = await resolve(nc, "ZZZZ")
             assert isinstance(missing, m.RpcError) and missing.reason is m.RejectReason.UNKNOWN_SYMBOL
-            assert {r["symbol"] for r in await rows(pg_dsn)} == {"AAPL", "ES.2603", "BRK.B"}
+            assert {r["symbol"] for r in await rows(pg_dsn)} == {"AAPL", "ES.2603", "BRK.B", "MSFT"}
 
             # Holdings-driven fill: a future bought in the account appears in the registry.
             sim.external_order(637533450, "BUY", 1, "MKT", account="DU1000001")  # NQ June 2026
