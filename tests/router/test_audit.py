@@ -3,7 +3,10 @@ gateway against the IB simulator; then a tampered history is caught."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import sysconfig
+from pathlib import Path
 
 import pytest
 from cli_runner import janus
@@ -13,6 +16,7 @@ from janus_common import audit, bus, projections, subjects
 from janus_common import messages as m
 
 pytestmark = pytest.mark.integration
+JANUS = Path(sysconfig.get_path("scripts")) / "janus"
 
 
 async def test_audit_replay_is_clean_and_repeatable_then_catches_a_second_outcome(harness, nats_url, js):
@@ -61,3 +65,37 @@ def test_state_hash_ignores_map_order():
     events = [m.OrderRejected(account="a", intent_id=f"i{n}", reason=m.RejectReason.INVALID_QTY, message="x")
               for n in range(20)]
     assert audit.state_hash(projections.replay(events)) == audit.state_hash(projections.replay(reversed(events)))
+
+
+async def test_janus_events_lists_and_filters(harness, nats_url):
+    async with await JanusClient.connect(nats_url) as client:
+        routed = await client.submit(m.OrderIntent(account="ib-1", symbol="AAPL", side=m.Side.BUY,
+                                                   order_type=m.OrderType.MARKET, qty=1))
+        await client.submit(m.OrderIntent(account="ib-1", symbol="NOPE", side=m.Side.BUY,
+                                          order_type=m.OrderType.MARKET, qty=1))
+    code, out = await janus(nats_url, "--json", "events", "--account", "ib-1", "--kind", "OrderRouted")
+    assert code == 0
+    [only] = [json.loads(line) for line in out.splitlines()]
+    assert only["kind"] == "OrderRouted" and only["intent_id"] == routed.intent_id
+    code, out = await janus(nats_url, "events", "--intent", routed.intent_id)
+    assert code == 0 and len(out.splitlines()) == 1 and "OrderRouted" in out and "OPEN_LONG" in out
+    code, out = await janus(nats_url, "events", "--last", "1")
+    assert "UNKNOWN_SYMBOL" in out and len(out.splitlines()) == 1
+
+
+async def test_janus_events_follow(harness, nats_url):
+    proc = await asyncio.create_subprocess_exec(
+        str(JANUS), "--nats-url", nats_url, "--json", "events", "--follow", "--kind", "OrderRejected",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    try:
+        assert b"following" in await asyncio.wait_for(proc.stderr.readline(), 30)  # subscribed
+        async with await JanusClient.connect(nats_url) as client:
+            await client.submit(m.OrderIntent(account="ib-1", symbol="AAPL", side=m.Side.BUY,
+                                              order_type=m.OrderType.MARKET, qty=1))
+            refused = await client.submit(m.OrderIntent(account="ib-1", symbol="AAPL", side=m.Side.BUY,
+                                                        order_type=m.OrderType.MARKET, qty=-1))
+        seen = json.loads(await asyncio.wait_for(proc.stdout.readline(), 10))
+        assert seen["kind"] == "OrderRejected" and seen["intent_id"] == refused.intent_id
+    finally:
+        proc.terminate()
+        await proc.wait()

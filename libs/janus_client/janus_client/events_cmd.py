@@ -1,0 +1,86 @@
+"""`janus events`: list the EVENTS stream (or follow it live) with filters."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from datetime import datetime, timezone
+
+import msgspec
+from nats.js.api import DeliverPolicy
+
+from janus_common import subjects
+from janus_common.messages import ANY_EVENT, MessageDecodeError
+
+from .audit_cmd import read_events
+from .connect import EXIT_UNREACHABLE, connect_or_explain
+
+
+def matches(event: object, args: argparse.Namespace) -> bool:
+    if args.kind and type(event).__name__ not in args.kind:
+        return False
+    if args.intent and getattr(event, "intent_id", None) != args.intent:
+        return False
+    return True
+
+
+def line(event: object) -> str:
+    ts = getattr(event, "ts", 0) or 0
+    when = datetime.fromtimestamp(ts / 1e9, tz=timezone.utc).strftime("%H:%M:%S.%f")[:-3] if ts else "-"
+    account = getattr(event, "account", "") or ""
+    intent = getattr(event, "intent_id", "") or ""
+    detail = {k: v for k, v in msgspec.structs.asdict(event).items()
+              if k not in ("event_id", "ts", "account", "intent_id", "intent", "orders")}
+    return f"{when} {account:<8} {type(event).__name__:<20} {intent} {msgspec.json.encode(detail).decode()}"
+
+
+def show(event: object, args: argparse.Namespace) -> None:
+    print(msgspec.json.encode(event).decode() if args.json else line(event), flush=True)
+
+
+async def events_command(args: argparse.Namespace, nats_url: str) -> int:
+    nc = await connect_or_explain(nats_url, "janus-events")
+    if nc is None:
+        return EXIT_UNREACHABLE
+    js = nc.jetstream()
+    try:
+        if not args.follow:
+            since = datetime.fromisoformat(args.since).astimezone(timezone.utc) if args.since else None
+            found = [e for e in await read_events(js, account=args.account, since=since) if matches(e, args)]
+            for event in found[-args.last:] if args.last else found:
+                show(event, args)
+            return 0
+        queue: asyncio.Queue = asyncio.Queue()
+
+        async def on_msg(msg) -> None:
+            try:
+                await queue.put(ANY_EVENT.decode(msg.data, subject=msg.subject))
+            except MessageDecodeError as exc:
+                print(f"(undecodable event on {exc.subject})", file=sys.stderr)
+
+        subject = subjects.ALL_EVENTS if args.account is None else f"janus.evt.*.{subjects.account_token(args.account)}"
+        sub = await js.subscribe(subject, stream="EVENTS", ordered_consumer=True, cb=on_msg,
+                                 deliver_policy=DeliverPolicy.NEW)
+        await nc.flush()
+        print(f"following {subject} (Ctrl-C stops)", file=sys.stderr, flush=True)
+        try:
+            while True:
+                event = await queue.get()
+                if matches(event, args):
+                    show(event, args)
+        finally:
+            await sub.unsubscribe()
+    finally:
+        await nc.close()
+
+
+def add(sub: argparse._SubParsersAction, nats_url) -> None:
+    events = sub.add_parser("events", help="list (or --follow) the event stream, with filters")
+    events.add_argument("--account", default=None)
+    events.add_argument("--kind", action="append", default=[], help="event class, e.g. OrderFilled (repeatable)")
+    events.add_argument("--intent", default=None, help="only this intent's events")
+    events.add_argument("--since", default=None, help="ISO time")
+    events.add_argument("--last", type=int, default=0, help="only the last N matches")
+    events.add_argument("--follow", action="store_true", help="print new events as they happen (Ctrl-C stops)")
+    events.set_defaults(run=lambda a: events_command(a, nats_url(a)))
