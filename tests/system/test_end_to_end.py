@@ -76,7 +76,20 @@ async def test_orders_flow_from_client_to_simulated_ib_and_back(nats_url, js, pg
                 unknown = await client.submit(intent("ib-1", m.Side.BUY, 1, symbol="ZZZZ"), timeout=30)
                 assert isinstance(unknown, m.OrderRejected) and unknown.reason is m.RejectReason.UNKNOWN_SYMBOL
 
-                for routed in (outcomes[0], future):
+                # A buy stop above the market rests until the simulated price reaches it.
+                sim.set_price("MSFT", 420.00)
+                stop = await client.submit(m.OrderIntent(account="ib-1", symbol="MSFT", side=m.Side.BUY,
+                                                         order_type=m.OrderType.STOP, qty=3, stop_price=425.00),
+                                           timeout=30)
+                assert isinstance(stop, m.OrderRouted) and stop.orders[0].stop_price == 425.00
+                orders = await client.follow_orders("ib-1", from_start=True)
+                while not ((e := await orders.next(30)).intent_id == stop.intent_id
+                           and isinstance(e, m.OrderStatusChanged) and e.status is m.OrderState.PRE_SUBMITTED):
+                    pass
+                sim.set_price("MSFT", 426.00)
+                await orders.close()
+
+                for routed in (outcomes[0], future, stop):
                     done = await client.wait_terminal(routed.account, routed.intent_id, timeout=30)
                     assert done.status is m.OrderState.FILLED
                 async def flat() -> None:  # the broker reports the long closed
@@ -97,4 +110,4 @@ async def test_orders_flow_from_client_to_simulated_ib_and_back(nats_url, js, pg
     report = audit.check(ledger)
     assert report.clean, report.violations
     assert report.position_differences == []  # fills agree with what the broker reports
-    assert (report.routed, report.rejected, report.open_orders) == (3, 2, 0)
+    assert (report.routed, report.rejected, report.open_orders) == (4, 2, 0)
