@@ -17,6 +17,7 @@ from janus_client.discovery import wait_for_instances
 from janus_common import audit, projections
 from janus_common import messages as m
 from janus_ib_sim import IBSimulator
+from janus_webull_sim import SimConfig, WebullSimulator
 
 pytestmark = pytest.mark.system
 SCRIPTS = Path(sysconfig.get_path("scripts"))
@@ -26,8 +27,10 @@ def intent(account, side, qty, symbol="AAPL", **kw):
     return m.OrderIntent(account=account, symbol=symbol, side=side, order_type=m.OrderType.MARKET, qty=qty, **kw)
 
 
-async def test_orders_flow_from_client_to_simulated_ib_and_back(nats_url, js, pg_dsn, tmp_path):
-    async with IBSimulator(seed=4, tick_interval=0.02) as sim:
+async def test_orders_flow_from_client_to_simulated_brokers_and_back(nats_url, js, pg_dsn, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # nothing the Webull SDK writes lands in the repository
+    async with IBSimulator(seed=4, tick_interval=0.02) as sim, \
+            WebullSimulator(SimConfig(tick_interval=0.02, ping_interval=0.2), seed=4) as wb:
         config = tmp_path / "config.yaml"
         config.write_text(yaml.safe_dump({
             "postgres": {"dsn": pg_dsn},
@@ -36,12 +39,17 @@ async def test_orders_flow_from_client_to_simulated_ib_and_back(nats_url, js, pg
                          "ib": {"port": sim.port, "client_id": 11, "account": "DU1000001"}},
                 "ib-2": {"broker": "ib", "allow_short": False,
                          "ib": {"port": sim.port, "client_id": 12, "account": "DU1000002"}},
+                "wb-1": {"broker": "webull", "allow_short": True,
+                         "webull": {"app_key": wb.app_key, "app_secret": wb.app_secret, "account_id": wb.account_id,
+                                    "host": "127.0.0.1", "port": wb.http_port, "grpc_host": "127.0.0.1",
+                                    "grpc_port": wb.grpc_port, "tls": False, "poll_interval_s": 0.25}},
             },
             "market_data_account": "ib-1",
         }))
-        env = {**os.environ, "JANUS_NATS_URL": nats_url, "JANUS_PG_DSN": pg_dsn}
+        env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy")}
+        env.update(JANUS_NATS_URL=nats_url, JANUS_PG_DSN=pg_dsn, JANUS_WEBULL_TOKEN_DIR=str(tmp_path / "tokens"))
         commands = [["janus-registry"], ["janus-router"], ["janus-ib-gateway", "--account", "ib-1"],
-                    ["janus-ib-gateway", "--account", "ib-2"]]
+                    ["janus-ib-gateway", "--account", "ib-2"], ["janus-webull-gateway", "--account", "wb-1"]]
         procs = []
         for n, cmd in enumerate(commands):
             log = open(tmp_path / f"p{n}.log", "ab")
@@ -56,7 +64,8 @@ async def test_orders_flow_from_client_to_simulated_ib_and_back(nats_url, js, pg
                     await snapshots.put(m.POSITION_EVENTS.decode(msg.data))
 
                 await client.nc.subscribe("janus.evt.position.ib-2", cb=on_snapshot)
-                for name, count in (("janus-registry", 1), ("janus-router", 1), ("janus-ib-gateway", 2)):
+                for name, count in (("janus-registry", 1), ("janus-router", 1), ("janus-ib-gateway", 2),
+                                    ("janus-webull-gateway", 1)):
                     assert len(await wait_for_instances(client.nc, name, count, timeout=60)) == count, name
 
                 bought = await client.submit(intent("ib-2", m.Side.BUY, 10), timeout=30)
@@ -89,6 +98,21 @@ async def test_orders_flow_from_client_to_simulated_ib_and_back(nats_url, js, pg
                 sim.set_price("MSFT", 426.00)
                 await orders.close()
 
+                # Webull: a SELL crossing zero becomes a closing SELL and an opening SHORT.
+                long5 = await client.submit(intent("wb-1", m.Side.BUY, 5), timeout=30)
+                assert (await client.wait_terminal("wb-1", long5.intent_id, timeout=30)).status is m.OrderState.FILLED
+                crossing = await client.submit(intent("wb-1", m.Side.SELL, 8), timeout=30)
+                assert crossing.decision.effect is m.PositionEffect.CLOSE_LONG_OPEN_SHORT
+                assert [(o.side, o.qty) for o in crossing.orders] == [(m.BrokerSide.SELL, 5), (m.BrokerSide.SHORT, 3)]
+                legs_filled: set[int] = set()
+                wb_orders = await client.follow_orders("wb-1", from_start=True)
+                while legs_filled != {0, 1}:
+                    e = await wb_orders.next(30)
+                    if (e.intent_id == crossing.intent_id and isinstance(e, m.OrderStatusChanged)
+                            and e.status is m.OrderState.FILLED):
+                        legs_filled.add(e.leg)
+                await wb_orders.close()
+
                 for routed in (outcomes[0], future, stop):
                     done = await client.wait_terminal(routed.account, routed.intent_id, timeout=30)
                     assert done.status is m.OrderState.FILLED
@@ -103,11 +127,11 @@ async def test_orders_flow_from_client_to_simulated_ib_and_back(nats_url, js, pg
             for proc in procs:
                 proc.send_signal(signal.SIGTERM)
             codes = [await asyncio.wait_for(p.wait(), 20) for p in procs]
-        assert codes == [0, 0, 0, 0]
+        assert codes == [0, 0, 0, 0, 0]
 
     from janus_client.audit_cmd import read_events
     ledger = projections.replay(await read_events(js, account=None, since=None))
     report = audit.check(ledger)
     assert report.clean, report.violations
     assert report.position_differences == []  # fills agree with what the broker reports
-    assert (report.routed, report.rejected, report.open_orders) == (4, 2, 0)
+    assert (report.routed, report.rejected, report.open_orders) == (6, 2, 0)
