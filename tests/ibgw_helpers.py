@@ -31,7 +31,7 @@ def config(port: int) -> dict:
 
 @contextlib.asynccontextmanager
 async def running_gateway(nats_url: str, port: int, alias: str = "ib-1"):
-    args = argparse.Namespace(nats_url=nats_url, account=alias, heartbeat=0.5, dead_after=1.0, route_ack_wait=15.0)
+    args = argparse.Namespace(nats_url=nats_url, account=alias, heartbeat=0.5, dead_after=1.0, route_ack_wait=3.0)
     ready = asyncio.Event()
     holder = []
 

@@ -4,17 +4,15 @@ services use, check the invariants (janus_common.audit), print a report."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from datetime import datetime, timezone
 
 import msgspec
-from nats.js.api import ConsumerConfig, DeliverPolicy
 
-from janus_common import audit, projections, subjects
+from janus_common import audit, bus, projections, subjects
 
 from .connect import connect_or_explain
-from janus_common.messages import ANY_EVENT, MessageDecodeError
+from janus_common.messages import ANY_EVENT
 
 EXIT_OK, EXIT_VIOLATIONS, EXIT_UNREACHABLE = 0, 6, 3
 
@@ -22,41 +20,8 @@ EXIT_OK, EXIT_VIOLATIONS, EXIT_UNREACHABLE = 0, 6, 3
 async def read_events(js, *, account: str | None, since: datetime | None, timeout: float = 60.0) -> list:
     """Every event of the stream (or the account's), from the start or ``since``, in order."""
     subject = subjects.ALL_EVENTS if account is None else f"janus.evt.*.{subjects.account_token(account)}"
-    try:
-        info = await js.stream_info("EVENTS")
-    except Exception:
-        return []
-    if info.state.messages == 0:
-        return []
-    events: list = []
-    done = asyncio.Event()
-    undecodable = 0
-
-    async def on_msg(msg) -> None:
-        nonlocal undecodable
-        try:
-            events.append(ANY_EVENT.decode(msg.data, subject=msg.subject))
-        except MessageDecodeError:
-            undecodable += 1
-        if msg.metadata.num_pending == 0:
-            done.set()
-
-    if since is None:
-        sub = await js.subscribe(subject, stream="EVENTS", ordered_consumer=True, cb=on_msg,
-                                 deliver_policy=DeliverPolicy.ALL)
-    else:
-        config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME,
-                                opt_start_time=since.strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-        sub = await js.subscribe(subject, stream="EVENTS", ordered_consumer=True, cb=on_msg, config=config)
-    try:
-        await asyncio.wait_for(done.wait(), timeout)
-    except asyncio.TimeoutError:
-        pass  # nothing matches the filter: the stream has events, none of them ours
-    finally:
-        await sub.unsubscribe()
-    if undecodable:
-        print(f"warning: {undecodable} events could not be read", file=sys.stderr)
-    return events
+    start = since.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if since is not None else None
+    return await bus.history(js, "EVENTS", subject, ANY_EVENT, since=start, timeout=timeout)
 
 
 def report_text(report: audit.AuditReport, replays_agree: bool) -> str:

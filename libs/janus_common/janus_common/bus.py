@@ -319,3 +319,44 @@ def rpc_handler(
         await req.respond(encode(reply))
 
     return endpoint
+
+
+# --- history --------------------------------------------------------------------------------
+
+
+async def history(
+    js: JetStreamContext,
+    stream: str,
+    subject: str,
+    codec: Codec[T],
+    *,
+    since: str | None = None,
+    timeout: float = 60.0,
+) -> list[T]:
+    """Every message stored on ``subject`` (wildcards allowed), oldest first, decoded; from
+    ``since`` (RFC 3339) when given. What a service folds at start-up to rebuild its state.
+    Undecodable messages are skipped with a warning: history is read, not judged, here."""
+    done = asyncio.Event()
+    out: list[T] = []
+
+    async def on_msg(msg: Msg) -> None:
+        try:
+            out.append(codec.decode(msg.data, subject=msg.subject))
+        except MessageDecodeError as exc:
+            log.warning("history_undecodable", subject=exc.subject, reason=exc.reason)
+        if msg.metadata.num_pending == 0:
+            done.set()
+
+    config = None
+    if since is not None:
+        config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=since)
+    sub = await js.subscribe(subject, stream=stream, ordered_consumer=True, cb=on_msg,
+                             deliver_policy=None if config else DeliverPolicy.ALL, config=config)
+    try:
+        info = await sub.consumer_info()
+        if info.num_pending == 0 and info.delivered.stream_seq == 0:
+            return out  # nothing stored (yet) for this filter
+        await asyncio.wait_for(done.wait(), timeout)
+    finally:
+        await sub.unsubscribe()
+    return out

@@ -13,7 +13,6 @@ from typing import Any
 import structlog
 from ib_async import IB, Contract, Order, Trade
 from nats.js import JetStreamContext
-from nats.js.api import DeliverPolicy
 
 from janus_common import bus, subjects
 from janus_common.messages import (
@@ -22,7 +21,6 @@ from janus_common.messages import (
     BrokerSide,
     CancelOrder,
     ExternalOrderSeen,
-    MessageDecodeError,
     OrderEvent,
     OrderRouted,
     OrderState,
@@ -61,27 +59,8 @@ class OrderDesk:
 
     async def rebuild(self) -> None:
         """Everything this account's events already say: our order keys and what was published."""
-        subject = subjects.evt_order(self.alias)
-        try:
-            await self.js.get_last_msg("EVENTS", subject)
-        except Exception:
-            return  # nothing was ever published for this account
-        done = asyncio.Event()
-
-        async def on_msg(msg) -> None:
-            try:
-                self._replay(ORDER_EVENTS.decode(msg.data, subject=msg.subject))
-            except MessageDecodeError:
-                pass
-            if msg.metadata.num_pending == 0:
-                done.set()
-
-        sub = await self.js.subscribe(subject, stream="EVENTS", ordered_consumer=True,
-                                      deliver_policy=DeliverPolicy.ALL, cb=on_msg)
-        try:
-            await asyncio.wait_for(done.wait(), 60)
-        finally:
-            await sub.unsubscribe()
+        for event in await bus.history(self.js, "EVENTS", subjects.evt_order(self.alias), ORDER_EVENTS):
+            self._replay(event)
         log.info("order_state_rebuilt", orders=len(self.tracks))
 
     def _replay(self, event: Any) -> None:

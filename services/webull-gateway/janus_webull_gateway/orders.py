@@ -17,14 +17,12 @@ from typing import Any
 
 import structlog
 from nats.js import JetStreamContext
-from nats.js.api import DeliverPolicy
 
 from janus_common import bus, subjects
 from janus_common.messages import (
     ORDER_EVENTS,
     Broker,
     CancelOrder,
-    MessageDecodeError,
     OrderEvent,
     OrderRouted,
     OrderState,
@@ -76,27 +74,8 @@ class OrderDesk:
     # --- state from EVENTS ----------------------------------------------------------------
 
     async def rebuild(self) -> None:
-        subject = subjects.evt_order(self.alias)
-        try:
-            await self.js.get_last_msg("EVENTS", subject)
-        except Exception:
-            return  # nothing was ever published for this account
-        done = asyncio.Event()
-
-        async def on_msg(msg) -> None:
-            try:
-                self._replay(ORDER_EVENTS.decode(msg.data, subject=msg.subject))
-            except MessageDecodeError:
-                pass
-            if msg.metadata.num_pending == 0:
-                done.set()
-
-        sub = await self.js.subscribe(subject, stream="EVENTS", ordered_consumer=True,
-                                      deliver_policy=DeliverPolicy.ALL, cb=on_msg)
-        try:
-            await asyncio.wait_for(done.wait(), 60)
-        finally:
-            await sub.unsubscribe()
+        for event in await bus.history(self.js, "EVENTS", subjects.evt_order(self.alias), ORDER_EVENTS):
+            self._replay(event)
         log.info("order_state_rebuilt", orders=len(self.tracks))
         for key, order in self.routed.items():
             track = self.tracks.get(key)
