@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-from dataclasses import dataclass
 
 import pytest
+from event_collector import Events
 
 from janus_common import messages as m
 from janus_webull_sim import SimConfig, WebullSimulator
@@ -27,38 +27,6 @@ FAST = SimConfig(tick_interval=0.02, ping_interval=0.2)
 def sdk_cwd(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # anything the SDK still writes relative to the CWD lands in tmp
     monkeypatch.setenv("JANUS_WEBULL_TOKEN_DIR", str(tmp_path / "tokens"))
-
-
-@dataclass
-class Events:
-    """Every event seen, in order. ``next`` returns the first unclaimed match, waiting if needed."""
-
-    queue: asyncio.Queue
-    seen: list = None
-    claimed: set = None
-
-    def __post_init__(self) -> None:
-        self.seen, self.claimed = [], set()
-
-    def _match(self, kind, where):
-        for event in self.seen:
-            key = getattr(event, "event_id", id(event))
-            if key not in self.claimed and (kind is None or isinstance(event, kind)) and where(event):
-                self.claimed.add(key)
-                return event
-        return None
-
-    async def next(self, kind=None, timeout: float = 10.0, where=lambda e: True):
-        async def find():
-            while (found := self._match(kind, where)) is None:
-                self.seen.append(await self.queue.get())
-            return found
-        return await asyncio.wait_for(find(), timeout)
-
-    def drain(self) -> list:
-        while not self.queue.empty():
-            self.seen.append(self.queue.get_nowait())
-        return self.seen
 
 
 @pytest.fixture
