@@ -43,10 +43,13 @@ async def running_gateway(nats_url: str, sim, *, poll: float = 0.25, dead_after:
 
     task = asyncio.create_task(serve("janus-webull-gateway", "0.1.0", setup, args,
                                      from_dict(config(sim, poll), env={}), ready=on_ready))
-    done, _ = await asyncio.wait({task, asyncio.ensure_future(ready.wait())}, timeout=30,
+    done, _ = await asyncio.wait({task, asyncio.ensure_future(ready.wait())}, timeout=60,
                                  return_when=asyncio.FIRST_COMPLETED)
     if task in done:
         task.result()
+    if not holder:  # a loaded machine can be slow; say so instead of an IndexError below
+        task.cancel()
+        raise TimeoutError("the Webull gateway did not get ready within 60 s")
     try:
         yield holder[0]
     finally:
