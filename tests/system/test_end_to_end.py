@@ -129,9 +129,10 @@ async def test_orders_flow_from_client_to_simulated_brokers_and_back(nats_url, j
             codes = [await asyncio.wait_for(p.wait(), 20) for p in procs]
         assert codes == [0, 0, 0, 0, 0]
 
-    from janus_client.audit_cmd import read_events
-    ledger = projections.replay(await read_events(js, account=None, since=None))
-    report = audit.check(ledger)
+    from janus_client.audit_cmd import decode_all, read_events
+    records = await read_events(js, account=None, since=None)
+    ledger = projections.replay(decode_all(records))
+    report = audit.check(ledger, chain_breaks=audit.chain_findings(records))
     assert report.clean, report.violations
     assert report.position_differences == []  # fills agree with what the broker reports
     assert (report.routed, report.rejected, report.open_orders) == (6, 2, 0)

@@ -69,6 +69,30 @@ def _describe(event: Any) -> str:
     return repr(event)
 
 
+def order_words(words: list[str], account: str | None) -> tuple[str, str, float, str]:
+    """(account, side, qty, symbol) from `[ACCOUNT] SIDE SYMBOL QTY` (symbol and qty either way)."""
+    if account is None:
+        if len(words) != 4:
+            raise ValueError("expected ACCOUNT SIDE SYMBOL QTY (or --account ACCOUNT SIDE SYMBOL QTY)")
+        account, words = words[0], words[1:]
+    if len(words) != 3:
+        raise ValueError("expected SIDE SYMBOL QTY after --account")
+    side, a, b = words
+    if side.upper() not in ("BUY", "SELL"):
+        raise ValueError(f"side must be BUY or SELL, not {side!r}")
+
+    def number(text: str) -> float | None:
+        try:
+            return float(text)
+        except ValueError:
+            return None
+
+    qty_a, qty_b = number(a), number(b)
+    if (qty_a is None) == (qty_b is None):
+        raise ValueError(f"expected one symbol and one quantity, got {a!r} and {b!r}")
+    return (account, side.upper(), qty_b, a) if qty_b is not None else (account, side.upper(), qty_a, b)
+
+
 async def _order(args: argparse.Namespace) -> int:
     intent = m.OrderIntent(account=args.account, symbol=args.symbol, side=m.Side(args.side.upper()),
                            order_type=m.OrderType(args.type.upper()), qty=args.qty,
@@ -143,10 +167,10 @@ def parser() -> argparse.ArgumentParser:
     order = sub.add_parser("order", help="send an order intent and print its outcome",
                            description="exit codes: 0 routed (with --wait: filled), 5 rejected or not "
                                        "filled, 4 timed out, 3 Janus unreachable")
-    order.add_argument("account")
-    order.add_argument("side", choices=["buy", "sell", "BUY", "SELL"])
-    order.add_argument("qty", type=float)
-    order.add_argument("symbol", help="canonical symbol: AAPL, BRK.B, NQ.2603")
+    order.add_argument("words", nargs="+", metavar="SIDE SYMBOL QTY",
+                       help="BUY|SELL, a canonical symbol (AAPL, BRK.B, NQ.2603) and the quantity, "
+                            "symbol and quantity in either order; the account first if --account is not given")
+    order.add_argument("--account", default=None)
     order.add_argument("--type", default="MARKET", choices=[t.value for t in m.OrderType] + [t.value.lower() for t in m.OrderType])
     order.add_argument("--limit", type=float, default=None, help="limit price")
     order.add_argument("--stop", type=float, default=None, help="stop price")
@@ -170,8 +194,26 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _json_on_every_command(p: argparse.ArgumentParser) -> None:
+    """`--json` is accepted after the command too (`janus positions --json`)."""
+    for action in p._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in action.choices.values():
+                child.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                                   help="machine-readable output")
+                _json_on_every_command(child)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    p = parser()
+    _json_on_every_command(p)
+    args = p.parse_args(argv)
+    if args.command == "order":
+        try:
+            args.account, args.side, args.qty, args.symbol = order_words(args.words, args.account)
+        except ValueError as exc:
+            print(f"janus order: {exc}", file=sys.stderr)
+            return 2
     janus_logging.configure("janus-cli", level=os.environ.get("JANUS_LOG_LEVEL", "ERROR"))
     try:
         return asyncio.run(args.run(args))

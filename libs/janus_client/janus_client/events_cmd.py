@@ -13,7 +13,7 @@ from nats.js.api import DeliverPolicy
 from janus_common import subjects
 from janus_common.messages import ANY_EVENT, MessageDecodeError
 
-from .audit_cmd import read_events
+from .audit_cmd import decode_all, read_events
 from .connect import EXIT_UNREACHABLE, connect_or_explain
 
 
@@ -47,7 +47,7 @@ async def events_command(args: argparse.Namespace, nats_url: str) -> int:
     try:
         if not args.follow:
             since = datetime.fromisoformat(args.since).astimezone(timezone.utc) if args.since else None
-            found = [e for e in await read_events(js, account=args.account, since=since) if matches(e, args)]
+            found = [e for e in decode_all(await read_events(js, account=args.account, since=since)) if matches(e, args)]
             for event in found[-args.last:] if args.last else found:
                 show(event, args)
             return 0

@@ -6,6 +6,8 @@
 4. the positions the fills imply agree with what the broker reports (Janus-placed fills only:
    a difference can also be a position from before Janus or from another client, so it is
    reported with the numbers, for a person to judge).
+5. the events of each subject form an unbroken hash chain (janus_common.chain): none was
+   removed, edited or slipped in after it was stored.
 """
 
 from __future__ import annotations
@@ -15,12 +17,13 @@ from collections import defaultdict
 
 import msgspec
 
+from . import chain, subjects
 from .messages import BrokerSide
 from .projections import Ledger
 
 
 class Finding(msgspec.Struct, frozen=True):
-    check: str  # one_outcome | fills_match | placed_once | positions_match
+    check: str  # one_outcome | fills_match | placed_once | positions_match | chain_intact
     intent_id: str
     account: str
     detail: str
@@ -52,8 +55,32 @@ def state_hash(ledger: Ledger) -> str:
     return digest.hexdigest()
 
 
-def check(ledger: Ledger, *, account: str | None = None) -> AuditReport:
-    violations: list[Finding] = []
+class _Linked(msgspec.Struct):
+    prev_hash: str = ""
+
+
+_linked = msgspec.msgpack.Decoder(_Linked)
+
+
+def _prev_hash_of(data: bytes) -> str | None:
+    try:
+        return _linked.decode(data).prev_hash
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+
+
+def chain_findings(records: list[chain.Stored], *, anchored: bool = True) -> list[Finding]:
+    """Invariant 5 over the stored bytes (not the decoded events: an edit must show)."""
+    found = []
+    for b in chain.breaks(records, _prev_hash_of, anchored=anchored):
+        token = subjects.last_token(b.subject)
+        found.append(Finding("chain_intact", "", "" if b.subject == subjects.EVT_REGISTRY else token,
+                             f"{b.subject} seq {b.seq}: {b.reason}: {b.detail}"))
+    return found
+
+
+def check(ledger: Ledger, *, account: str | None = None, chain_breaks: list[Finding] = ()) -> AuditReport:
+    violations: list[Finding] = list(chain_breaks)
     implied: dict[tuple[str, str], float] = defaultdict(float)
     routed = rejected = open_orders = 0
     for intent_id, view in ledger.orders.items():

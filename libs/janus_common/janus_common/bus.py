@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -20,7 +21,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck
 
-from . import subjects
+from . import chain, subjects
 from .messages import (
     Codec,
     DeadLetter,
@@ -125,12 +126,66 @@ async def publish(
     msg_id: str | None = None,
     timeout: float = 5.0,
 ) -> PubAck:
-    """Publish one typed message to JetStream; ``msg_id`` becomes ``Nats-Msg-Id`` (dedup)."""
+    """Publish one typed message to JetStream; ``msg_id`` becomes ``Nats-Msg-Id`` (dedup).
+    Whatever goes to ``janus.evt.*`` is appended to its subject's hash chain (:func:`_append_event`)."""
+    if subject.startswith(subjects.EVT_PREFIX):
+        if "prev_hash" not in message.__struct_fields__:
+            raise TypeError(f"{type(message).__name__} has no prev_hash: it cannot join the chain of {subject}")
+        return await _append_event(js, subject, message, msg_id=msg_id, timeout=timeout)
     headers = {"Nats-Msg-Id": msg_id} if msg_id else None
     try:
         return await js.publish(subject, encode(message), timeout=timeout, headers=headers)
     except (nats.errors.TimeoutError, nats.js.errors.NoStreamResponseError) as exc:
         raise PublishFailed(f"no JetStream ack for {subject}: {type(exc).__name__}") from exc
+
+
+EVENTS_STREAM = "EVENTS"
+WRONG_LAST_SEQUENCE = 10071  # JetStream: Nats-Expected-Last-Subject-Sequence did not hold
+MAX_APPEND_ATTEMPTS = 100
+
+# The last (sequence, hash) each connection saw on each subject. A hit costs nothing; a stale
+# entry (another process appended since) costs one refused publish and one read.
+_tips: "weakref.WeakKeyDictionary[JetStreamContext, dict[str, tuple[int, str]]]" = weakref.WeakKeyDictionary()
+
+
+async def _read_tip(js: JetStreamContext, subject: str) -> tuple[int, str]:
+    try:
+        last = await js.get_last_msg(EVENTS_STREAM, subject)
+    except nats.js.errors.NotFoundError:
+        return 0, chain.GENESIS
+    return last.seq or 0, chain.link(last.data or b"")
+
+
+async def _append_event(js: JetStreamContext, subject: str, event: msgspec.Struct, *, msg_id: str | None,
+                        timeout: float) -> PubAck:
+    """Append ``event`` to the chain of ``subject``: it carries the hash of the subject's last
+    stored event, and the server stores it only if that event is still the last
+    (``Nats-Expected-Last-Subject-Sequence``); if another publisher got in first, re-read and retry."""
+    tips = _tips.setdefault(js, {})
+    for _ in range(MAX_APPEND_ATTEMPTS):
+        tip = tips.get(subject)
+        try:
+            if tip is None:
+                tip = await _read_tip(js, subject)
+            data = encode(msgspec.structs.replace(event, prev_hash=tip[1]))
+            headers = {"Nats-Expected-Last-Subject-Sequence": str(tip[0])}
+            if msg_id:
+                headers["Nats-Msg-Id"] = msg_id
+            ack = await js.publish(subject, data, timeout=timeout, headers=headers)
+        except nats.js.errors.APIError as exc:
+            if exc.err_code == WRONG_LAST_SEQUENCE:
+                tips.pop(subject, None)
+                continue
+            raise PublishFailed(f"JetStream refused {subject}: {exc.description}") from exc
+        except (nats.errors.TimeoutError, nats.js.errors.NoStreamResponseError) as exc:
+            tips.pop(subject, None)
+            raise PublishFailed(f"no JetStream ack for {subject}: {type(exc).__name__}") from exc
+        if ack.duplicate:
+            tips.pop(subject, None)  # the earlier copy is stored; what is last now is unknown
+        else:
+            tips[subject] = (ack.seq, chain.link(data))
+        return ack
+    raise PublishFailed(f"could not append to {subject}: the chain kept moving ({MAX_APPEND_ATTEMPTS} tries)")
 
 
 # --- consuming --------------------------------------------------------------------------
@@ -324,26 +379,21 @@ def rpc_handler(
 # --- history --------------------------------------------------------------------------------
 
 
-async def history(
+async def stored(
     js: JetStreamContext,
     stream: str,
     subject: str,
-    codec: Codec[T],
     *,
     since: str | None = None,
     timeout: float = 60.0,
-) -> list[T]:
-    """Every message stored on ``subject`` (wildcards allowed), oldest first, decoded; from
-    ``since`` (RFC 3339) when given. What a service folds at start-up to rebuild its state.
-    Undecodable messages are skipped with a warning: history is read, not judged, here."""
+) -> list[chain.Stored]:
+    """Every message stored on ``subject`` (wildcards allowed), oldest first, as stored (subject,
+    stream sequence, bytes); from ``since`` (RFC 3339) when given."""
     done = asyncio.Event()
-    out: list[T] = []
+    out: list[chain.Stored] = []
 
     async def on_msg(msg: Msg) -> None:
-        try:
-            out.append(codec.decode(msg.data, subject=msg.subject))
-        except MessageDecodeError as exc:
-            log.warning("history_undecodable", subject=exc.subject, reason=exc.reason)
+        out.append(chain.Stored(msg.subject, msg.metadata.sequence.stream, msg.data))
         if msg.metadata.num_pending == 0:
             done.set()
 
@@ -354,9 +404,33 @@ async def history(
                              deliver_policy=None if config else DeliverPolicy.ALL, config=config)
     try:
         info = await sub.consumer_info()
-        if info.num_pending == 0 and info.delivered.stream_seq == 0:
+        # consumer_seq counts only messages that matched the filter; stream_seq does not help:
+        # a filtered consumer skips past other subjects' messages, so it is non-zero even when
+        # nothing matched, and waiting for a last message would then hang.
+        if info.num_pending == 0 and info.delivered.consumer_seq == 0:
             return out  # nothing stored (yet) for this filter
         await asyncio.wait_for(done.wait(), timeout)
     finally:
         await sub.unsubscribe()
+    return out
+
+
+async def history(
+    js: JetStreamContext,
+    stream: str,
+    subject: str,
+    codec: Codec[T],
+    *,
+    since: str | None = None,
+    timeout: float = 60.0,
+) -> list[T]:
+    """Every message stored on ``subject``, oldest first, decoded (see :func:`stored`). What a
+    service folds at start-up to rebuild its state. Undecodable messages are skipped with a
+    warning: history is read, not judged, here."""
+    out: list[T] = []
+    for record in await stored(js, stream, subject, since=since, timeout=timeout):
+        try:
+            out.append(codec.decode(record.data, subject=record.subject))
+        except MessageDecodeError as exc:
+            log.warning("history_undecodable", subject=exc.subject, reason=exc.reason)
     return out

@@ -58,6 +58,7 @@ def evt_account(account: str) -> str:
     return f"{PREFIX}.evt.account.{account_token(account)}"
 
 
+EVT_PREFIX = f"{PREFIX}.evt."
 EVT_REGISTRY = f"{PREFIX}.evt.registry"
 
 

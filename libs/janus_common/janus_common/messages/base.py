@@ -23,11 +23,16 @@ class Message(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind"):
 
 
 class Event(Message, frozen=True, kw_only=True):
-    """A fact. Every event carries an id, a time (ns since the epoch) and the account."""
+    """A fact. Every event carries an id, a time (ns since the epoch) and the account.
+
+    ``prev_hash`` chains the events of one subject: the publisher (``bus.publish``) sets it to
+    the SHA-256 of the bytes stored just before on the same subject ("" for the first), so
+    the audit can tell that an event was removed, edited or slipped in."""
 
     event_id: str = msgspec.field(default_factory=new_id)
     ts: int = msgspec.field(default_factory=now_ns)
     account: str
+    prev_hash: str = ""
 
 
 class Broker(StrEnum):

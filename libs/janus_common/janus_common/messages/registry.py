@@ -14,6 +14,7 @@ class RegistryEntryWritten(Message, frozen=True, kw_only=True):
     record: RegistryRecord
     source: str  # config, lookup, holdings, harmony
     fields: list[str]  # what this write filled
+    prev_hash: str = ""  # the subject's hash chain, as on every Event (set by bus.publish)
 
 
 RegistryEvent = RegistryEntryWritten

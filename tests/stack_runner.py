@@ -1,0 +1,71 @@
+"""Starts `janus-run` (what `make run` runs) on free ports for a test (shared by tests)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sysconfig
+from pathlib import Path
+
+import yaml
+
+from janus_common.embedded import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+JANUS_RUN = Path(sysconfig.get_path("scripts")) / "janus-run"
+
+
+def stack_config(tmp_path: Path) -> Path:
+    """config.yaml.example as shipped, on free ports, so a developer's own `make run` is left alone."""
+    raw = yaml.safe_load((ROOT / "config.yaml.example").read_text())
+    raw["simulators"] = {"ib_port": free_port(), "webull_port": free_port(), "webull_grpc_port": free_port()}
+    for account in raw["accounts"].values():
+        if account.get("ib"):
+            account["ib"]["port"] = raw["simulators"]["ib_port"]
+        if account.get("webull"):
+            account["webull"]["port"] = raw["simulators"]["webull_port"]
+            account["webull"]["grpc_port"] = raw["simulators"]["webull_grpc_port"]
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+class Stack:
+    def __init__(self, proc: asyncio.subprocess.Process, summary: dict, seen: list[str], drain: asyncio.Task):
+        self.proc, self.summary, self.seen, self.drain = proc, summary, seen, drain
+
+    @property
+    def nats_url(self) -> str:
+        return self.summary["nats"]
+
+    def tail(self, n: int = 30) -> str:
+        return "".join(self.seen[-n:])
+
+
+async def start_stack(tmp_path: Path, *extra: str) -> Stack:
+    env = {k: v for k, v in os.environ.items() if k not in ("JANUS_NATS_URL", "JANUS_PG_DSN")}
+    proc = await asyncio.create_subprocess_exec(
+        str(JANUS_RUN), "--data-dir", str(tmp_path / "janus"), "--config", str(stack_config(tmp_path)),
+        "--nats-port", "0", "--pg-port", "0", "--ready-timeout", "90", *extra,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env, cwd=ROOT)
+    seen: list[str] = []
+
+    async def until_ready() -> None:
+        while True:
+            line = await proc.stdout.readline()
+            if not line:
+                raise AssertionError("janus-run exited before it was ready:\n" + "".join(seen))
+            seen.append(line.decode(errors="replace"))
+            if b'"stack_ready"' in line:
+                return
+
+    await asyncio.wait_for(until_ready(), 120)
+
+    async def drain() -> None:  # keep reading so the supervisor never blocks on a full pipe
+        while line := await proc.stdout.readline():
+            seen.append(line.decode(errors="replace"))
+
+    task = asyncio.create_task(drain())
+    summary = json.loads((tmp_path / "janus" / "stack.json").read_text())
+    return Stack(proc, summary, seen, task)
