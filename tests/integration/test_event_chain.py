@@ -56,7 +56,7 @@ async def test_each_subject_has_its_own_chain(js):
     assert audit.chain_findings(records) == []
 
 
-async def test_a_removed_or_replaced_stored_event_is_reported(js):
+async def test_a_removed_or_replaced_stored_event_is_reported(nc, js):
     acks = [await bus.publish(js, SUBJECT, _event(n)) for n in range(5)]
     await js.delete_msg(bus.EVENTS_STREAM, acks[1].seq)
     found = audit.chain_findings(await bus.stored(js, bus.EVENTS_STREAM, SUBJECT))
@@ -71,6 +71,18 @@ async def test_a_removed_or_replaced_stored_event_is_reported(js):
     await js.publish(SUBJECT, m.encode(edited))
     found = audit.chain_findings(await bus.stored(js, bus.EVENTS_STREAM, SUBJECT))
     assert len(found) == 3  # the earlier removal, event 4 (its predecessor is gone), the edit
+
+    # Sequences are never reused: both removals stay visible, even where a chain could not tell.
+    removed = await bus.removed_sequences(nc, bus.EVENTS_STREAM)
+    assert removed == [acks[1].seq, acks[3].seq]
+    assert [f.detail for f in audit.removal_findings(bus.EVENTS_STREAM, removed)] == [
+        f"EVENTS seq {acks[1].seq} was removed from the stream", f"EVENTS seq {acks[3].seq} was removed from the stream"]
+
+
+async def test_an_untouched_stream_has_no_removed_sequence(nc, js):
+    for n in range(3):
+        await bus.publish(js, SUBJECT, _event(n))
+    assert await bus.removed_sequences(nc, bus.EVENTS_STREAM) == []
 
 
 async def test_reading_an_empty_subject_returns_at_once_when_other_subjects_have_events(js):

@@ -60,12 +60,13 @@ async def replay_command(args: argparse.Namespace, nats_url: str) -> int:
         if not args.json:
             print("reading EVENTS …", file=sys.stderr)
         records = await read_events(nc.jetstream(), account=args.account, since=since)
+        removed = await bus.removed_sequences(nc, bus.EVENTS_STREAM)
     finally:
         await nc.close()
     events = decode_all(records)
     first = projections.replay(events)
     second = projections.replay(events)
-    breaks = audit.chain_findings(records, anchored=since is None)
+    breaks = audit.chain_findings(records, anchored=since is None) + audit.removal_findings(bus.EVENTS_STREAM, removed)
     report = audit.check(first, account=args.account, chain_breaks=breaks)
     agree = audit.state_hash(second) == report.state_hash
     if args.json:

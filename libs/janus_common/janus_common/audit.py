@@ -6,8 +6,8 @@
 4. the positions the fills imply agree with what the broker reports (Janus-placed fills only:
    a difference can also be a position from before Janus or from another client, so it is
    reported with the numbers, for a person to judge).
-5. the events of each subject form an unbroken hash chain (janus_common.chain): none was
-   removed, edited or slipped in after it was stored.
+5. the events of each subject form an unbroken hash chain (janus_common.chain), and no stream
+   sequence is missing: no event was removed, edited or slipped in after it was stored.
 """
 
 from __future__ import annotations
@@ -77,6 +77,13 @@ def chain_findings(records: list[chain.Stored], *, anchored: bool = True) -> lis
         found.append(Finding("chain_intact", "", "" if b.subject == subjects.EVT_REGISTRY else token,
                              f"{b.subject} seq {b.seq}: {b.reason}: {b.detail}"))
     return found
+
+
+def removal_findings(stream: str, removed: list[int]) -> list[Finding]:
+    """Sequences missing from the middle of the stream: events deleted after they were stored
+    (caught even where the chain cannot tell, e.g. a subject's newest event replaced)."""
+    return [Finding("chain_intact", "", "", f"{stream} seq {seq} was removed from the stream")
+            for seq in removed]
 
 
 def check(ledger: Ledger, *, account: str | None = None, chain_breaks: list[Finding] = ()) -> AuditReport:

@@ -415,6 +415,28 @@ async def stored(
     return out
 
 
+async def removed_sequences(nc: NATS, stream: str, *, timeout: float = 10.0) -> list[int]:
+    """Stream sequences removed from the middle of ``stream``. JetStream never reuses a sequence,
+    so a deleted message leaves its number behind, whatever was stored after it."""
+    try:
+        reply = await nc.request(f"$JS.API.STREAM.INFO.{stream}", b'{"deleted_details": true}', timeout=timeout)
+    except nats.errors.TimeoutError as exc:
+        raise RpcTimeout(f"no stream info for {stream} within {timeout}s") from exc
+    info = msgspec.json.decode(reply.data, type=_StreamInfoReply)
+    if info.error is not None:
+        raise BusError(f"stream info for {stream}: {info.error.get('description', info.error)}")
+    return sorted(info.state.deleted or [])
+
+
+class _StreamState(msgspec.Struct):
+    deleted: list[int] | None = None
+
+
+class _StreamInfoReply(msgspec.Struct):
+    state: _StreamState = msgspec.field(default_factory=_StreamState)
+    error: dict | None = None
+
+
 async def history(
     js: JetStreamContext,
     stream: str,
