@@ -66,7 +66,8 @@ async def replay_command(args: argparse.Namespace, nats_url: str) -> int:
     events = decode_all(records)
     first = projections.replay(events)
     second = projections.replay(events)
-    breaks = audit.chain_findings(records, anchored=since is None) + audit.removal_findings(bus.EVENTS_STREAM, removed)
+    breaks = (audit.chain_findings(records, anchored=since is None)
+              + audit.removal_findings(bus.EVENTS_STREAM, removed))
     report = audit.check(first, account=args.account, chain_breaks=breaks)
     agree = audit.state_hash(second) == report.state_hash
     if args.json:

@@ -47,7 +47,8 @@ async def events_command(args: argparse.Namespace, nats_url: str) -> int:
     try:
         if not args.follow:
             since = datetime.fromisoformat(args.since).astimezone(timezone.utc) if args.since else None
-            found = [e for e in decode_all(await read_events(js, account=args.account, since=since)) if matches(e, args)]
+            events = decode_all(await read_events(js, account=args.account, since=since))
+            found = [e for e in events if matches(e, args)]
             for event in found[-args.last:] if args.last else found:
                 show(event, args)
             return 0

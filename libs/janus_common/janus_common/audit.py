@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Sequence
 
 import msgspec
 
@@ -86,7 +87,7 @@ def removal_findings(stream: str, removed: list[int]) -> list[Finding]:
             for seq in removed]
 
 
-def check(ledger: Ledger, *, account: str | None = None, chain_breaks: list[Finding] = ()) -> AuditReport:
+def check(ledger: Ledger, *, account: str | None = None, chain_breaks: Sequence[Finding] = ()) -> AuditReport:
     violations: list[Finding] = list(chain_breaks)
     implied: dict[tuple[str, str], float] = defaultdict(float)
     routed = rejected = open_orders = 0
