@@ -115,3 +115,15 @@ async def test_positions_and_account_values_after_fills(gateway, js, events):
     assert aapl.asset_class == "EQUITY" and aapl.avg_cost > 0 and aapl.con_id == 265598
     values = await events.next(m.AccountValues, timeout=15)
     assert values.net_liquidation and values.cash
+
+
+async def test_a_fill_whose_commission_report_never_comes_is_still_published_once(gateway, js, events, sim):
+    sim.withhold_commission_reports(1)
+    late, normal = new_id(), new_id()
+    await route(js, place(late))
+    await events.next(m.OrderStatusChanged, where=status(late, m.OrderState.FILLED))
+    fill = await events.next(m.OrderFilled, where=lambda e: e.intent_id == late, timeout=15)
+    assert fill.qty == 10 and fill.commission is None and fill.commission_currency is None  # after the grace
+    await route(js, place(normal))  # the next fill has its report again: published with it
+    assert (await events.next(m.OrderFilled, where=lambda e: e.intent_id == normal)).commission > 0
+    assert len([e for e in events.drain() if isinstance(e, m.OrderFilled) and e.intent_id == late]) == 1

@@ -35,6 +35,9 @@ from .tracker import OrderTrack
 log = structlog.get_logger()
 
 UNSET_DOUBLE = 1.7976931348623157e308
+# A fill is published when its commission report arrives, so it carries the commission. A report
+# that is late (or that IB only gives on reqExecutions) must not hold the fill back for longer.
+FILL_GRACE_S = 2.0
 
 
 class NotReady(RuntimeError):
@@ -43,8 +46,9 @@ class NotReady(RuntimeError):
 
 class OrderDesk:
     def __init__(self, ib: IB, js: JetStreamContext, alias: str, account_number: str,
-                 ready: asyncio.Event, *, ack_timeout: float = 10.0) -> None:
+                 ready: asyncio.Event, *, ack_timeout: float = 10.0, fill_grace: float = FILL_GRACE_S) -> None:
         self.ib = ib
+        self.fill_grace = fill_grace
         self.js = js
         self.alias = alias
         self.account_number = account_number
@@ -144,6 +148,9 @@ class OrderDesk:
         self.ib.orderStatusEvent += lambda trade: self.queue.put_nowait(("status", trade))
         self.ib.openOrderEvent += lambda trade: self.queue.put_nowait(("status", trade))
         self.ib.commissionReportEvent += lambda trade, fill, report: self.queue.put_nowait(("fill", trade, fill))
+        # Published once either way: whichever comes second finds the execId already sent.
+        self.ib.execDetailsEvent += lambda trade, fill: asyncio.get_running_loop().call_later(
+            self.fill_grace, self.queue.put_nowait, ("fill", trade, fill))
         self.ib.errorEvent += lambda req_id, code, text, contract: self.queue.put_nowait(("error", req_id, code, text))
 
     async def work(self) -> None:
@@ -198,10 +205,10 @@ class OrderDesk:
         track = self.tracks.get(key)
         if track is None:
             return
-        report = fill.commissionReport
-        commission = report.commission if report and report.execId else None
+        report = fill.commissionReport if fill.commissionReport and fill.commissionReport.execId else None
         self.tracks[key], events = tracker.on_fill(track, fill.execution.execId, fill.execution.shares,
-                                                   fill.execution.price, fill.execution.side, commission,
+                                                   fill.execution.price, fill.execution.side,
+                                                   report.commission if report else None,
                                                    report.currency if report else None, fill.execution.orderId)
         await self._emit_list(events)
 

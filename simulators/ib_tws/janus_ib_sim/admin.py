@@ -5,7 +5,7 @@
     POST /order        {"symbol": "AAPL", "action": "BUY", "qty": 100, "type": "LMT", "lmt": 190}
     POST /scenario     {"name": "connection_lost" | "connection_restored" | "farm_down" | "farm_up" |
                         "require_subscription" | "delayed_only" | "hold_for_locate" |
-                        "duplicate_status" | "freeze" | "restart", ...arguments}
+                        "withhold_commissions" | "duplicate_status" | "freeze" | "restart", ...arguments}
 """
 
 from __future__ import annotations
@@ -38,6 +38,8 @@ async def _scenario(sim: IBSimulator, body: dict[str, Any]) -> Any:
         sim.delayed_only(body["symbol"])
     elif name == "hold_for_locate":
         sim.hold_next_short_for_locate(int(body.get("count", 1)))
+    elif name == "withhold_commissions":
+        sim.withhold_commission_reports(int(body.get("count", 1)))
     elif name == "freeze":
         sim.freeze(bool(body.get("frozen", True)))
     elif name == "duplicate_status":

@@ -40,6 +40,7 @@ class Scenario:
     no_subscription: set[int] = field(default_factory=set)  # conIds answering 354
     delayed_only: set[int] = field(default_factory=set)  # conIds answering 10167 + delayed data
     hold_for_locate: int = 0  # how many next short sales are held (404)
+    withhold_commissions: int = 0  # how many next live fills come without their commission report
 
 
 @dataclass
@@ -387,7 +388,9 @@ class IBSimulator:
         if owner is not None:
             owner.send(out.exec_details(-1, order, exec_id, qty, price, order.filled, order.avg_price, ex.ts))
         self._order_update(order)
-        if owner is not None:
+        if owner is not None and self.scenario.withhold_commissions > 0:
+            self.scenario.withhold_commissions -= 1  # reqExecutions still reports it, as IB does
+        elif owner is not None:
             owner.send(out.commission_report(exec_id, fee, order.spec.currency, realized))
         self._holding_changed(acct, order.spec)
 
@@ -520,6 +523,11 @@ class IBSimulator:
         self.orders[perm_id] = replace(order, why_held="", status="Submitted")
         self._order_update(self.orders[perm_id])
         self.match_all()
+
+    def withhold_commission_reports(self, count: int = 1) -> None:
+        """The next ``count`` live fills arrive without their commission report (IB sends it
+        late, or only when executions are requested)."""
+        self.scenario.withhold_commissions += count
 
     def freeze(self, frozen: bool = True) -> None:
         """A TWS that hangs: connections stay up, requests go unanswered (until unfrozen)."""
