@@ -3,6 +3,8 @@ rules with in-flight orders, idempotency, cancels, and bad input."""
 
 from __future__ import annotations
 
+import asyncio
+
 import msgspec
 import pytest
 
@@ -89,6 +91,14 @@ async def test_undecodable_intents_are_rejected_when_their_account_is_readable(h
     assert second.reason is m.RejectReason.UNKNOWN_TIF and second.intent_id == "tif-1"
     third = await harness.outcome(good.intent_id)
     assert isinstance(third, m.OrderRouted)  # the consumer kept going
+
+    # Kept once on DEADLETTER, by the account's own consumer (the catch-all for unknown
+    # accounts leaves known accounts' messages alone): wait until it has seen all three.
+    while (info := await harness.js.consumer_info("INTENTS", "router-unknown-accounts")).num_pending \
+            or info.num_ack_pending:
+        await asyncio.sleep(0.05)  # polling the consumer's own counters: the condition itself
+    letters = await bus.stored(harness.js, "DEADLETTER", subjects.ALL_DLQ, timeout=5)
+    assert [m.DEAD_LETTERS.decode(r.data).consumer for r in letters] == ["router-ib-1", "router-ib-1"]
 
 
 async def test_two_quick_sells_cannot_both_close_one_long(harness):

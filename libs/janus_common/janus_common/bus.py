@@ -224,6 +224,7 @@ class Consumer:
         deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
         max_ack_pending: int | None = None,
         on_decode_error: DecodeErrorHook | None = None,
+        accepts: Callable[[str], bool] | None = None,
     ) -> None:
         self.js = js
         self.stream = stream
@@ -240,6 +241,9 @@ class Consumer:
         # that is how per-account order survives several replicas.
         self.max_ack_pending = max_ack_pending
         self.on_decode_error = on_decode_error
+        # A subject test finer than a NATS filter can say (e.g. "every account but these"):
+        # what it refuses is acknowledged unread, so it is neither handled nor dead-lettered here.
+        self.accepts = accepts
         self.stats = ConsumerStats()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -292,6 +296,9 @@ class Consumer:
                 await self._process(msg)
 
     async def _process(self, msg: Msg) -> None:
+        if self.accepts is not None and not self.accepts(msg.subject):
+            await msg.ack()
+            return
         try:
             message = self.codec.decode(msg.data, subject=msg.subject)
         except MessageDecodeError as exc:

@@ -14,11 +14,11 @@ import argparse
 import sys
 
 import structlog
-from nats.aio.msg import Msg
 
 from janus_common import bus, subjects
-from janus_common.messages import INTENTS, MessageDecodeError
+from janus_common.messages import INTENTS
 from janus_common.service import ServiceContext, run
+from janus_common.subjects import SubjectError
 
 from .follower import EventFollower
 from .resolver import SymbolResolver
@@ -54,19 +54,17 @@ async def setup(ctx: ServiceContext) -> None:
 
     known = set(rules)
 
-    async def unknown_accounts(intent, msg: Msg) -> None:
-        # Intents for accounts this Janus does not have would otherwise wait forever unread.
-        if subjects.account_of(msg.subject) not in known:
-            await router.handle(intent, msg)
+    def unknown_account(subject: str) -> bool:
+        try:
+            return subjects.account_of(subject) not in known
+        except SubjectError:
+            return True
 
-    async def unknown_undecodable(msg: Msg, exc: MessageDecodeError) -> None:
-        if subjects.account_of(msg.subject) not in known:
-            await router.on_decode_error(msg, exc)
-
+    # Intents for accounts this Janus does not have would otherwise wait forever unread.
     await ctx.add_consumer(bus.Consumer(
         ctx.js, stream="INTENTS", durable="router-unknown-accounts", filter_subject=subjects.ALL_INTENTS,
-        codec=INTENTS, handler=unknown_accounts, on_decode_error=unknown_undecodable,
-        ack_wait=ctx.args.ack_wait))
+        codec=INTENTS, handler=router.handle, on_decode_error=router.on_decode_error,
+        accepts=unknown_account, ack_wait=ctx.args.ack_wait))
 
 
 def main(argv: list[str] | None = None) -> int:
