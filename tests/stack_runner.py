@@ -43,8 +43,10 @@ class Stack:
         return "".join(self.seen[-n:])
 
 
-async def start_stack(tmp_path: Path, *extra: str) -> Stack:
-    env = {k: v for k, v in os.environ.items() if k not in ("JANUS_NATS_URL", "JANUS_PG_DSN")}
+async def start_stack(tmp_path: Path, *extra: str, env: dict[str, str] | None = None) -> Stack:
+    """``env`` may name existing servers (JANUS_NATS_URL / JANUS_PG_DSN); by default the stack
+    starts its own, whatever the test process's environment says."""
+    env = {**{k: v for k, v in os.environ.items() if k not in ("JANUS_NATS_URL", "JANUS_PG_DSN")}, **(env or {})}
     proc = await asyncio.create_subprocess_exec(
         str(JANUS_RUN), "--data-dir", str(tmp_path / "janus"), "--config", str(stack_config(tmp_path)),
         "--nats-port", "0", "--pg-port", "0", "--ready-timeout", "90", *extra,

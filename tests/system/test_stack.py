@@ -50,5 +50,20 @@ async def test_stack_comes_up_answers_ping_and_stops_within_5s(tmp_path, stop_si
     assert not [p for p in alive if p.is_running() and p.status() != psutil.STATUS_ZOMBIE], alive
 
 
+async def test_existing_servers_named_in_the_environment_are_used(tmp_path, nc, nats_url, pg_dsn):
+    stack = await start_stack(tmp_path, env={"JANUS_NATS_URL": nats_url, "JANUS_PG_DSN": pg_dsn})
+    try:
+        assert stack.summary["nats"] == nats_url
+        children = psutil.Process(stack.proc.pid).children(recursive=True)
+        assert not [p for p in children if p.name() in ("nats-server", "postgres")], children
+        names = {s.name for s in await discover(nc, verb="INFO", window=2)}
+        assert {"janus-supervisor", "janus-registry", "janus-router", "janus-pricer"} <= names
+    finally:
+        stack.proc.send_signal(signal.SIGTERM)
+        code = await asyncio.wait_for(stack.proc.wait(), 15)
+        await stack.drain
+    assert code == 0, stack.tail()
+
+
 def test_janus_run_is_installed_in_this_environment():
     assert JANUS_RUN.exists(), sys.executable
