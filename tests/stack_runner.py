@@ -19,7 +19,8 @@ JANUS_RUN = Path(sysconfig.get_path("scripts")) / "janus-run"
 def stack_config(tmp_path: Path) -> Path:
     """config.yaml.example as shipped, on free ports, so a developer's own `make run` is left alone."""
     raw = yaml.safe_load((ROOT / "config.yaml.example").read_text())
-    raw["simulators"] = {"ib_port": free_port(), "webull_port": free_port(), "webull_grpc_port": free_port()}
+    raw["simulators"] = {"ib_port": free_port(), "admin_port": free_port(), "webull_port": free_port(),
+                         "webull_grpc_port": free_port()}
     for account in raw["accounts"].values():
         if account.get("ib"):
             account["ib"]["port"] = raw["simulators"]["ib_port"]
@@ -32,8 +33,9 @@ def stack_config(tmp_path: Path) -> Path:
 
 
 class Stack:
-    def __init__(self, proc: asyncio.subprocess.Process, summary: dict, seen: list[str], drain: asyncio.Task):
-        self.proc, self.summary, self.seen, self.drain = proc, summary, seen, drain
+    def __init__(self, proc: asyncio.subprocess.Process, summary: dict, config: dict, seen: list[str],
+                 drain: asyncio.Task):
+        self.proc, self.summary, self.config, self.seen, self.drain = proc, summary, config, seen, drain
 
     @property
     def nats_url(self) -> str:
@@ -46,9 +48,10 @@ class Stack:
 async def start_stack(tmp_path: Path, *extra: str, env: dict[str, str] | None = None) -> Stack:
     """``env`` may name existing servers (JANUS_NATS_URL / JANUS_PG_DSN); by default the stack
     starts its own, whatever the test process's environment says."""
+    config = stack_config(tmp_path)
     env = {**{k: v for k, v in os.environ.items() if k not in ("JANUS_NATS_URL", "JANUS_PG_DSN")}, **(env or {})}
     proc = await asyncio.create_subprocess_exec(
-        str(JANUS_RUN), "--data-dir", str(tmp_path / "janus"), "--config", str(stack_config(tmp_path)),
+        str(JANUS_RUN), "--data-dir", str(tmp_path / "janus"), "--config", str(config),
         "--nats-port", "0", "--pg-port", "0", "--ready-timeout", "90", *extra,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, env=env, cwd=ROOT)
     seen: list[str] = []
@@ -70,4 +73,4 @@ async def start_stack(tmp_path: Path, *extra: str, env: dict[str, str] | None = 
 
     task = asyncio.create_task(drain())
     summary = json.loads((tmp_path / "janus" / "stack.json").read_text())
-    return Stack(proc, summary, seen, task)
+    return Stack(proc, summary, yaml.safe_load(config.read_text()), seen, task)

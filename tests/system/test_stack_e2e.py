@@ -9,6 +9,7 @@ import asyncio
 import json
 import os
 import signal
+import urllib.request
 
 import msgspec
 import psutil
@@ -39,6 +40,15 @@ async def _valued(client: JanusClient, account: str, symbol: str, timeout: float
             current = await feed.next(timeout)
     finally:
         await feed.close()
+
+
+async def _post(port: int, path: str, body: dict) -> dict:
+    def call() -> dict:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return json.loads(reply.read() or b"{}")
+    return await asyncio.to_thread(call)
 
 
 def _kill(summary: dict, process: str) -> int:
@@ -81,6 +91,24 @@ async def test_make_run_stack_through_the_cli_survives_kills_and_audits_clean(tm
             code, out = await janus(url, "--json", "harmony", timeout=90)
             assert code == 0, out
 
+            # A buy stop rests until the simulated price (moved through the simulator's HTTP
+            # control, as a user of `make run` would) reaches it.
+            admin = stack.config["simulators"]["admin_port"]
+            await _post(admin, "/price", {"symbol": "MSFT", "price": 420.0})
+            orders = await client.follow_orders("ib-1")
+            stop = asyncio.create_task(janus(url, "--json", "order", "--account", "ib-1", "BUY", "MSFT", "3",
+                                             "--type", "STOP", "--stop", "425", "--wait", "--timeout", "60",
+                                             timeout=90))
+            while not (isinstance(e := await orders.next(60), m.OrderStatusChanged)
+                       and e.status is m.OrderState.PRE_SUBMITTED):
+                pass  # the only order resting on ib-1 now is the stop
+            await orders.close()
+            assert not stop.done()  # resting, not filled
+            await _post(admin, "/price", {"symbol": "MSFT", "price": 426.0})
+            code, out = await stop
+            assert code == 0, out
+            assert _lines(out)[-1]["status"] == "FILLED" and _lines(out)[-1]["avg_fill_price"] >= 425
+
             # Kill the ib-1 gateway and the router while intents are in flight.
             intents = [m.OrderIntent(account=acct, symbol="AAPL", side=m.Side.BUY,
                                      order_type=m.OrderType.MARKET, qty=1)
@@ -103,7 +131,7 @@ async def test_make_run_stack_through_the_cli_survives_kills_and_audits_clean(tm
         code, out = await janus(url, "--json", "audit", "replay", timeout=120)
         result = json.loads(out)
         assert code == 0, result["report"]["violations"]
-        assert result["replays_agree"] and result["report"]["intents"] == 2 + len(intents)
+        assert result["replays_agree"] and result["report"]["intents"] == 3 + len(intents)
         assert result["report"]["open_orders"] == 0
 
         # Edit one stored event (JetStream has no in-place edit: remove it, store the edit).

@@ -42,9 +42,13 @@ async def run(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    async with sim:
-        admin = await serve_admin(sim, args.host, args.admin_port) if args.admin_port is not None else None
-        await stop.wait()
+    # The control interface binds first: once the API port answers (what `make run` waits for),
+    # both do.
+    admin = await serve_admin(sim, args.host, args.admin_port) if args.admin_port is not None else None
+    try:
+        async with sim:
+            await stop.wait()
+    finally:
         if admin is not None:
             admin.close()
             with contextlib.suppress(Exception):
