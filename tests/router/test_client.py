@@ -68,3 +68,8 @@ async def test_cli_order_and_cancel_with_json_and_exit_codes(harness, nats_url):
 
     code, _ = await janus("nats://127.0.0.1:1", "--json", "order", "ib-1", "buy", "1", "AAPL")
     assert code == 3
+
+    code, out = await janus(nats_url, "order", "--account", "ib-2", "SELL", "AAPL", "1", "--json")  # --json last
+    assert code == 5 and json.loads(out)["reason"] == "SHORT_NOT_ALLOWED"
+    code, _ = await janus(nats_url, "order", "--account", "ib-1", "HOLD", "AAPL", "1")
+    assert code == 2  # usage

@@ -94,8 +94,13 @@ def order_words(words: list[str], account: str | None) -> tuple[str, str, float,
 
 
 async def _order(args: argparse.Namespace) -> int:
-    intent = m.OrderIntent(account=args.account, symbol=args.symbol, side=m.Side(args.side.upper()),
-                           order_type=m.OrderType(args.type.upper()), qty=args.qty,
+    try:
+        account, side, qty, symbol = order_words(args.words, args.account)
+    except ValueError as exc:
+        print(f"janus order: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    intent = m.OrderIntent(account=account, symbol=symbol, side=m.Side(side),
+                           order_type=m.OrderType(args.type.upper()), qty=qty,
                            limit_price=args.limit, stop_price=args.stop, tif=m.Tif(args.tif.upper()),
                            locate_ref=args.locate,
                            **({"intent_id": args.intent_id} if args.intent_id else {}))
@@ -208,12 +213,6 @@ def main(argv: list[str] | None = None) -> int:
     p = parser()
     _json_on_every_command(p)
     args = p.parse_args(argv)
-    if args.command == "order":
-        try:
-            args.account, args.side, args.qty, args.symbol = order_words(args.words, args.account)
-        except ValueError as exc:
-            print(f"janus order: {exc}", file=sys.stderr)
-            return 2
     janus_logging.configure("janus-cli", level=os.environ.get("JANUS_LOG_LEVEL", "ERROR"))
     try:
         return asyncio.run(args.run(args))
