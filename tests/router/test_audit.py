@@ -99,3 +99,19 @@ async def test_janus_events_follow(harness, nats_url):
     finally:
         proc.terminate()
         await proc.wait()
+
+
+async def test_audit_replay_bad_input_gets_a_clear_exit_code(nc, nats_url):
+    """`nc` leaves JetStream empty: no EVENTS stream until a service creates it."""
+    code, _ = await janus(nats_url, "audit", "replay", "--since", "yesterday-ish")
+    assert code == 2
+    code, _ = await janus(nats_url, "audit", "replay")
+    assert code == 1  # nothing recorded here, not a crash
+    code, _ = await janus("nats://127.0.0.1:1", "audit", "replay")
+    assert code == 3
+
+
+async def test_janus_events_bad_input_gets_a_clear_exit_code(nc, nats_url):
+    assert (await janus(nats_url, "events", "--since", "soon"))[0] == 2
+    assert (await janus(nats_url, "events", "--account", "no such.alias"))[0] == 2
+    assert (await janus(nats_url, "events"))[0] == 1  # no EVENTS stream yet

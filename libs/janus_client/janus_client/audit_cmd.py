@@ -4,23 +4,45 @@ services use, check the invariants (janus_common.audit), print a report."""
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from datetime import datetime, timezone
 
 import msgspec
+import nats.errors
+import nats.js.errors
 
 from janus_common import audit, bus, chain, projections, subjects
 
 from .connect import connect_or_explain
 from janus_common.messages import ANY_EVENT, MessageDecodeError
 
-EXIT_OK, EXIT_VIOLATIONS, EXIT_UNREACHABLE = 0, 6, 3
+EXIT_OK, EXIT_NOTHING, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_TIMEOUT, EXIT_VIOLATIONS = 0, 1, 2, 3, 4, 6
+
+
+# What reading EVENTS can fail with once connected (besides NotFoundError: no stream yet).
+READ_ERRORS = (asyncio.TimeoutError, bus.BusError, nats.errors.Error)
+
+
+def parse_since(text: str | None) -> datetime | None:
+    """``--since``: an ISO time; ValueError names the expected form."""
+    if not text:
+        return None
+    try:
+        return datetime.fromisoformat(text).astimezone(timezone.utc)
+    except ValueError:
+        raise ValueError(f"--since {text!r} is not an ISO time (e.g. 2026-11-24T09:00:00+00:00)") from None
+
+
+def events_subject(account: str | None) -> str:
+    """Every event subject, or one account's (ValueError for a malformed alias)."""
+    return subjects.ALL_EVENTS if account is None else f"janus.evt.*.{subjects.account_token(account)}"
 
 
 async def read_events(js, *, account: str | None, since: datetime | None,
                       timeout: float = 60.0) -> list[chain.Stored]:
     """Every event of the stream (or the account's) as stored, from the start or ``since``."""
-    subject = subjects.ALL_EVENTS if account is None else f"janus.evt.*.{subjects.account_token(account)}"
+    subject = events_subject(account)
     start = since.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if since is not None else None
     return await bus.stored(js, bus.EVENTS_STREAM, subject, since=start, timeout=timeout)
 
@@ -52,15 +74,26 @@ def report_text(report: audit.AuditReport, replays_agree: bool) -> str:
 
 
 async def replay_command(args: argparse.Namespace, nats_url: str) -> int:
+    try:
+        since = parse_since(args.since)
+        events_subject(args.account)
+    except ValueError as exc:
+        print(f"janus audit replay: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     nc = await connect_or_explain(nats_url, "janus-audit")
     if nc is None:
         return EXIT_UNREACHABLE
     try:
-        since = datetime.fromisoformat(args.since).astimezone(timezone.utc) if args.since else None
         if not args.json:
             print("reading EVENTS …", file=sys.stderr)
         records = await read_events(nc.jetstream(), account=args.account, since=since)
         removed = await bus.removed_sequences(nc, bus.EVENTS_STREAM)
+    except nats.js.errors.NotFoundError:
+        print("janus audit replay: there is no EVENTS stream here: nothing has been recorded", file=sys.stderr)
+        return EXIT_NOTHING
+    except READ_ERRORS as exc:
+        print(f"janus audit replay: reading EVENTS failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_TIMEOUT
     finally:
         await nc.close()
     events = decode_all(records)
@@ -81,7 +114,8 @@ def add(sub: argparse._SubParsersAction, nats_url) -> None:
     audit_parser = sub.add_parser("audit", help="audit the event history")
     audit_sub = audit_parser.add_subparsers(dest="audit_command", required=True)
     replay = audit_sub.add_parser("replay", help="rebuild orders and positions from EVENTS and check invariants",
-                                  description="exit codes: 0 clean, 6 invariant violated, 3 unreachable")
+                                  description="exit codes: 0 clean, 6 invariant violated, 1 nothing recorded, 2 usage, "
+                                              "3 unreachable, 4 reading failed")
     replay.add_argument("--account", default=None)
     replay.add_argument("--since", default=None, help="ISO time, e.g. 2026-11-24T09:00:00+00:00")
     replay.set_defaults(run=lambda a: replay_command(a, nats_url(a)))

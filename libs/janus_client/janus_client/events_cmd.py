@@ -8,13 +8,15 @@ import sys
 from datetime import datetime, timezone
 
 import msgspec
+import nats.js.errors
 from nats.js.api import DeliverPolicy
 
-from janus_common import subjects
 from janus_common.messages import ANY_EVENT, MessageDecodeError
 
-from .audit_cmd import decode_all, read_events
+from .audit_cmd import READ_ERRORS, decode_all, events_subject, parse_since, read_events
 from .connect import EXIT_UNREACHABLE, connect_or_explain
+
+EXIT_NOTHING, EXIT_USAGE, EXIT_TIMEOUT = 1, 2, 4
 
 
 def matches(event: object, args: argparse.Namespace) -> bool:
@@ -31,7 +33,7 @@ def line(event: object) -> str:
     account = getattr(event, "account", "") or ""
     intent = getattr(event, "intent_id", "") or ""
     detail = {k: v for k, v in msgspec.structs.asdict(event).items()
-              if k not in ("event_id", "ts", "account", "intent_id", "intent", "orders")}
+              if k not in ("event_id", "ts", "account", "intent_id", "intent", "orders", "prev_hash")}
     return f"{when} {account:<8} {type(event).__name__:<20} {intent} {msgspec.json.encode(detail).decode()}"
 
 
@@ -40,13 +42,18 @@ def show(event: object, args: argparse.Namespace) -> None:
 
 
 async def events_command(args: argparse.Namespace, nats_url: str) -> int:
+    try:
+        since = parse_since(args.since)
+        subject = events_subject(args.account)
+    except ValueError as exc:
+        print(f"janus events: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     nc = await connect_or_explain(nats_url, "janus-events")
     if nc is None:
         return EXIT_UNREACHABLE
     js = nc.jetstream()
     try:
         if not args.follow:
-            since = datetime.fromisoformat(args.since).astimezone(timezone.utc) if args.since else None
             events = decode_all(await read_events(js, account=args.account, since=since))
             found = [e for e in events if matches(e, args)]
             for event in found[-args.last:] if args.last else found:
@@ -60,7 +67,6 @@ async def events_command(args: argparse.Namespace, nats_url: str) -> int:
             except MessageDecodeError as exc:
                 print(f"(undecodable event on {exc.subject})", file=sys.stderr)
 
-        subject = subjects.ALL_EVENTS if args.account is None else f"janus.evt.*.{subjects.account_token(args.account)}"
         sub = await js.subscribe(subject, stream="EVENTS", ordered_consumer=True, cb=on_msg,
                                  deliver_policy=DeliverPolicy.NEW)
         await nc.flush()
@@ -72,6 +78,12 @@ async def events_command(args: argparse.Namespace, nats_url: str) -> int:
                     show(event, args)
         finally:
             await sub.unsubscribe()
+    except nats.js.errors.NotFoundError:
+        print("janus events: there is no EVENTS stream here: nothing has been recorded", file=sys.stderr)
+        return EXIT_NOTHING
+    except READ_ERRORS as exc:
+        print(f"janus events: reading EVENTS failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_TIMEOUT
     finally:
         await nc.close()
 
