@@ -88,8 +88,11 @@ async def test_make_run_stack_through_the_cli_survives_kills_and_audits_clean(tm
             assert [(o["side"], o["qty"]) for o in routed["orders"]] == [("SHORT", 3)]
             assert _lines(out)[-1]["status"] == "FILLED"
 
+            # Harmony: AAPL was filled from IB on the first order; the Webull side gets filled now.
             code, out = await janus(url, "--json", "harmony", timeout=90)
             assert code == 0, out
+            summary = json.loads(out)
+            assert summary["kind"] == "HarmonySummary" and summary["ok"] and set(summary["per_broker"]) == {"ib", "webull"}
 
             # A buy stop rests until the simulated price (moved through the simulator's HTTP
             # control, as a user of `make run` would) reaches it.
