@@ -33,7 +33,9 @@ async def test_gateway_restart_mid_order_no_duplicate_order_no_lost_or_doubled_f
     await bus.publish(js, subjects.route("ib", "ib-1"), order, msg_id=f"{intent}-again")
     async with running_gateway(nats_url, sim.port):
         await events.next(m.GatewayConnection, where=ready, timeout=20)
-        await events.next(m.OrderStatusChanged, where=lambda e: e.intent_id == intent and e.status is m.OrderState.FILLED)
+        done = await events.next(m.OrderStatusChanged,
+                                 where=lambda e: e.intent_id == intent and e.status is m.OrderState.FILLED)
+        assert done.filled == 20  # what IB reports for the completed order, not 0
         marker = new_id()
         await route(js, place(marker))  # processed after the redelivered message
         await events.next(m.OrderStatusChanged, where=lambda e: e.intent_id == marker and e.status is m.OrderState.FILLED)

@@ -40,6 +40,10 @@ UNSET_DOUBLE = 1.7976931348623157e308
 FILL_GRACE_S = 2.0
 
 
+def _known(value: float | None) -> float:
+    return 0.0 if value is None or value >= UNSET_DOUBLE else value
+
+
 class NotReady(RuntimeError):
     """IB is not connected (or not reconciled yet): the route message is retried later."""
 
@@ -191,8 +195,11 @@ class OrderDesk:
                 self._acknowledge(key)
                 return
         if key in self.tracks:
+            # A completed order (reqCompletedOrders, after a restart) has a bare status: its filled
+            # quantity is on the order itself.
+            filled = status.filled or _known(trade.order.filledQuantity)
             self.tracks[key], events = tracker.on_status(
-                self.tracks[key], status.status, status.filled, status.remaining, status.avgFillPrice,
+                self.tracks[key], status.status, filled, status.remaining, status.avgFillPrice,
                 trade.order.orderId, trade.order.permId or status.permId)
             await self._emit_list(events)
             if status.status not in ("PendingSubmit", "ApiPending"):

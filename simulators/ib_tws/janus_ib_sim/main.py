@@ -17,6 +17,7 @@ import yaml
 
 from janus_common import logging as janus_logging
 
+from . import state
 from .admin import serve_admin
 from .catalogue import DEFAULT_CATALOGUE, from_config
 from .simulator import IBSimulator
@@ -44,10 +45,15 @@ async def run(args: argparse.Namespace) -> int:
         loop.add_signal_handler(sig, stop.set)
     # The control interface binds first: once the API port answers (what `make run` waits for),
     # both do.
+    state_file = Path(args.state) if args.state else None
+    if state_file is not None:
+        state.load(sim, state_file)
     admin = await serve_admin(sim, args.host, args.admin_port) if args.admin_port is not None else None
     try:
         async with sim:
             await stop.wait()
+        if state_file is not None:
+            state.save(sim, state_file)
     finally:
         if admin is not None:
             admin.close()
@@ -66,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--account", action="append", default=[],
                    help="a managed account number (repeat for several); default DU1000001, DU1000002")
     p.add_argument("--admin-port", type=int, default=None, help="HTTP control interface (off by default)")
+    p.add_argument("--state", default=None,
+                   help="keep accounts, orders, executions and prices in this file across restarts")
     p.add_argument("--tick-interval", type=float, default=0.25)
     p.add_argument("--bar-interval", type=float, default=5.0)
     p.add_argument("--log-level", default="INFO")

@@ -190,7 +190,7 @@ async def _run(args: argparse.Namespace) -> int:
 
         nc = await connect(nats_url, "janus-run", initial_attempts=5)
         await ensure_streams(nc.jetstream())
-        children = [Child(spec, logs, env) for spec in plan(config, str(config_path), _installed)]
+        children = [Child(spec, logs, env) for spec in plan(config, str(config_path), _installed, state_dir=str(data_dir))]
         supervisor = await add_service(nc, name="janus-supervisor", version="0.1.0",
                                        description="make run: supervises the local Janus stack",
                                        metadata={"processes": ",".join(c.spec.name for c in children)})

@@ -19,8 +19,10 @@ class ProcessSpec:
     env: dict[str, str] = field(default_factory=dict)
 
 
-def plan(config: JanusConfig, config_path: str, installed: Callable[[str], str | None]) -> list[ProcessSpec]:
-    """Simulators first (brokers), then the services; each only if its console script exists."""
+def plan(config: JanusConfig, config_path: str, installed: Callable[[str], str | None],
+         state_dir: str | None = None) -> list[ProcessSpec]:
+    """Simulators first (brokers), then the services; each only if its console script exists.
+    With ``state_dir`` the simulators keep their books there across restarts, as brokers do."""
     specs: list[ProcessSpec] = []
     sims = config.simulators
     brokers = {a.broker for a in config.accounts.values()}
@@ -33,6 +35,8 @@ def plan(config: JanusConfig, config_path: str, installed: Callable[[str], str |
             argv += ["--account", number]
         if sims.admin_port:
             argv += ["--admin-port", str(sims.admin_port)]
+        if state_dir:
+            argv += ["--state", f"{state_dir}/ib-sim.state.json"]
         specs.append(ProcessSpec("ib-sim", argv, "simulator", port=sims.ib_port))
 
     wb_sim = installed("janus-webull-sim")
