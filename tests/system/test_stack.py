@@ -65,5 +65,13 @@ async def test_existing_servers_named_in_the_environment_are_used(tmp_path, nc, 
     assert code == 0, stack.tail()
 
 
+async def test_no_configuration_is_a_clear_error_not_a_traceback(tmp_path):
+    proc = await asyncio.create_subprocess_exec(str(JANUS_RUN), "--data-dir", str(tmp_path / "j"), cwd=tmp_path,
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 2
+    assert b"no config.yaml.example to copy it from" in err and b"Traceback" not in out + err
+
+
 def test_janus_run_is_installed_in_this_environment():
     assert JANUS_RUN.exists(), sys.executable

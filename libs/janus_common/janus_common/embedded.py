@@ -66,6 +66,21 @@ def _wait(predicate, timeout: float, what: str, proc: subprocess.Popen, logfile:
     raise EmbeddedServerError(what, f"not ready within {timeout:.0f}s", _tail(logfile))
 
 
+def _with_fresh_ports(server, start, timeout: float, attempts: int = 3):
+    """A port we picked ourselves may be taken by someone else before the server binds it (a
+    free port is only free when asked): then the server exits at once, and we pick again. A
+    port the caller chose is never changed behind its back."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return start(timeout)
+        except EmbeddedServerError as exc:
+            exited = exc.reason.startswith("exited")
+            if not (server.auto_port and exited) or attempt == attempts:
+                raise
+            log.warning("embedded_port_taken", server=exc.server, port=server.port, attempt=attempt)
+            server._new_ports()
+
+
 def _parent_death_signal():
     """A preexec hook: the child gets SIGTERM when the thread that started it dies, so a test
     run killed outright leaves no server behind. Only for starts from a long-lived thread."""
@@ -109,6 +124,7 @@ class EmbeddedNats:
                  die_with_parent: bool = False):
         self.data_dir = Path(data_dir)
         self.host = host
+        self.auto_port = not port
         self.port = port or free_port(host)
         self.monitor_port = free_port(host)
         self.die_with_parent = die_with_parent
@@ -131,6 +147,12 @@ class EmbeddedNats:
             return False
 
     def start(self, timeout: float = 20.0) -> "EmbeddedNats":
+        return _with_fresh_ports(self, self._start, timeout)
+
+    def _new_ports(self) -> None:
+        self.port, self.monitor_port = free_port(self.host), free_port(self.host)
+
+    def _start(self, timeout: float) -> "EmbeddedNats":
         self.data_dir.mkdir(parents=True, exist_ok=True)
         args = [str(nats_server_binary()), "-a", self.host, "-p", str(self.port),
                 "-m", str(self.monitor_port), "-js", "-sd", str(self.data_dir / "jetstream"),
@@ -187,6 +209,7 @@ class EmbeddedPostgres:
                  durable: bool = True, die_with_parent: bool = False):
         self.data_dir = Path(data_dir)
         self.host = host
+        self.auto_port = not port
         self.port = port or free_port(host)
         self.durable = durable
         self.die_with_parent = die_with_parent
@@ -220,6 +243,12 @@ class EmbeddedPostgres:
         return probe.returncode == 0
 
     def start(self, timeout: float = 30.0) -> "EmbeddedPostgres":
+        return _with_fresh_ports(self, self._start, timeout)
+
+    def _new_ports(self) -> None:
+        self.port = free_port(self.host)
+
+    def _start(self, timeout: float) -> "EmbeddedPostgres":
         self.data_dir.mkdir(parents=True, exist_ok=True)
         kwargs = self._run_kwargs()
         if os.geteuid() == 0:

@@ -28,7 +28,7 @@ from nats.micro import add_service
 from janus_common import logging as janus_logging
 from janus_common.bus import connect
 from janus_common.config import ConfigError, load
-from janus_common.embedded import EmbeddedNats, EmbeddedPostgres, free_port, port_open
+from janus_common.embedded import EmbeddedNats, EmbeddedPostgres, port_open
 from janus_common.streams import ensure_streams
 
 from ..discovery import discover
@@ -172,14 +172,14 @@ async def _run(args: argparse.Namespace) -> int:
         if os.environ.get("JANUS_NATS_URL"):
             nats_url = os.environ["JANUS_NATS_URL"]
         else:
-            nats = EmbeddedNats(data_dir / "nats", port=args.nats_port or free_port())
+            nats = EmbeddedNats(data_dir / "nats", port=args.nats_port or None)  # 0: any free port
             await asyncio.to_thread(nats.start)
             servers.append(nats)
             nats_url = nats.url
         if os.environ.get("JANUS_PG_DSN"):
             pg_dsn = os.environ["JANUS_PG_DSN"]
         else:
-            pg = EmbeddedPostgres(data_dir / "postgres", port=args.pg_port or free_port())
+            pg = EmbeddedPostgres(data_dir / "postgres", port=args.pg_port or None)
             await asyncio.to_thread(pg.start)
             servers.append(pg)
             await _ensure_database(pg.dsn(), "janus")
@@ -267,7 +267,12 @@ def _print_summary(summary: dict, late: list[str]) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     janus_logging.configure("janus-run", level=args.log_level)
-    return asyncio.run(_run(args))
+    try:
+        return asyncio.run(_run(args))
+    except ConfigError as exc:  # before anything started (no configuration to copy)
+        log.error("fatal_config_error", key=exc.key, reason=exc.reason)
+        print(f"janus-run: {exc.reason}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":
