@@ -50,8 +50,9 @@ def sim():
         yield s
 
 
-def make_api(sim: ThreadedSimulator, *, secret: str | None = None, timeout: float | None = None,
-             key: str | None = None, port: int | None = None) -> ApiClient:
+def make_api(sim: ThreadedSimulator | None, *, secret: str | None = None,
+             timeout: float | None = None, key: str | None = None, port: int | None = None) -> ApiClient:
+    """With ``sim=None`` key, secret and port must be given (a simulator in another process)."""
     api = ApiClient(key or sim.app_key, secret or sim.app_secret, "us", port=port or sim.http_port,
                     timeout=timeout)
     api.add_endpoint("us", "127.0.0.1")

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.request
 
 import grpc
 from webull.core.exception.exceptions import ClientException
 from webull.trade.trade_client import TradeClient
 
 from conftest import make_api
-from helpers import detail, place, server_error, wait_until
+from helpers import admin, detail, place, server_error, wait_until
 
 ACCT = "SIMWB0001"
 
@@ -113,24 +111,16 @@ def test_slow_responses_past_the_client_timeout(sim):
     assert trade.account_v2.get_account_list().status_code == 200
 
 
-def _admin(sim, method: str, name: str, body: dict | None = None) -> tuple[int, dict]:
-    req = urllib.request.Request(f"http://127.0.0.1:{sim.http_port}/_sim/{name}", method=method,
-                                 data=json.dumps(body).encode() if body is not None else None)
-    try:
-        with urllib.request.urlopen(req, timeout=5) as resp:
-            return resp.status, json.loads(resp.read())
-    except urllib.error.HTTPError as err:
-        return err.code, json.loads(err.read())
-
-
 def test_admin_http_interface(sim, trade):
-    assert _admin(sim, "POST", "price", {"symbol": "AAPL", "price": "201.37"})[0] == 200
-    status, body = _admin(sim, "POST", "scenario", {"name": "http_errors", "status": 429, "count": 1})
+    port = sim.http_port
+    assert admin(port, "POST", "price", {"symbol": "AAPL", "price": "201.37"})[0] == 200
+    status, body = admin(port, "POST", "scenario",
+                         {"name": "http_errors", "status": 429, "count": 1})
     assert status == 200 and body["faults"]["http_errors"] == [429]
     assert server_error(lambda: trade.account_v2.get_account_list()).get_http_status() == 429
-    assert _admin(sim, "POST", "scenario", {"name": "nope"})[0] == 400
-    assert _admin(sim, "POST", "price", {"symbol": "AAPL", "price": "1.001"})[0] == 400
-    status, state = _admin(sim, "GET", "state")
+    assert admin(port, "POST", "scenario", {"name": "nope"})[0] == 400
+    assert admin(port, "POST", "price", {"symbol": "AAPL", "price": "1.001"})[0] == 400
+    status, state = admin(port, "GET", "state")
     assert status == 200 and state["accounts"][ACCT]["balance"]["account_id"] == ACCT
     assert "AAPL" in state["prices"]
 

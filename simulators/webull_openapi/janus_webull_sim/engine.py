@@ -5,7 +5,6 @@ Pure state machine: the caller supplies the clock, calls ``tick()`` and drains `
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -49,8 +48,9 @@ class Engine:
         }
         self.orders: dict[tuple[str, str], Order] = {}
         self.events: list[OrderEvent] = []
-        self._order_seq = itertools.count(1)
-        self._request_seq = itertools.count(1)
+        # Ids issued so far, as plain numbers so a saved state can carry them on (state.py).
+        self.order_seq = 0
+        self.request_seq = 0
 
     # -- look-ups ---------------------------------------------------------------------------
     def now_ms(self) -> int:
@@ -100,8 +100,9 @@ class Engine:
         if (acct.account_id, req.client_order_id) in self.orders:
             raise BadRequest(f"client_order_id {req.client_order_id} already used",
                              error_code="DUPLICATE_CLIENT_ORDER_ID")
+        self.order_seq += 1
         order = Order(
-            order_id=f"SIMO{next(self._order_seq):012d}", client_order_id=req.client_order_id,
+            order_id=f"SIMO{self.order_seq:012d}", client_order_id=req.client_order_id,
             account_id=acct.account_id, symbol=inst.symbol, instrument_id=inst.instrument_id,
             side=req.side, order_type=req.order_type, time_in_force=req.time_in_force,
             quantity=req.quantity, limit_cents=req.limit_cents, stop_cents=req.stop_cents,
@@ -229,9 +230,10 @@ class Engine:
                    last_qty=qty, last_price=fmt_cents(touch))
 
     def _emit(self, order: Order, scene: str, *, last_qty: int = 0, last_price: str = "") -> None:
+        self.request_seq += 1
         payload = {
             "account_id": order.account_id,
-            "request_id": f"SIMR{next(self._request_seq):012d}",
+            "request_id": f"SIMR{self.request_seq:012d}",
             "order_id": order.order_id,
             "client_order_id": order.client_order_id,
             "instrument_id": order.instrument_id,
