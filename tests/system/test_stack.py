@@ -1,18 +1,23 @@
 """`make run`'s supervisor (janus-run): comes up, every running service answers $SRV.PING,
-and SIGTERM / Ctrl-C stop everything within 5 s with no process left behind."""
+SIGTERM / Ctrl-C stop everything within 5 s with no process left behind, existing servers are
+used when named, and a restart keeps both the history and the simulated brokers' books."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import signal
 import sys
 import time
 
 import psutil
 import pytest
+from nats.js.api import DeliverPolicy
 
+from cli_runner import janus
 from janus_client.discovery import discover
-from janus_common import bus
+from janus_common import bus, subjects
+from janus_common import messages as m
 from stack_runner import JANUS_RUN, start_stack
 
 pytestmark = pytest.mark.system
@@ -63,6 +68,54 @@ async def test_existing_servers_named_in_the_environment_are_used(tmp_path, nc, 
         code = await asyncio.wait_for(stack.proc.wait(), 15)
         await stack.drain
     assert code == 0, stack.tail()
+
+
+async def _snapshot_after(js, account: str, after_ns: int) -> m.PositionSnapshot:
+    """The first position snapshot the broker reported after ``after_ns``."""
+    found: asyncio.Queue = asyncio.Queue()
+
+    async def on_msg(msg) -> None:
+        snapshot = m.POSITION_EVENTS.decode(msg.data)
+        if snapshot.ts > after_ns:
+            await found.put(snapshot)
+
+    sub = await js.subscribe(subjects.evt_position(account), stream="EVENTS", ordered_consumer=True,
+                             deliver_policy=DeliverPolicy.ALL, cb=on_msg)
+    try:
+        return await asyncio.wait_for(found.get(), 60)
+    finally:
+        await sub.unsubscribe()
+
+
+async def test_a_restarted_stack_keeps_the_brokers_books_and_the_history(tmp_path):
+    """`make run` twice on one data dir: EVENTS and the simulated brokers agree after the restart."""
+    stack = await start_stack(tmp_path)
+    try:
+        for account in ("ib-1", "wb-1"):
+            code, out = await janus(stack.nats_url, "order", "--account", account, "BUY", "AAPL", "7", "--wait",
+                                    timeout=90)
+            assert code == 0, out
+    finally:
+        stack.proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(stack.proc.wait(), 15) == 0
+        await stack.drain
+    restarted_at = time.time_ns()
+    stack = await start_stack(tmp_path)
+    try:
+        nc = await bus.connect(stack.nats_url, "restart-test", initial_attempts=3)
+        try:
+            for account in ("ib-1", "wb-1"):
+                snapshot = await _snapshot_after(nc.jetstream(), account, restarted_at)
+                assert [(p.symbol, p.qty) for p in snapshot.positions] == [("AAPL", 7)], account
+        finally:
+            await nc.close()
+        code, out = await janus(stack.nats_url, "--json", "audit", "replay", timeout=120)
+        report = json.loads(out)["report"]
+        assert code == 0 and report["intents"] == 2 and report["position_differences"] == [], report
+    finally:
+        stack.proc.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(stack.proc.wait(), 15) == 0
+        await stack.drain
 
 
 async def test_no_configuration_is_a_clear_error_not_a_traceback(tmp_path):

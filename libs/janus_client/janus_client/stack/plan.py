@@ -44,6 +44,8 @@ def plan(config: JanusConfig, config_path: str, installed: Callable[[str], str |
     if wb_sim and wb is not None:
         argv = [wb_sim, "--host", "127.0.0.1", "--port", str(sims.webull_port),
                 "--grpc-port", str(sims.webull_grpc_port)]
+        if state_dir:
+            argv += ["--state", f"{state_dir}/webull-sim.state.json"]
         # The key goes on the command line; the secret only through the environment.
         specs.append(ProcessSpec("webull-sim", argv + ["--app-key", wb.app_key], "simulator",
                                  port=sims.webull_port, env={"JANUS_WEBULL_SIM_SECRET": wb.app_secret}))
