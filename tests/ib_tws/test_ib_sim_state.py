@@ -4,13 +4,13 @@ seen through unmodified ib_async, and a state file it cannot read is set aside, 
 from __future__ import annotations
 
 import asyncio
-import json
 import signal
 import sys
 from pathlib import Path
 
 from ib_async import IB, LimitOrder, MarketOrder, Stock
 
+from ib_sim_process import listening
 from janus_ib_sim import IBSimulator, state
 
 
@@ -72,15 +72,6 @@ def test_snapshot_restore_round_trips_and_skips_what_is_not_configured():
     assert state.snapshot(fewer) != data  # DU2 was left out
 
 
-async def _listening(proc) -> dict:
-    while True:
-        line = await proc.stdout.readline()
-        if not line:
-            raise AssertionError("janus-ib-sim exited before listening")
-        if b"ib_sim_listening" in line:
-            return json.loads(line)
-
-
 async def test_the_process_saves_on_sigterm_and_sets_an_unreadable_file_aside(tmp_path):
     path = tmp_path / "state.json"
 
@@ -89,7 +80,7 @@ async def test_the_process_saves_on_sigterm_and_sets_an_unreadable_file_aside(tm
             sys.executable, "-m", "janus_ib_sim.main", "--port", "0", "--account", "DU9", "--state", str(path),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
         try:
-            port = (await asyncio.wait_for(_listening(proc), 15))["port"]
+            port = (await asyncio.wait_for(listening(proc), 15))["port"]
             ib = await connected(port, client_id=3)
             try:
                 [aapl] = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ib_async import IB, MarketOrder, Stock
 
+from ib_sim_process import listening
 from janus_ib_sim import IBSimulator
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,7 +125,7 @@ async def test_ibs_official_client_connects_qualifies_and_gets_ticks(tmp_path):
         sys.executable, "-m", "janus_ib_sim.main", "--port", "0", "--tick-interval", "0.02",
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     try:
-        port = await asyncio.wait_for(_listening_port(sim), 15)
+        port = (await asyncio.wait_for(listening(sim), 15))["port"]
         probe = await asyncio.create_subprocess_exec(
             str(IBAPI_PYTHON), str(Path(__file__).with_name("ibapi_probe.py")), str(port),
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
@@ -139,15 +140,6 @@ async def test_ibs_official_client_connects_qualifies_and_gets_ticks(tmp_path):
         await asyncio.wait_for(sim.wait(), 10)
 
 
-async def _listening_port(proc) -> int:
-    while True:
-        line = await proc.stdout.readline()
-        if not line:
-            raise AssertionError("janus-ib-sim exited before listening")
-        if b"ib_sim_listening" in line:
-            return json.loads(line)["port"]
-
-
 async def test_admin_http_interface(tmp_path):
     import socket
 
@@ -158,7 +150,7 @@ async def test_admin_http_interface(tmp_path):
         sys.executable, "-m", "janus_ib_sim.main", "--port", "0", "--admin-port", str(admin_port),
         "--account", "DU7", stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
     try:
-        port = await asyncio.wait_for(_listening_port(sim), 15)
+        port = (await asyncio.wait_for(listening(sim), 15))["port"]
 
         async def http(method: str, path: str, body: dict | None = None) -> tuple[int, dict]:
             reader, writer = await asyncio.open_connection("127.0.0.1", admin_port)

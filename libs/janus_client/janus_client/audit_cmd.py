@@ -20,8 +20,17 @@ from janus_common.messages import ANY_EVENT, MessageDecodeError
 EXIT_OK, EXIT_NOTHING, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_TIMEOUT, EXIT_VIOLATIONS = 0, 1, 2, 3, 4, 6
 
 
-# What reading EVENTS can fail with once connected (besides NotFoundError: no stream yet).
+# What reading EVENTS can fail with once connected (nats.js.errors.NotFoundError: no stream yet).
 READ_ERRORS = (asyncio.TimeoutError, bus.BusError, nats.errors.Error)
+
+
+def read_failed(command: str, exc: BaseException) -> int:
+    """Say why EVENTS could not be read; the exit code scripts can branch on."""
+    if isinstance(exc, nats.js.errors.NotFoundError):
+        print(f"{command}: there is no EVENTS stream here: nothing has been recorded", file=sys.stderr)
+        return EXIT_NOTHING
+    print(f"{command}: reading EVENTS failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+    return EXIT_TIMEOUT
 
 
 def parse_since(text: str | None) -> datetime | None:
@@ -88,12 +97,8 @@ async def replay_command(args: argparse.Namespace, nats_url: str) -> int:
             print("reading EVENTS …", file=sys.stderr)
         records = await read_events(nc.jetstream(), account=args.account, since=since)
         removed = await bus.removed_sequences(nc, bus.EVENTS_STREAM)
-    except nats.js.errors.NotFoundError:
-        print("janus audit replay: there is no EVENTS stream here: nothing has been recorded", file=sys.stderr)
-        return EXIT_NOTHING
     except READ_ERRORS as exc:
-        print(f"janus audit replay: reading EVENTS failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_TIMEOUT
+        return read_failed("janus audit replay", exc)
     finally:
         await nc.close()
     events = decode_all(records)

@@ -8,15 +8,14 @@ import sys
 from datetime import datetime, timezone
 
 import msgspec
-import nats.js.errors
 from nats.js.api import DeliverPolicy
 
 from janus_common.messages import ANY_EVENT, MessageDecodeError
 
-from .audit_cmd import READ_ERRORS, decode_all, events_subject, parse_since, read_events
+from .audit_cmd import READ_ERRORS, decode_all, events_subject, parse_since, read_events, read_failed
 from .connect import EXIT_UNREACHABLE, connect_or_explain
 
-EXIT_NOTHING, EXIT_USAGE, EXIT_TIMEOUT = 1, 2, 4
+EXIT_USAGE = 2
 
 
 def matches(event: object, args: argparse.Namespace) -> bool:
@@ -78,12 +77,8 @@ async def events_command(args: argparse.Namespace, nats_url: str) -> int:
                     show(event, args)
         finally:
             await sub.unsubscribe()
-    except nats.js.errors.NotFoundError:
-        print("janus events: there is no EVENTS stream here: nothing has been recorded", file=sys.stderr)
-        return EXIT_NOTHING
     except READ_ERRORS as exc:
-        print(f"janus events: reading EVENTS failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return EXIT_TIMEOUT
+        return read_failed("janus events", exc)
     finally:
         await nc.close()
 
