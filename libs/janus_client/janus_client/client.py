@@ -135,7 +135,8 @@ class JanusClient:
             raw = await self.js.get_last_msg("EVENTS", subjects.evt_position(account))
         except Exception:
             return None
-        return m.POSITION_EVENTS.decode(raw.data)
+        # nats-py leaves ``data`` None for an empty payload: decode it as the empty payload it is
+        return m.POSITION_EVENTS.decode(raw.data or b"")
 
     async def valuation(self, account: str) -> m.AccountValuation | None:
         """The account's latest valuation, as the pricer keeps it in KV."""

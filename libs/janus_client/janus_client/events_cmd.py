@@ -26,7 +26,7 @@ def matches(event: object, args: argparse.Namespace) -> bool:
     return True
 
 
-def line(event: object) -> str:
+def line(event: msgspec.Struct) -> str:
     ts = getattr(event, "ts", 0) or 0
     when = datetime.fromtimestamp(ts / 1e9, tz=timezone.utc).strftime("%H:%M:%S.%f")[:-3] if ts else "-"
     account = getattr(event, "account", "") or ""
@@ -36,7 +36,7 @@ def line(event: object) -> str:
     return f"{when} {account:<8} {type(event).__name__:<20} {intent} {msgspec.json.encode(detail).decode()}"
 
 
-def show(event: object, args: argparse.Namespace) -> None:
+def show(event: msgspec.Struct, args: argparse.Namespace) -> None:
     print(msgspec.json.encode(event).decode() if args.json else line(event), flush=True)
 
 

@@ -57,6 +57,7 @@ async def watch_command(args: argparse.Namespace, nats_url: str) -> int:
     finally:
         await live.close()
         await nc.close()
+    return EXIT_OK  # the feed ended (main() also answers Ctrl-C with EXIT_OK)
 
 
 def add(sub: argparse._SubParsersAction, nats_url) -> None:
