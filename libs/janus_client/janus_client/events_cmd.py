@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 import msgspec
+from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
 from janus_common.messages import ANY_EVENT, MessageDecodeError
@@ -58,9 +60,9 @@ async def events_command(args: argparse.Namespace, nats_url: str) -> int:
             for event in found[-args.last:] if args.last else found:
                 show(event, args)
             return 0
-        queue: asyncio.Queue = asyncio.Queue()
+        queue: asyncio.Queue[msgspec.Struct] = asyncio.Queue()
 
-        async def on_msg(msg) -> None:
+        async def on_msg(msg: Msg) -> None:
             try:
                 await queue.put(ANY_EVENT.decode(msg.data, subject=msg.subject))
             except MessageDecodeError as exc:
@@ -83,7 +85,8 @@ async def events_command(args: argparse.Namespace, nats_url: str) -> int:
         await nc.close()
 
 
-def add(sub: argparse._SubParsersAction, nats_url) -> None:
+def add(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+        nats_url: Callable[[argparse.Namespace], str]) -> None:
     events = sub.add_parser("events", help="list (or --follow) the event stream, with filters")
     events.add_argument("--account", default=None)
     events.add_argument("--kind", action="append", default=[], help="event class, e.g. OrderFilled (repeatable)")
