@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 # Every lib, service and simulator that has a pyproject.toml is installed (editable).
 PACKAGES := $(sort $(dir $(wildcard libs/*/pyproject.toml services/*/pyproject.toml simulators/*/pyproject.toml)))
 
-.PHONY: setup test test-unit run bench lint clean
+.PHONY: setup typecheck test test-unit run bench lint clean
 
 setup: ## create .venv and install every package and the test tools
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -17,7 +17,10 @@ setup: ## create .venv and install every package and the test tools
 	.venv-ibapi/bin/python -m pip install --quiet -c constraints-ibapi.txt ibapi-stable
 	@echo "installed: $(PACKAGES)"
 
-test: ## the whole suite (starts its own NATS and Postgres)
+typecheck: ## mypy over libs/ and services/ (settings in pyproject.toml)
+	$(PY) -m mypy
+
+test: typecheck ## the type check, then the whole suite (starts its own NATS and Postgres)
 	$(PY) -m pytest
 
 test-unit: ## pure code only

@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 import msgspec
 import nats.errors
 import nats.js.errors
+from nats.js import JetStreamContext
 
 from janus_common import audit, bus, chain, projections, subjects
 
@@ -48,7 +50,7 @@ def events_subject(account: str | None) -> str:
     return subjects.ALL_EVENTS if account is None else f"janus.evt.*.{subjects.account_token(account)}"
 
 
-async def read_events(js, *, account: str | None, since: datetime | None,
+async def read_events(js: JetStreamContext, *, account: str | None, since: datetime | None,
                       timeout: float = 60.0) -> list[chain.Stored]:
     """Every event of the stream (or the account's) as stored, from the start or ``since``."""
     subject = events_subject(account)
@@ -56,8 +58,8 @@ async def read_events(js, *, account: str | None, since: datetime | None,
     return await bus.stored(js, bus.EVENTS_STREAM, subject, since=start, timeout=timeout)
 
 
-def decode_all(records: list[chain.Stored]) -> list:
-    events = []
+def decode_all(records: list[chain.Stored]) -> list[msgspec.Struct]:
+    events: list[msgspec.Struct] = []
     for record in records:
         try:
             events.append(ANY_EVENT.decode(record.data, subject=record.subject))
@@ -115,7 +117,8 @@ async def replay_command(args: argparse.Namespace, nats_url: str) -> int:
     return EXIT_OK if report.clean and agree else EXIT_VIOLATIONS
 
 
-def add(sub: argparse._SubParsersAction, nats_url) -> None:
+def add(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+        nats_url: Callable[[argparse.Namespace], str]) -> None:
     audit_parser = sub.add_parser("audit", help="audit the event history")
     audit_sub = audit_parser.add_subparsers(dest="audit_command", required=True)
     replay = audit_sub.add_parser("replay", help="rebuild orders and positions from EVENTS and check invariants",

@@ -88,9 +88,11 @@ def order_words(words: list[str], account: str | None) -> tuple[str, str, float,
             return None
 
     qty_a, qty_b = number(a), number(b)
-    if (qty_a is None) == (qty_b is None):
-        raise ValueError(f"expected one symbol and one quantity, got {a!r} and {b!r}")
-    return (account, side.upper(), qty_b, a) if qty_b is not None else (account, side.upper(), qty_a, b)
+    if qty_a is None and qty_b is not None:
+        return account, side.upper(), qty_b, a
+    if qty_b is None and qty_a is not None:
+        return account, side.upper(), qty_a, b
+    raise ValueError(f"expected one symbol and one quantity, got {a!r} and {b!r}")
 
 
 async def _order(args: argparse.Namespace) -> int:

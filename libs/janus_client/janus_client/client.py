@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
 from janus_common import bus, subjects
@@ -55,14 +56,17 @@ class JanusClient:
         await self.close()
 
     @contextlib.asynccontextmanager
-    async def _order_events(self, account: str, *, from_start: bool = False) -> AsyncIterator[asyncio.Queue]:
+    async def _order_events(
+        self, account: str, *, from_start: bool = False
+    ) -> AsyncIterator[asyncio.Queue[Any]]:
         feed = await self.follow_orders(account, from_start=from_start)
         try:
             yield feed.queue
         finally:
             await feed.close()
 
-    async def _first(self, queue: asyncio.Queue, match, what: str, intent_id: str, timeout: float) -> Any:
+    async def _first(self, queue: asyncio.Queue[Any], match: Callable[[Any], bool], what: str,
+                     intent_id: str, timeout: float) -> Any:
         async def find() -> Any:
             while True:
                 event = await queue.get()
@@ -135,7 +139,8 @@ class JanusClient:
             raw = await self.js.get_last_msg("EVENTS", subjects.evt_position(account))
         except Exception:
             return None
-        return m.POSITION_EVENTS.decode(raw.data)
+        # nats-py leaves ``data`` None for an empty payload: decode it as the empty payload it is
+        return m.POSITION_EVENTS.decode(raw.data or b"")
 
     async def valuation(self, account: str) -> m.AccountValuation | None:
         """The account's latest valuation, as the pricer keeps it in KV."""
@@ -148,10 +153,10 @@ class Feed:
 
     def __init__(self, codec: m.Codec[Any]) -> None:
         self.codec = codec
-        self.queue: asyncio.Queue = asyncio.Queue()
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
         self.sub: Any = None
 
-    async def on_msg(self, msg) -> None:
+    async def on_msg(self, msg: Msg) -> None:
         try:
             await self.queue.put(self.codec.decode(msg.data, subject=msg.subject))
         except m.MessageDecodeError:

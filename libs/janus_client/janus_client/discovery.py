@@ -6,6 +6,7 @@ import asyncio
 
 import msgspec
 from nats.aio.client import Client as NATS
+from nats.aio.msg import Msg
 
 
 class ServiceInstance(msgspec.Struct, frozen=True):
@@ -28,7 +29,7 @@ async def discover(nc: NATS, *, window: float = 0.5, expect: int | None = None,
     found: dict[str, ServiceInstance] = {}
     enough = asyncio.Event()
 
-    async def collect(msg) -> None:
+    async def collect(msg: Msg) -> None:
         try:
             info = msgspec.json.decode(msg.data)
             found[info["id"]] = ServiceInstance(

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 
 import msgspec
+from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
 from janus_common.messages import ANY_EVENT, MessageDecodeError
@@ -26,7 +28,7 @@ def matches(event: object, args: argparse.Namespace) -> bool:
     return True
 
 
-def line(event: object) -> str:
+def line(event: msgspec.Struct) -> str:
     ts = getattr(event, "ts", 0) or 0
     when = datetime.fromtimestamp(ts / 1e9, tz=timezone.utc).strftime("%H:%M:%S.%f")[:-3] if ts else "-"
     account = getattr(event, "account", "") or ""
@@ -36,7 +38,7 @@ def line(event: object) -> str:
     return f"{when} {account:<8} {type(event).__name__:<20} {intent} {msgspec.json.encode(detail).decode()}"
 
 
-def show(event: object, args: argparse.Namespace) -> None:
+def show(event: msgspec.Struct, args: argparse.Namespace) -> None:
     print(msgspec.json.encode(event).decode() if args.json else line(event), flush=True)
 
 
@@ -58,9 +60,9 @@ async def events_command(args: argparse.Namespace, nats_url: str) -> int:
             for event in found[-args.last:] if args.last else found:
                 show(event, args)
             return 0
-        queue: asyncio.Queue = asyncio.Queue()
+        queue: asyncio.Queue[msgspec.Struct] = asyncio.Queue()
 
-        async def on_msg(msg) -> None:
+        async def on_msg(msg: Msg) -> None:
             try:
                 await queue.put(ANY_EVENT.decode(msg.data, subject=msg.subject))
             except MessageDecodeError as exc:
@@ -83,7 +85,8 @@ async def events_command(args: argparse.Namespace, nats_url: str) -> int:
         await nc.close()
 
 
-def add(sub: argparse._SubParsersAction, nats_url) -> None:
+def add(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+        nats_url: Callable[[argparse.Namespace], str]) -> None:
     events = sub.add_parser("events", help="list (or --follow) the event stream, with filters")
     events.add_argument("--account", default=None)
     events.add_argument("--kind", action="append", default=[], help="event class, e.g. OrderFilled (repeatable)")

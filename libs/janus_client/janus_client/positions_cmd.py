@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Callable
+
+from janus_common.messages import AccountValuation
 
 from . import positions_view, valuations
 from .client import JanusClient
@@ -40,7 +43,7 @@ async def watch_command(args: argparse.Namespace, nats_url: str) -> int:
     live = await JanusClient(nc).follow_valuations(args.account)
     shown = {v.account: v for v in await valuations.latest(nc.jetstream(), args.account)}
 
-    def show(changed: list) -> None:
+    def show(changed: list[AccountValuation]) -> None:
         if args.json:
             for v in changed:
                 print(positions_view.render_json([v]), flush=True)
@@ -57,9 +60,11 @@ async def watch_command(args: argparse.Namespace, nats_url: str) -> int:
     finally:
         await live.close()
         await nc.close()
+    return EXIT_OK  # the feed ended (main() also answers Ctrl-C with EXIT_OK)
 
 
-def add(sub: argparse._SubParsersAction, nats_url) -> None:
+def add(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+        nats_url: Callable[[argparse.Namespace], str]) -> None:
     positions = sub.add_parser("positions", help="positions with their valuations and price provenance")
     positions.add_argument("--account", default=None)
     positions.set_defaults(run=lambda a: positions_command(a, nats_url(a)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import msgspec
@@ -62,7 +63,8 @@ async def call(args: argparse.Namespace, nats_url: str, subject: str, request: m
     return EXIT_OK
 
 
-def add(sub: argparse._SubParsersAction, nats_url) -> None:
+def add(sub: argparse._SubParsersAction[argparse.ArgumentParser],
+        nats_url: Callable[[argparse.Namespace], str]) -> None:
     resolve = sub.add_parser("resolve", help="look a symbol up in the registry (fills it from IB on a miss)")
     resolve.add_argument("symbol")
     resolve.add_argument("--asset-class", choices=[a.value for a in AssetClass], default=None)

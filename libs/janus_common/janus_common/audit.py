@@ -114,7 +114,8 @@ def check(ledger: Ledger, *, account: str | None = None, chain_breaks: Sequence[
             implied[(view.account, view.symbol)] += signed
     differences = []
     for (acct, symbol), qty in sorted(implied.items()):
-        reported = ledger.positions.get(acct, {}).get(symbol)
+        book = ledger.positions.get(acct)
+        reported = book.get(symbol) if book is not None else None
         if reported is not None and abs(reported - qty) > 1e-9:
             differences.append(Finding("positions_match", "", acct,
                                        f"{symbol}: Janus fills imply {qty:g}, the broker reports {reported:g}"))

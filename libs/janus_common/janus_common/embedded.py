@@ -17,7 +17,9 @@ import sys
 import sysconfig
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol, TypedDict, TypeVar
 
 import structlog
 
@@ -54,7 +56,8 @@ def _tail(path: Path, lines: int = 30) -> str:
         return ""
 
 
-def _wait(predicate, timeout: float, what: str, proc: subprocess.Popen, logfile: Path) -> None:
+def _wait(predicate: Callable[[], bool], timeout: float, what: str, proc: subprocess.Popen[bytes],
+          logfile: Path) -> None:
     # Polling is right here: we wait for another process's socket, not for our own code.
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -66,22 +69,41 @@ def _wait(predicate, timeout: float, what: str, proc: subprocess.Popen, logfile:
     raise EmbeddedServerError(what, f"not ready within {timeout:.0f}s", _tail(logfile))
 
 
-def _with_fresh_ports(server, start, timeout: float, attempts: int = 3):
+class _OnPorts(Protocol):
+    auto_port: bool
+    port: int
+
+    def _new_ports(self) -> None: ...
+
+
+_Started = TypeVar("_Started")
+
+
+class _RunAs(TypedDict, total=False):
+    """subprocess keywords that drop root for Postgres."""
+
+    user: int
+    group: int
+
+
+def _with_fresh_ports(server: _OnPorts, start: Callable[[float], _Started], timeout: float,
+                      attempts: int = 3) -> _Started:
     """A port we picked ourselves may be taken by someone else before the server binds it (a
     free port is only free when asked): then the server exits at once, and we pick again. A
     port the caller chose is never changed behind its back."""
-    for attempt in range(1, attempts + 1):
+    for attempt in range(1, attempts):
         try:
             return start(timeout)
         except EmbeddedServerError as exc:
             exited = exc.reason.startswith("exited")
-            if not (server.auto_port and exited) or attempt == attempts:
+            if not (server.auto_port and exited):
                 raise
             log.warning("embedded_port_taken", server=exc.server, port=server.port, attempt=attempt)
             server._new_ports()
+    return start(timeout)  # the last attempt: whatever it raises is the caller's
 
 
-def _parent_death_signal():
+def _parent_death_signal() -> Callable[[], None]:
     """A preexec hook: the child gets SIGTERM when the thread that started it dies, so a test
     run killed outright leaves no server behind. Only for starts from a long-lived thread."""
     import ctypes
@@ -96,7 +118,7 @@ def _parent_death_signal():
     return hook
 
 
-def _stop(proc: subprocess.Popen | None, sig_timeout: float = 5.0) -> None:
+def _stop(proc: subprocess.Popen[bytes] | None, sig_timeout: float = 5.0) -> None:
     if proc is None or proc.poll() is not None:
         return
     proc.terminate()
@@ -128,7 +150,7 @@ class EmbeddedNats:
         self.port = port or free_port(host)
         self.monitor_port = free_port(host)
         self.die_with_parent = die_with_parent
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -213,7 +235,7 @@ class EmbeddedPostgres:
         self.port = port or free_port(host)
         self.durable = durable
         self.die_with_parent = die_with_parent
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
 
     @property
     def pgdata(self) -> Path:
@@ -226,7 +248,7 @@ class EmbeddedPostgres:
     def dsn(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@{self.host}:{self.port}/{database}"
 
-    def _run_kwargs(self) -> dict:
+    def _run_kwargs(self) -> _RunAs:
         if os.geteuid() != 0:
             return {}
         user = _ensure_system_user()

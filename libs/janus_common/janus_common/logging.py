@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
@@ -16,7 +17,7 @@ import structlog
 _SECRET_KEYS = frozenset({"password", "secret", "app_secret", "token", "x-signature", "dsn"})
 
 
-def _redact(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     # A secret must never reach a log line, whoever passed it in by mistake.
     for key in list(event_dict):
         if key.lower() in _SECRET_KEYS:

@@ -38,7 +38,7 @@ def migration_files(folder: Path) -> list[tuple[int, str, Path]]:
     return found
 
 
-async def migrate(conn: asyncpg.Connection, folder: Path) -> list[str]:
+async def migrate(conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy, folder: Path) -> list[str]:
     """Apply pending migrations from ``folder``; returns the names applied now."""
     applied_now: list[str] = []
     await conn.execute("SELECT pg_advisory_lock($1)", _LOCK_KEY)

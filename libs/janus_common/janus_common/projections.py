@@ -9,7 +9,7 @@ returns a new state and never mutates its input. The maps are persistent (HAMT,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -87,13 +87,16 @@ class Ledger(msgspec.Struct, frozen=True, kw_only=True):
     """Orders by intent id, broker-reported positions by account and symbol, and an index of
     what is still working per (account, symbol) as (buy, sell) quantities."""
 
-    orders: Mapping[str, OrderView] = msgspec.field(default_factory=Map)
-    positions: Mapping[str, Mapping[str, float]] = msgspec.field(default_factory=Map)
-    working: Mapping[tuple[str, str], tuple[float, float]] = msgspec.field(default_factory=Map)
+    orders: Map[str, OrderView] = msgspec.field(default_factory=Map)
+    positions: Map[str, Map[str, float]] = msgspec.field(default_factory=Map)
+    working: Map[tuple[str, str], tuple[float, float]] = msgspec.field(default_factory=Map)
     # Fills since the account's last broker snapshot: the snapshot lags the fill by a moment, and
     # a SELL right after a BUY fills must see the bought shares.
-    unreported: Mapping[tuple[str, str], float] = msgspec.field(default_factory=Map)
+    unreported: Map[tuple[str, str], float] = msgspec.field(default_factory=Map)
     applied: int = 0
+
+
+_NO_POSITIONS: Map[str, float] = Map()
 
 
 def _working(view: OrderView | None) -> tuple[float, float]:
@@ -161,11 +164,11 @@ def apply(state: Ledger, event: Any) -> Ledger:
             return _counted(state)
         if view is not None:
             return _with_order(state, msgspec.structs.replace(view, outcomes=view.outcomes + 1))
-        intent = event.intent
+        refused = event.intent
         return _with_order(state, OrderView(
             intent_id=intent_id, account=event.account, rejected=event.reason,
-            symbol=intent.symbol if intent else "", side=intent.side if intent else None,
-            qty=intent.qty if intent else 0.0))
+            symbol=refused.symbol if refused else "", side=refused.side if refused else None,
+            qty=refused.qty if refused else 0.0))
 
     if view is None:
         return _counted(state)
@@ -217,7 +220,7 @@ def replay(events: Iterable[Any], state: Ledger | None = None) -> Ledger:
 
 def broker_position(state: Ledger, account: str, symbol: str) -> float:
     """The broker's last reported position plus the fills it has not reported yet."""
-    return state.positions.get(account, {}).get(symbol, 0.0) + state.unreported.get((account, symbol), 0.0)
+    return state.positions.get(account, _NO_POSITIONS).get(symbol, 0.0) + state.unreported.get((account, symbol), 0.0)
 
 
 def in_flight(state: Ledger, account: str, symbol: str) -> tuple[float, float]:

@@ -98,6 +98,8 @@ def kv_configs(t: Topology = Topology()) -> list[KeyValueConfig]:
 
 
 async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
+    if config.name is None:  # nats-py types the name optional; every stream here has one
+        raise ValueError("a stream configuration needs a name")
     try:
         await js.stream_info(config.name)
     except nats.js.errors.NotFoundError:

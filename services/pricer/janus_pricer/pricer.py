@@ -154,7 +154,7 @@ class Pricer:
             log.error("market_data_symbol_mismatch", subject=msg.subject, symbol=symbol)
             return False
         old = self.quotes.get(symbol)
-        if type(data) is Tick:
+        if isinstance(data, Tick):
             self.stats.ticks += 1
             new = merge_tick(old, data)
         else:
@@ -235,7 +235,7 @@ class Pricer:
                              stale_after_ns=self.stale_after_ns)
 
     async def _flush(self, due: Iterable[str], *, with_prices: bool = True) -> None:
-        puts = []
+        valuations: list[tuple[str, bytes]] = []
         now = time.time_ns()  # one instant per flush: snapshot times keep the window's spacing
         for account in sorted(due):
             valuation = self.value(account, now)
@@ -244,11 +244,17 @@ class Pricer:
             payload = encode(valuation)
             await self.nc.publish(subjects.val(account), payload)
             self.stats.valuations += 1
-            puts.append((self._kv_valuations, account, payload))
+            valuations.append((account, payload))
         dirty: set[str] = set()
         if with_prices:
             dirty, self.dirty_quotes = self.dirty_quotes, set()
-        puts += [(self._kv_prices, s, encode(self.quotes[s])) for s in sorted(dirty)]
+        prices = [(s, encode(self.quotes[s])) for s in sorted(dirty)]
+        if not valuations and not prices:
+            return
+        if self._kv_valuations is None or self._kv_prices is None:
+            raise RuntimeError("the pricer has not started: no KV bucket to write to")
+        puts = [(self._kv_valuations, key, value) for key, value in valuations]
+        puts += [(self._kv_prices, key, value) for key, value in prices]
         for start in range(0, len(puts), KV_CONCURRENCY):
             chunk = puts[start:start + KV_CONCURRENCY]
             results = await asyncio.gather(*(kv.put(key, value) for kv, key, value in chunk),

@@ -27,7 +27,7 @@ async def last_per_subject(js: JetStreamContext, stream: str, subject: str,
     except nats.js.errors.NotFoundError:
         return  # no such stream yet: nothing to restore
     try:
-        remaining = (await sub.consumer_info()).num_pending
+        remaining = (await sub.consumer_info()).num_pending or 0  # None: the server sent none
         while remaining > 0:
             try:
                 msgs = await sub.fetch(min(remaining, BATCH), timeout=timeout)
@@ -43,4 +43,4 @@ async def last_per_subject(js: JetStreamContext, stream: str, subject: str,
 
 def is_kv_delete(msg: Msg) -> bool:
     """A KV delete or purge marker, not a value."""
-    return bool(msg.headers) and msg.headers.get("KV-Operation") in ("DEL", "PURGE")
+    return msg.headers is not None and msg.headers.get("KV-Operation") in ("DEL", "PURGE")

@@ -32,8 +32,11 @@ async def add_concurrent_rpc(
     serve_one = rpc_handler(codec, handler)
     in_flight: set[asyncio.Task[None]] = set()
 
+    async def serve(request: Any) -> None:  # a coroutine, which create_task needs
+        await serve_one(request)
+
     async def endpoint(request: Any) -> None:
-        task = asyncio.create_task(serve_one(request))
+        task = asyncio.create_task(serve(request))
         in_flight.add(task)
         task.add_done_callback(in_flight.discard)
 

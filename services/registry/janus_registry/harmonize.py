@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 
@@ -52,7 +53,7 @@ class Harmonizer:
 
         # One write per symbol, both brokers' unique values together, in symbol order (two
         # runs on two replicas lock rows in the same order and cannot deadlock).
-        found: dict[str, tuple[Entry, dict]] = {}
+        found: dict[str, tuple[Entry, dict[str, Any]]] = {}
         for (broker, entry), c in zip(jobs, checked):
             if isinstance(c.outcome, Unique):
                 found.setdefault(entry.symbol, (entry, {}))[1].update(c.outcome.values)

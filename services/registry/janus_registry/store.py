@@ -49,7 +49,9 @@ def entry_of(row: asyncpg.Record) -> Entry:
                  provenance=_stamps.decode(row["provenance"]))
 
 
-async def _fill(conn: asyncpg.Connection, w: Write) -> tuple[Entry, list[str]]:
+async def _fill(
+    conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy, w: Write
+) -> tuple[Entry, list[str]]:
     for _ in range(2):  # a second pass only when another writer inserted the row meanwhile
         row = await conn.fetchrow(f"{_SELECT} WHERE symbol = $1 FOR UPDATE", w.symbol)
         current = entry_of(row) if row is not None else None

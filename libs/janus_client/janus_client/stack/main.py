@@ -20,9 +20,11 @@ import sys
 import sysconfig
 import time
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import structlog
+from nats.aio.client import Client as NATS
 from nats.micro import add_service
 
 from janus_common import logging as janus_logging
@@ -95,12 +97,12 @@ class Child:
                 os.killpg(self.proc.pid, sig)
 
 
-async def _ping_count(nc, service_name: str, expected: int) -> int:
+async def _ping_count(nc: NATS, service_name: str, expected: int) -> int:
     found = await discover(nc, verb=f"PING.{service_name}", expect=expected, window=0.5)
     return len(found)
 
 
-async def _wait_ready(children: list[Child], nc, timeout: float) -> list[str]:
+async def _wait_ready(children: list[Child], nc: NATS, timeout: float) -> list[str]:
     """Names of the processes not ready within ``timeout``."""
     deadline = time.monotonic() + timeout
     pending = list(children)
@@ -249,7 +251,7 @@ async def _stop_children(children: list[Child]) -> None:
             await asyncio.wait(pending, timeout=1.0)
 
 
-def _print_summary(summary: dict, late: list[str]) -> None:
+def _print_summary(summary: dict[str, Any], late: list[str]) -> None:
     lines = ["", "Janus is up.", f"  NATS      {summary['nats']}", f"  Postgres  {summary['postgres']}",
              f"  config    {summary['config']}", f"  logs      {summary['logs']}/<process>.log"]
     for name, info in summary["processes"].items():
