@@ -19,7 +19,7 @@ from janus_common import logging as janus_logging
 
 from . import state
 from .admin import serve_admin
-from .catalogue import DEFAULT_CATALOGUE, from_config
+from .catalogue import from_config
 from .simulator import IBSimulator
 
 log = structlog.get_logger()
@@ -31,7 +31,7 @@ def build(args: argparse.Namespace) -> IBSimulator:
     accounts = [(a["number"], float(a.get("cash", 1_000_000))) for a in raw.get("accounts", [])] or None
     if args.account:
         accounts = [(number, 1_000_000.0) for number in args.account]
-    catalogue = from_config(raw["contracts"]) if raw.get("contracts") else DEFAULT_CATALOGUE
+    catalogue = from_config(raw["contracts"]) if raw.get("contracts") else None
     return IBSimulator(accounts=accounts, catalogue=catalogue, seed=args.seed, host=args.host, port=args.port,
                        tick_interval=float(raw.get("tick_interval", args.tick_interval)),
                        bar_interval=float(raw.get("bar_interval", args.bar_interval)))

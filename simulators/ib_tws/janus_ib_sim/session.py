@@ -174,11 +174,14 @@ class Session:
                 self.error(-1, 321, f"Unsupported or unknown request (message id {fields[0]!r})")
                 return
             handler(self, fields)
-        except (WireError, IndexError, ValueError) as exc:
+        except (WireError, IndexError, ValueError, ArithmeticError) as exc:
             # A request we cannot read: tell the client which one, keep the connection.
-            self.error(_req_id(fields), 321, f"Error validating request: {exc}")
-            log.warning("bad_request", client_id=self.client_id, msg_id=fields[0] if fields else None,
+            self.error(_req_id(fields), 321, f"Error validating request: {str(exc)[:200]}")
+            log.warning("bad_request", client_id=self.client_id, msg_id=fields[0][:20] if fields else None,
                         error=type(exc).__name__)
+        except Exception:  # noqa: BLE001 — no request may end a session, whatever it carries
+            self.error(_req_id(fields), 322, "Error processing request.")
+            log.exception("request_failed", client_id=self.client_id, msg_id=fields[0][:20] if fields else None)
 
     # --- requests -------------------------------------------------------------------------
 

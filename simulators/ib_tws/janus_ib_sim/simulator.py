@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timezone
 
 import structlog
 
-from . import book
+from . import book, margin
 from . import outgoing as out
 from .book import Account, Holding, OrderError, SimOrder
-from .catalogue import DEFAULT_CATALOGUE, Query, Spec, match
+from .catalogue import STATIC_CATALOGUE, Query, Spec, listed, match
 from .market import Quote, first_quote, set_price, step
 from .session import MarketSub, Session
 
@@ -70,15 +73,22 @@ class BarWindow:
 
 class IBSimulator:
     def __init__(self, *, accounts: list[tuple[str, float]] | None = None,
-                 catalogue: tuple[Spec, ...] = DEFAULT_CATALOGUE, seed: int = 1, host: str = "127.0.0.1",
+                 catalogue: tuple[Spec, ...] | None = None, seed: int = 1, host: str = "127.0.0.1",
                  port: int = 0, tick_interval: float = 0.25, bar_interval: float = 5.0,
-                 pacing_limit: int | None = 50) -> None:
+                 pacing_limit: int | None = 50, clock: Callable[[], date] | None = None) -> None:
         self.host = host
         self.port = port
-        self.catalogue = catalogue
-        self.specs = {s.con_id: s for s in catalogue}
+        # No catalogue: the stocks plus the futures/options calendar of the clock's day. A given
+        # catalogue is listed as it is (minus what has expired).
+        self._static = STATIC_CATALOGUE if catalogue is None else catalogue
+        self._generate = catalogue is None
+        self.clock = clock or (lambda: datetime.now(timezone.utc).date())
+        self._listed_on: date | None = None
+        self._listed: tuple[Spec, ...] = ()
+        self.specs: dict[int, Spec] = {}  # every contract ever listed: holdings outlive expiry
+        self.quotes: dict[int, Quote] = {}
         self.rng = random.Random(seed)
-        self.quotes: dict[int, Quote] = {s.con_id: first_quote(s) for s in catalogue}
+        self._refresh_listing()
         self.accounts = {n: Account(n, cash) for n, cash in (accounts or [("DU1000001", 1_000_000.0),
                                                                            ("DU1000002", 1_000_000.0)])}
         self.tick_interval = tick_interval
@@ -160,6 +170,26 @@ class IBSimulator:
     def next_order_id(self, client_id: int) -> int:
         used = [oid for (cid, oid) in self.by_client if cid == client_id]
         return max([self._next_ids.get(client_id, 1), *(o + 1 for o in used)])
+
+    @property
+    def catalogue(self) -> tuple[Spec, ...]:
+        """The contracts listed today (the day rolls: expired ones go, new ones come)."""
+        self._refresh_listing()
+        return self._listed
+
+    @property
+    def today(self) -> date:
+        return self.clock()
+
+    def _refresh_listing(self) -> None:
+        today = self.clock()
+        if today == self._listed_on:
+            return
+        self._listed = listed(self._static, today, generate=self._generate)
+        self._listed_on = today
+        for spec in self._listed:
+            self.specs.setdefault(spec.con_id, spec)
+            self.quotes.setdefault(spec.con_id, first_quote(spec))
 
     def lookup(self, q: Query) -> list[Spec]:
         return match(self.catalogue, q)
@@ -287,11 +317,14 @@ class IBSimulator:
                 raise OrderError(104, f"Can't modify a filled order (order id {order_id})")
             if qty < order.filled:
                 raise OrderError(321, "Error validating request: quantity below what is already filled")
+            self._check_margin(acct, order.spec, order.action, qty - order.filled, order_type, lmt, aux,
+                               exclude=order.perm_id)
             order = replace(order, qty=qty, order_type=order_type, lmt=lmt, aux=aux, tif=tif)
         else:
             if any(cid == client_id and oid >= order_id for cid, oid in self.by_client) and \
                     order_id < self._next_ids.get(client_id, 0):
                 raise OrderError(103, f"Duplicate order id {order_id}")
+            self._check_margin(acct, spec, action, qty, order_type, lmt, aux)
             holding = acct.holdings.get(spec.con_id, Holding())
             short_sale = action == "SELL" and holding.qty - qty < 0
             if short_sale and not spec.shortable:
@@ -315,6 +348,30 @@ class IBSimulator:
         self._order_update(order)
         self.match_all()
         return order
+
+    def _quote(self, spec: Spec) -> Quote:
+        return self.quotes.setdefault(spec.con_id, first_quote(spec))
+
+    def _working(self, order: SimOrder) -> margin.Working:
+        price = margin.order_price(order.action, order.order_type, order.lmt, order.aux, self._quote(order.spec))
+        return margin.Working(order.spec, order.action, order.remaining, price)
+
+    def _check_margin(self, acct: Account, spec: Spec, action: str, qty: float, order_type: str,
+                      lmt: float | None, aux: float | None, exclude: int | None = None) -> None:
+        """IB's pre-trade margin check: the order, with the account's other working orders,
+        must fit in its equity (201 with the figures otherwise)."""
+        new = margin.Working(spec, action, qty, margin.order_price(action, order_type, lmt, aux, self._quote(spec)))
+        others = [self._working(o) for o in self.orders.values()
+                  if not o.done and o.account == acct.number and o.perm_id != exclude]
+        marks = {c: q.last for c, q in self.quotes.items()}
+        short = margin.shortfall(new, others, acct.cash, acct.quantities, marks, self.specs)
+        if short is not None:
+            needed, equity = short
+            log.info("ib_sim_order_over_buying_power", account=acct.number, symbol=spec.local_symbol,
+                     needed=round(needed, 2), equity=round(equity, 2))
+            raise OrderError(201, "Order rejected - reason:YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE "
+                                  f"DESIRED POSITION YOUR EQUITY WITH LOAN VALUE [{equity:.2f} USD] MUST EXCEED "
+                                  f"THE INITIAL MARGIN [{needed:.2f} USD]")
 
     def _to_owner(self, order: SimOrder, fields: list[object]) -> None:
         owner = self.sessions.get(order.client_id)
@@ -475,6 +532,8 @@ class IBSimulator:
 
     def set_price(self, symbol_or_con_id: str | int, price: float) -> Quote:
         spec = self.spec_for(symbol_or_con_id)
+        if not (math.isfinite(price) and 0 < price and price / spec.min_tick < book.MAX_TICKS):
+            raise ValueError(f"price {price!r} is not a positive finite price for {spec.local_symbol}")
         self.quotes[spec.con_id] = set_price(spec, self.quotes[spec.con_id], price)
         self.match_all()
         return self.quotes[spec.con_id]
