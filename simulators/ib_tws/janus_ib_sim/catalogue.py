@@ -130,6 +130,14 @@ def _same_right(a: str, b: str) -> bool:
     return a[:1].upper() == b[:1].upper()
 
 
+def _same_expiry(spec: Spec, asked: str) -> bool:
+    """IB reads YYYYMM as the contract month and YYYYMMDD as the last trading day (CL's
+    February contract stops trading in January: a month prefix of the date would be ambiguous)."""
+    if len(asked) == 6:
+        return spec.contract_month == asked
+    return spec.last_trade_date == asked[:8]
+
+
 def _exchange_ok(spec: Spec, exchange: str) -> bool:
     if not exchange:
         return True
@@ -156,7 +164,7 @@ def match(catalogue: tuple[Spec, ...], q: Query) -> list[Spec]:
             continue
         if q.currency and s.currency != q.currency:
             continue
-        if q.last_trade and not (s.last_trade_date.startswith(q.last_trade) or s.contract_month == q.last_trade):
+        if q.last_trade and not _same_expiry(s, q.last_trade):
             continue
         if q.strike and abs(s.strike - q.strike) > 1e-9:
             continue

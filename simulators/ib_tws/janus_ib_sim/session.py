@@ -318,8 +318,11 @@ class Session:
 
 
 def _req_id(fields: list[str]) -> int:
-    """The request id of a message, where one can be read (most requests carry it third)."""
-    if len(fields) > 2 and fields[2].lstrip("-").isdigit():
+    """The request id of a message, where one can be read (most requests carry it third;
+    placeOrder has no version field, so its order id is second)."""
+    if fields and fields[0] == "3":
+        return int(fields[1]) if len(fields) > 1 and fields[1].lstrip("-").isdigit() and len(fields[1]) < 11 else -1
+    if len(fields) > 2 and fields[2].lstrip("-").isdigit() and len(fields[2]) < 11:
         return int(fields[2])
     return -1
 

@@ -109,10 +109,14 @@ def as_int(text: str, default: int = 0) -> int:
 
 
 def as_float(text: str, default: float | None = None) -> float | None:
+    """A client's double: ``""`` and IB's unset value are absent; ``Infinite`` is how the API
+    spells infinity (it comes back as a number for the validation to refuse)."""
     if text in ("", None):
         return default
+    if text.lstrip("+-") == "Infinite":
+        return float(text.replace("Infinite", "inf"))
     try:
         value = float(text)
     except ValueError as exc:
         raise WireError(f"expected a number, got {text[:40]!r}") from exc
-    return None if value >= UNSET_DOUBLE else value
+    return None if value == UNSET_DOUBLE else value
