@@ -73,6 +73,11 @@ def _on_tick(price: float, tick: float) -> bool:
     return abs(steps - round(steps)) < 1e-6
 
 
+def used_prices(order_type: str, lmt: float | None, aux: float | None) -> tuple[float | None, float | None]:
+    """(limit, stop) as the order type uses them; a price the type ignores is not kept."""
+    return (lmt if order_type in ("LMT", "STP LMT") else None, aux if order_type in ("STP", "STP LMT") else None)
+
+
 def validate(spec: Spec, action: str, qty: float, order_type: str, lmt: float | None, aux: float | None,
              tif: str) -> None:
     """IB's refusals of an order's own fields, as IB codes. Every float is checked for being
@@ -93,8 +98,9 @@ def validate(spec: Spec, action: str, qty: float, order_type: str, lmt: float | 
         raise OrderError(321, "Error validating request:-'bP' : cause - Missing limit price")
     if order_type in ("STP", "STP LMT") and aux is None:
         raise OrderError(321, "Error validating request:-'bQ' : cause - Missing stop price (auxPrice)")
-    for price in (lmt if order_type in ("LMT", "STP LMT") else None,
-                  aux if order_type in ("STP", "STP LMT") else None):
+    if any(p is not None and not math.isfinite(p) for p in (lmt, aux)):
+        raise OrderError(110, "The price does not conform to the minimum price variation for this contract.")
+    for price in used_prices(order_type, lmt, aux):
         if price is not None and not _on_tick(price, spec.min_tick):
             raise OrderError(110, "The price does not conform to the minimum price variation for this "
                                   f"contract (tick {spec.min_tick:g}).")

@@ -241,6 +241,9 @@ class Session:
         action, qty, order_type = f[16].upper(), as_float(f[17], 0.0) or 0.0, f[18].upper()
         lmt, aux, tif = as_float(f[19]), as_float(f[20]), (f[21] or "DAY").upper()
         account, order_ref = f[23], f[26]
+        if order_id <= 0:  # ids come from nextValidId and only grow
+            self.error(order_id, 103, f"Duplicate order id {order_id}")
+            return
         found = self.sim.lookup(q)
         if len(found) != 1:
             self.error(order_id, 200, "No security definition has been found for the request")

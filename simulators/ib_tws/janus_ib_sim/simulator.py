@@ -309,6 +309,7 @@ class IBSimulator:
     def _place(self, client_id: int, order_id: int, spec: Spec, action: str, qty: float, order_type: str,
                lmt: float | None, aux: float | None, tif: str, account: str, order_ref: str) -> SimOrder:
         book.validate(spec, action, qty, order_type, lmt, aux, tif)
+        lmt, aux = book.used_prices(order_type, lmt, aux)
         acct = self._account_for(account)
         key = (client_id, order_id)
         if key in self.by_client:  # modify: same orderId again
