@@ -64,3 +64,8 @@ def last_year(root: str, on: date | None = None) -> Month:
 def option_expiry(offset: int = 0, on: date | None = None) -> str:
     """YYYYMMDD of the front monthly option expiry (``offset`` 1 = the next)."""
     return expiries.option_expiry(on or today(), offset).strftime("%Y%m%d")
+
+
+def option_symbol(root: str, right: str, strike: str, on: date | None = None) -> str:
+    """A canonical option symbol on the front monthly expiry (``NQ.YYMMDD.C.15000``)."""
+    return f"{root}.{option_expiry(0, on)[2:]}.{right}.{strike}"

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from contract_months import option_symbol
 from janus_common import bus, subjects
 from janus_common import messages as m
 from janus_common.messages import Broker
@@ -23,7 +24,7 @@ async def test_ib_holdings_fill_missing_entries_future_as_root_yymm_options_not_
     webull = m.PositionSnapshot(account="wb-1", broker=Broker.WEBULL, positions=[
         m.Position(symbol="TSLA", asset_class=AssetClass.EQUITY, qty=5, avg_cost=200)])
     ib = m.PositionSnapshot(account="ib-1", broker=Broker.IB, positions=[
-        m.Position(symbol="NQ.260320.C.15000", asset_class=AssetClass.OPTION, qty=1, avg_cost=100,
+        m.Position(symbol=option_symbol("NQ", "C", "15000"), asset_class=AssetClass.OPTION, qty=1, avg_cost=100,
                    multiplier=20),
         m.Position(symbol="MSFT", asset_class=AssetClass.EQUITY, qty=3, avg_cost=400),  # present
         m.Position(symbol="AAPL", asset_class=AssetClass.EQUITY, qty=10, avg_cost=150, con_id=265598),

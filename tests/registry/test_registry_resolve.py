@@ -9,6 +9,7 @@ import json
 import msgspec
 import pytest
 
+from contract_months import option_symbol
 from janus_common import subjects
 from janus_common import messages as m
 from janus_common.messages import Broker, RejectReason
@@ -154,7 +155,7 @@ async def test_malformed_requests_get_error_replies_and_the_service_keeps_servin
     for bad in ("aapl!!", "NQ.2613", ""):
         reply = await resolve(nc, bad)
         assert isinstance(reply, m.RpcError) and reply.reason is RejectReason.INVALID_SYMBOL, bad
-    option = await resolve(nc, "NQ.260320.C.15000")
+    option = await resolve(nc, option_symbol("NQ", "C", "15000"))
     assert isinstance(option, m.RpcError) and option.reason is RejectReason.INVALID_SYMBOL
     assert ib_gateway.calls == []
     ok = await resolve(nc, "AAPL")
