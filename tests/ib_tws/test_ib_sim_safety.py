@@ -128,7 +128,12 @@ async def test_the_calendar_rolls_with_the_clock_and_expired_contracts_answer_20
             seen = errors(ib)
             [contract] = await ib.qualifyContractsAsync(Future("ES", front_es.yyyymm, "CME"))
             assert contract is not None and contract.conId == front_es.con_id  # its last trading day
+            resting = ib.placeOrder(contract, LimitOrder("BUY", 1, 1000.00))
+            await until(ib, lambda: resting.orderStatus.status == "Submitted")
             clock[0] = expiry + timedelta(days=1)
+            await until(ib, resting.isDone)  # the next tick ends it with its contract
+            assert resting.orderStatus.status == "Cancelled" and not resting.fills
+            assert seen[resting.order.orderId] == (202, "Order Canceled - reason:contract expired")
             assert await ib.qualifyContractsAsync(Future("ES", front_es.yyyymm, "CME")) == [None]
             trade = ib.placeOrder(contract, MarketOrder("BUY", 1))  # by conId, as a client that kept it
             await until(ib, lambda: trade.order.orderId in seen)

@@ -88,7 +88,6 @@ class IBSimulator:
         self.specs: dict[int, Spec] = {}  # every contract ever listed: holdings outlive expiry
         self.quotes: dict[int, Quote] = {}
         self.rng = random.Random(seed)
-        self._refresh_listing()
         self.accounts = {n: Account(n, cash) for n, cash in (accounts or [("DU1000001", 1_000_000.0),
                                                                            ("DU1000002", 1_000_000.0)])}
         self.tick_interval = tick_interval
@@ -107,6 +106,7 @@ class IBSimulator:
         self._tasks: list[asyncio.Task] = []
         self._external_client = 999  # "another client" of the control interface
         self.stats = {"orders": 0, "fills": 0, "ticks_sent": 0}
+        self._refresh_listing()
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -190,6 +190,11 @@ class IBSimulator:
         for spec in self._listed:
             self.specs.setdefault(spec.con_id, spec)
             self.quotes.setdefault(spec.con_id, first_quote(spec))
+        # Working orders in a contract that stopped trading end with it, as at the exchange.
+        live = {s.con_id for s in self._listed}
+        for order in [o for o in self.orders.values() if not o.done and o.spec.con_id not in live]:
+            log.info("ib_sim_order_expired", perm_id=order.perm_id, symbol=order.spec.local_symbol)
+            self._cancel(order, "contract expired")
 
     def lookup(self, q: Query) -> list[Spec]:
         return match(self.catalogue, q)
@@ -245,6 +250,7 @@ class IBSimulator:
 
     def tick(self) -> None:
         """One market step: every price moves, working orders trade, subscribers hear it."""
+        self._refresh_listing()  # the day may have rolled: expired contracts stop trading
         wanted = {sub.con_id for s in self.sessions.values() for sub in s.market.values()}
         wanted |= {c for s in self.sessions.values() for c in s.bars.values()}
         wanted |= {o.spec.con_id for o in self.orders.values() if not o.done}
@@ -394,11 +400,11 @@ class IBSimulator:
             return
         self._cancel(order)
 
-    def _cancel(self, order: SimOrder) -> None:
+    def _cancel(self, order: SimOrder, reason: str = "") -> None:
         order = replace(order, status="Cancelled", completed_time=out.exec_time())
         self.orders[order.perm_id] = order
         self._order_update(order)
-        self._to_owner(order, out.error(order.order_id, 202, "Order Canceled - reason:"))
+        self._to_owner(order, out.error(order.order_id, 202, f"Order Canceled - reason:{reason}"))
 
     def cancel_all(self) -> None:
         for order in list(self.orders.values()):

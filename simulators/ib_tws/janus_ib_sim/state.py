@@ -72,6 +72,7 @@ def restore(sim: IBSimulator, data: bytes) -> list[str]:
     sim._next_perm = max(sim._next_perm, saved.next_perm)
     sim._next_exec = max(sim._next_exec, saved.next_exec)
     sim._next_ids = dict(saved.next_ids)
+    sim._listed_on = None  # the next look at the calendar ends orders whose contract expired meanwhile
     return skipped
 
 
