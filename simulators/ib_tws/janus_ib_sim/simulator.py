@@ -177,10 +177,6 @@ class IBSimulator:
         self._refresh_listing()
         return self._listed
 
-    @property
-    def today(self) -> date:
-        return self.clock()
-
     def _refresh_listing(self) -> None:
         today = self.clock()
         if today == self._listed_on:
