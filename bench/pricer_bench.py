@@ -25,6 +25,7 @@ import sys
 import sysconfig
 import tempfile
 import time
+from datetime import date
 from pathlib import Path
 
 import yaml
@@ -35,8 +36,10 @@ from janus_common import messages as m
 from janus_common.servers import provide_nats
 from janus_common.streams import ensure_streams
 from janus_common.symbols import AssetClass
+from janus_ib_sim.expiries import front_month
 
-SYMBOLS = [f"S{i}" for i in range(20)] + ["NQ.2603"]
+_NQ_YEAR, _NQ_MONTH = front_month("NQ", date.today())  # a live contract, whatever today is
+SYMBOLS = [f"S{i}" for i in range(20)] + [f"NQ.{_NQ_YEAR % 100:02d}{_NQ_MONTH:02d}"]
 ACCOUNTS = {"ib-1": m.Broker.IB, "ib-2": m.Broker.IB, "wb-1": m.Broker.WEBULL}
 DONE = "bench.baseline.done"
 SCRIPT = Path(sysconfig.get_path("scripts")) / "janus-pricer"

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import uuid
 
+from contract_months import front
 from janus_common import bus, subjects
 from janus_common import messages as m
 from janus_common.config import from_dict
@@ -51,8 +52,9 @@ async def running_gateway(nats_url: str, port: int, alias: str = "ib-1"):
 
 
 AAPL = m.IbContract(symbol="AAPL", sec_type="STK", exchange="SMART", con_id=265598, primary_exchange="NASDAQ")
-ES = m.IbContract(symbol="ES", sec_type="FUT", exchange="CME", con_id=551601561, contract_month="202603",
-                  multiplier=50.0)
+ES_MONTH = front("ES")  # today's front ES contract, as the IB simulator lists it
+ES = m.IbContract(symbol="ES", sec_type="FUT", exchange="CME", con_id=ES_MONTH.con_id,
+                  contract_month=ES_MONTH.yyyymm, multiplier=50.0)
 
 
 def place(intent_id: str, **kw) -> m.PlaceOrder:

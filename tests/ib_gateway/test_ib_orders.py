@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 import pytest
-from ibgw_helpers import ES, new_id, place, route
+from ibgw_helpers import ES, ES_MONTH, new_id, place, route
 
 from janus_common import subjects
 from janus_common import messages as m
@@ -45,7 +45,7 @@ async def test_each_order_type_end_to_end(gateway, js, events, sim):
 
 async def test_partial_fills_each_published_once(gateway, js, events, sim):
     intent = new_id()
-    await route(js, place(intent, symbol="ES.2603", ib=ES, qty=30.0))
+    await route(js, place(intent, symbol=ES_MONTH.canonical, ib=ES, qty=30.0))
     fills = []
     while sum(f.qty for f in fills) < 30:
         fills.append(await events.next(m.OrderFilled, where=lambda e: e.intent_id == intent))

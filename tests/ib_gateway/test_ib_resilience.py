@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from contract_months import front
 from ibgw_helpers import new_id, place, route, running_gateway
 
 from janus_common import bus, subjects
@@ -97,15 +98,16 @@ async def test_lookups_unique_ambiguous_and_none(gateway, nc):
     assert isinstance(aapl, m.LookupUnique) and aapl.candidate.ib.con_id == 265598
     brk = await lookup("BRK.B", "EQUITY")
     assert isinstance(brk, m.LookupUnique) and brk.candidate.ib.symbol == "BRK B"
-    nq = await lookup("NQ.2603", "FUTURE")
+    nq_month = front("NQ", 1)
+    nq = await lookup(nq_month.canonical, "FUTURE")
     assert isinstance(nq, m.LookupUnique)
     assert (nq.candidate.ib.contract_month, nq.candidate.ib.last_trade_date, nq.candidate.ib.multiplier) == (
-        "202603", "20260320", 20.0)
+        nq_month.yyyymm, nq_month.last_trade_date, 20.0)
     shop_cad = await lookup("SHOP", "EQUITY", currency="")
     assert isinstance(shop_cad, m.LookupAmbiguous) and len(shop_cad.candidates) == 2
     assert isinstance(await lookup("SHOP", "EQUITY"), m.LookupUnique)  # the default filter: US + SMART + USD
     assert isinstance(await lookup("ZZZZ", "EQUITY"), m.LookupNotFound)
-    bad = await lookup("nq 2603", "FUTURE")
+    bad = await lookup(f"nq {nq_month.canonical[3:]}", "FUTURE")
     assert isinstance(bad, m.RpcError) and bad.reason is m.RejectReason.INVALID_SYMBOL
     burst = await asyncio.gather(*(lookup(s, "EQUITY") for s in ["AAPL", "MSFT", "SPY", "QQQ", "NVDA"] * 6))
     assert all(isinstance(r, m.LookupUnique) for r in burst)

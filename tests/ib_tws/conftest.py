@@ -8,7 +8,9 @@ from janus_ib_sim import IBSimulator
 
 @pytest.fixture
 async def sim():
-    async with IBSimulator(seed=7, tick_interval=0.02, bar_interval=0.2) as simulator:
+    # 5M on the first account: the partial-fill test buys 40 ES (about 1.1M of initial margin).
+    async with IBSimulator(accounts=[("DU1000001", 5_000_000.0), ("DU1000002", 1_000_000.0)], seed=7,
+                           tick_interval=0.02, bar_interval=0.2) as simulator:
         yield simulator
 
 

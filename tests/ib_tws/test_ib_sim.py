@@ -8,6 +8,7 @@ import time
 import pytest
 from ib_async import IB, Future, LimitOrder, MarketOrder, Option, Stock, StopLimitOrder, StopOrder
 
+from contract_months import front, option_expiry
 
 
 async def until(ib: IB, predicate, timeout: float = 5.0) -> None:
@@ -49,10 +50,13 @@ async def test_duplicate_client_id_gets_326_and_is_closed(sim, ib):
 async def test_qualify_stock_future_option_and_ambiguity(ib):
     [aapl] = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
     assert aapl.conId == 265598 and aapl.primaryExchange == "NASDAQ"
-    [es] = await ib.qualifyContractsAsync(Future("ES", "202603", "CME"))
-    assert es.localSymbol == "ESH6" and es.multiplier == "50" and es.lastTradeDateOrContractMonth == "20260320"
-    [call] = await ib.qualifyContractsAsync(Option("AAPL", "20261218", 200, "C", "SMART"))
-    assert call.conId == 700003
+    es_front = front("ES")
+    [es] = await ib.qualifyContractsAsync(Future("ES", es_front.yyyymm, "CME"))
+    assert es.localSymbol == es_front.local_symbol and es.multiplier == "50"
+    assert es.lastTradeDateOrContractMonth == es_front.last_trade_date
+    expiry = option_expiry()
+    [call] = await ib.qualifyContractsAsync(Option("AAPL", expiry, 200, "C", "SMART"))
+    assert call.localSymbol == f"AAPL  {expiry[2:]}C00200000" and call.lastTradeDateOrContractMonth == expiry
     assert await ib.qualifyContractsAsync(Stock("SHOP")) == [None]
     [candidates] = await ib.qualifyContractsAsync(Stock("SHOP"), returnAll=True)
     assert {c.primaryExchange for c in candidates} == {"NYSE", "TSE"}
@@ -67,7 +71,7 @@ async def test_unknown_contract_is_error_200(ib):
 
 
 async def test_ticks_and_bars_flow_on_the_tick_grid(sim, ib):
-    [es] = await ib.qualifyContractsAsync(Future("ES", "202603", "CME"))
+    [es] = await ib.qualifyContractsAsync(Future("ES", front("ES").yyyymm, "CME"))
     ticker = ib.reqMktData(es)
     await until(ib, lambda: ticker.bid == ticker.bid and ticker.last == ticker.last and ticker.volume > 0)
     for price in (ticker.bid, ticker.ask, ticker.last):
@@ -115,7 +119,7 @@ async def test_each_order_type_fills_rests_or_triggers(sim, ib):
 
 
 async def test_partial_fills_cancel_and_modify(sim, ib):
-    [es] = await ib.qualifyContractsAsync(Future("ES", "202606", "CME"))
+    [es] = await ib.qualifyContractsAsync(Future("ES", front("ES", 1).yyyymm, "CME"))
     big = ib.placeOrder(es, MarketOrder("BUY", 40))  # many times the size at the touch
     await until(ib, big.isDone, timeout=10)
     assert len(big.fills) > 1 and sum(f.execution.shares for f in big.fills) == 40

@@ -5,9 +5,13 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contract_months import front
 from janus_common.messages import Broker, MarketDataSubscribed, Position, PositionSnapshot
 from janus_common.symbols import AssetClass
 from janus_pricer import debounce, holdings, subscriptions
+
+ES = front("ES").canonical  # a live contract month, whatever today is
+NQ = front("NQ").canonical  # a live contract month, whatever today is
 
 WINDOW = 250_000_000
 accounts = st.sampled_from(["ib-1", "ib-2", "wb-1"])
@@ -62,7 +66,7 @@ def _snapshot(account, ts, *lines):
 
 
 @given(st.lists(st.tuples(accounts, st.integers(0, 100),
-                          st.lists(st.tuples(st.sampled_from(["AAPL", "MSFT", "NQ.2603"]),
+                          st.lists(st.tuples(st.sampled_from(["AAPL", "MSFT", NQ]),
                                              st.integers(-5, 5)), max_size=3)), max_size=20))
 def test_holdings_keep_the_newest_snapshot_per_account(reports):
     state: dict = {}
@@ -90,5 +94,5 @@ def test_subscription_plan_converges(wanted, active):
 
 
 def test_wanted_adds_client_requests_to_holdings():
-    assert subscriptions.wanted({"AAPL"}, {"cli-1": ["MSFT"], "cli-2": ["AAPL", "ES.2603"]}) == \
-        {"AAPL", "MSFT", "ES.2603"}
+    assert subscriptions.wanted({"AAPL"}, {"cli-1": ["MSFT"], "cli-2": ["AAPL", ES]}) == \
+        {"AAPL", "MSFT", ES}

@@ -7,8 +7,11 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contract_months import front
 from janus_common.messages import Bar, Broker, Tick
 from janus_pricer.quotes import NS, PriceKind, Quote, merge_bar, merge_quotes, merge_tick, mark
+
+ES = front("ES").canonical  # a live contract month, whatever today is
 
 prices = st.floats(min_value=0.01, max_value=1e6, allow_nan=False, allow_infinity=False)
 maybe_price = st.one_of(st.none(), prices, st.just(math.nan))
@@ -70,12 +73,12 @@ def test_restoring_from_kv_then_replaying_market_equals_one_fold(items, data):
 
 
 def test_bar_close_is_timed_at_the_bar_end_and_used_without_last_or_quotes():
-    bar = Bar(symbol="ES.2603", ts=100 * NS, interval_s=5, open=1, high=2, low=0.5, close=1.5)
+    bar = Bar(symbol=ES, ts=100 * NS, interval_s=5, open=1, high=2, low=0.5, close=1.5)
     quote = merge_bar(None, bar)
     assert quote.close == 1.5 and quote.close_ts == 105 * NS
     m = mark(quote, 106 * NS, 60 * NS)
     assert m.kind == PriceKind.BAR_CLOSE and m.price == 1.5 and not m.stale
-    older = Bar(symbol="ES.2603", ts=50 * NS, open=1, high=2, low=0.5, close=9.0)
+    older = Bar(symbol=ES, ts=50 * NS, open=1, high=2, low=0.5, close=9.0)
     assert merge_bar(quote, older).close == 1.5
 
 

@@ -8,11 +8,15 @@ import time
 import pytest
 from structlog.testing import capture_logs
 
+from contract_months import front
 from janus_common import bus, subjects
 from janus_common import messages as m
 from janus_common.symbols import AssetClass
 from janus_client import positions_view as view
 from janus_client import valuations as client
+
+ES = front("ES").canonical  # a live contract month, whatever today is
+NQ = front("NQ").canonical  # a live contract month, whatever today is
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +64,7 @@ def _price(v: m.AccountValuation, symbol: str) -> float | None:
 async def test_burst_of_10000_ticks_one_snapshot_per_window_last_price_quantity_kept(
         js, nc, pricer_factory):
     await bus.publish(js, subjects.evt_position("ib-1"), _snapshot(
-        "ib-1", m.Broker.IB, ("AAPL", 100, 150.0, 1), ("NQ.2603", -2, 15000.0, 20)))
+        "ib-1", m.Broker.IB, ("AAPL", 100, 150.0, 1), (NQ, -2, 15000.0, 20)))
     await bus.publish(js, subjects.evt_position("wb-1"), _snapshot(
         "wb-1", m.Broker.WEBULL, ("AAPL", 10, 140.0, 1)))
     vals = await Valuations().start(nc)
@@ -85,7 +89,7 @@ async def test_burst_of_10000_ticks_one_snapshot_per_window_last_price_quantity_
     burst_s = (time.monotonic_ns() - started) / 1e9
     await nc.flush()
 
-    expected_qty = {"ib-1": {"AAPL": 100, "NQ.2603": -2}, "wb-1": {"AAPL": 10}}
+    expected_qty = {"ib-1": {"AAPL": 100, NQ: -2}, "wb-1": {"AAPL": 10}}
     for account in ("ib-1", "wb-1"):
         mine = [v for v in vals.seen if v.account == account]
         gaps = [b.ts - a.ts for a, b in zip(mine, mine[1:])]
@@ -103,13 +107,13 @@ async def test_burst_of_10000_ticks_one_snapshot_per_window_last_price_quantity_
 
 async def test_restart_restores_the_cache_from_kv_and_the_market_stream(js, nc, pricer_factory):
     await bus.publish(js, subjects.evt_position("ib-1"), _snapshot(
-        "ib-1", m.Broker.IB, ("AAPL", 5, 100.0, 1), ("ES.2603", 1, 5000.0, 50), ("MSFT", 3, 300, 1)))
+        "ib-1", m.Broker.IB, ("AAPL", 5, 100.0, 1), (ES, 1, 5000.0, 50), ("MSFT", 3, 300, 1)))
     vals = await Valuations().start(nc)
     async with pricer_factory():
         await bus.publish(js, subjects.md_tick("AAPL"), m.Tick(symbol="AAPL", last=123.45))
-        await bus.publish(js, subjects.md_bar("ES.2603"), m.Bar(
-            symbol="ES.2603", ts=time.time_ns(), open=1, high=1, low=1, close=5010.25))
-        await vals.until(lambda v: _price(v, "AAPL") == 123.45 and _price(v, "ES.2603") == 5010.25)
+        await bus.publish(js, subjects.md_bar(ES), m.Bar(
+            symbol=ES, ts=time.time_ns(), open=1, high=1, low=1, close=5010.25))
+        await vals.until(lambda v: _price(v, "AAPL") == 123.45 and _price(v, ES) == 5010.25)
     # While it is down: MARKET loses everything it had (only KV still knows AAPL and ES), and
     # one new tick arrives (only MARKET knows MSFT).
     await js.purge_stream("MARKET")
@@ -118,11 +122,11 @@ async def test_restart_restores_the_cache_from_kv_and_the_market_stream(js, nc, 
     async with pricer_factory() as ctx:
         first = await vals.until(lambda v: v.account == "ib-1")
         assert {p.symbol: p.price for p in first.positions} == \
-            {"AAPL": 123.45, "ES.2603": 5010.25, "MSFT": 410.5}
+            {"AAPL": 123.45, ES: 5010.25, "MSFT": 410.5}
         assert ctx.pricer.stats.restored_from_kv >= 2
         assert ctx.pricer.stats.restored_from_market == 1
-        assert {p.symbol: p.qty for p in first.positions} == {"AAPL": 5, "ES.2603": 1, "MSFT": 3}
-        es = next(p for p in first.positions if p.symbol == "ES.2603")
+        assert {p.symbol: p.qty for p in first.positions} == {"AAPL": 5, ES: 1, "MSFT": 3}
+        es = next(p for p in first.positions if p.symbol == ES)
         assert es.market_value == pytest.approx(5010.25 * 50)
         assert es.unrealized_pnl == pytest.approx((5010.25 - 5000.0) * 50)
 
@@ -155,7 +159,7 @@ async def test_malformed_ticks_are_logged_typed_and_the_pricer_keeps_serving(js,
 
 async def test_asks_market_data_for_held_symbols_and_survives_no_responders(js, nc, pricer_factory):
     await bus.publish(js, subjects.evt_position("ib-1"), _snapshot(
-        "ib-1", m.Broker.IB, ("AAPL", 5, 100.0, 1), ("NQ.2603", 1, 15000.0, 20), ("IBM", 0, 1, 1)))
+        "ib-1", m.Broker.IB, ("AAPL", 5, 100.0, 1), (NQ, 1, 15000.0, 20), ("IBM", 0, 1, 1)))
     vals = await Valuations().start(nc)
     with capture_logs() as logs:
         async with pricer_factory() as ctx:
@@ -179,7 +183,7 @@ async def test_asks_market_data_for_held_symbols_and_survives_no_responders(js, 
             await nc.subscribe(subjects.RPC_MD_SUBSCRIBE, cb=gateway)
             first = await asyncio.wait_for(requests.get(), 10)
             assert isinstance(first, m.MarketDataSubscribe)
-            assert first.symbols == ["AAPL", "NQ.2603"] and first.requester == "janus-pricer"
+            assert first.symbols == ["AAPL", NQ] and first.requester == "janus-pricer"
             await asyncio.wait_for(md.settled.wait(), 10)
 
             # a client asks the pricer for MSFT (and for nonsense); the pricer asks the gateway
@@ -190,10 +194,10 @@ async def test_asks_market_data_for_held_symbols_and_survives_no_responders(js, 
 
             # AAPL is sold out: nobody needs it any more
             await bus.publish(js, subjects.evt_position("ib-1"), _snapshot(
-                "ib-1", m.Broker.IB, ("AAPL", 0, 100.0, 1), ("NQ.2603", 1, 15000.0, 20)))
+                "ib-1", m.Broker.IB, ("AAPL", 0, 100.0, 1), (NQ, 1, 15000.0, 20)))
             drop = await asyncio.wait_for(requests.get(), 10)
             assert isinstance(drop, m.MarketDataUnsubscribe) and drop.symbols == ["AAPL"]
             await asyncio.wait_for(md.settled.wait(), 10)
-            assert md.active == {"NQ.2603", "MSFT"}
+            assert md.active == {NQ, "MSFT"}
     unavailable = [e for e in logs if e["event"] == "md_subscribe_unavailable"]
     assert unavailable and unavailable[0]["reason"] in ("RPC_NO_RESPONDERS", "RPC_TIMEOUT")

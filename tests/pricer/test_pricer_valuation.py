@@ -8,10 +8,13 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contract_months import front
 from janus_common.messages import Broker, Position
 from janus_common.symbols import AssetClass
 from janus_pricer.quotes import NS, Mark, PriceKind, Quote, mark
 from janus_pricer.valuation import value_account, value_position
+
+NQ = front("NQ").canonical  # a live contract month, whatever today is
 
 prices = st.floats(min_value=0.01, max_value=1e6, allow_nan=False, allow_infinity=False)
 qtys = st.floats(min_value=-1e5, max_value=1e5, allow_nan=False).filter(lambda q: abs(q) >= 1e-3)
@@ -20,7 +23,7 @@ brokers = st.sampled_from(list(Broker))
 
 
 def _position(qty: float, avg_cost: float, multiplier: float = 1.0) -> Position:
-    return Position(symbol="NQ.2603" if multiplier != 1 else "AAPL",
+    return Position(symbol=NQ if multiplier != 1 else "AAPL",
                     asset_class=AssetClass.FUTURE if multiplier != 1 else AssetClass.EQUITY,
                     qty=qty, avg_cost=avg_cost, multiplier=multiplier)
 

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import json
 
+from contract_months import front
 from janus_common.messages import AccountValuation, Broker, PositionValuation
 from janus_client.positions_view import NS, render_json, render_table
+
+ES = front("ES").canonical  # a live contract month, whatever today is
+NQ = front("NQ").canonical  # a live contract month, whatever today is
 
 
 def _valuations():
@@ -17,8 +21,8 @@ def _valuations():
                                                market_value=1500.0, unrealized_pnl=50.0,
                                                derived=True)]),
         AccountValuation(account="ib-1", broker=Broker.IB, ts=0, positions=[
-            PositionValuation(symbol="NQ.2603", qty=-2, avg_cost=15000.0, multiplier=20.0),
-            PositionValuation(symbol="ES.2603", qty=1, avg_cost=5000.0, multiplier=50.0,
+            PositionValuation(symbol=NQ, qty=-2, avg_cost=15000.0, multiplier=20.0),
+            PositionValuation(symbol=ES, qty=1, avg_cost=5000.0, multiplier=50.0,
                               price=5010.0, price_ts=0, price_source=Broker.IB,
                               market_value=250500.0, unrealized_pnl=500.0, stale=True)]),
     ]
@@ -29,7 +33,7 @@ def test_table_lists_positions_and_totals_with_provenance():
     lines = text.splitlines()
     assert lines[0].split()[:3] == ["ACCOUNT", "SYMBOL", "QTY"]
     body = [line.split() for line in lines[1:]]
-    assert [(r[0], r[1]) for r in body] == [("ib-1", "ES.2603"), ("ib-1", "NQ.2603"),
+    assert [(r[0], r[1]) for r in body] == [("ib-1", ES), ("ib-1", NQ),
                                             ("ib-1", "TOTAL"), ("wb-1", "AAPL"), ("wb-1", "TOTAL")]
     assert body[0][-1] == "stale" and "250,500.00" in body[0]
     assert body[1][-1] == "no-price" and body[1][2] == "-2"

@@ -17,6 +17,7 @@ from nats.aio.client import Client as NATS
 from nats.micro import add_service
 from nats.micro.service import EndpointConfig
 
+from contract_months import front
 from janus_common import bus, subjects
 from janus_common import messages as m
 from janus_common.config import from_dict
@@ -31,9 +32,10 @@ def ib_stock(symbol: str, con_id: int, primary: str = "NASDAQ") -> IbContract:
                       currency="USD", con_id=con_id, trading_class="NMS", local_symbol=symbol)
 
 
-NQ_2603 = IbContract(symbol="NQ", sec_type="FUT", exchange="CME", currency="USD", con_id=750150001,
-                     contract_month="202603", last_trade_date="20260320", multiplier=20.0,
-                     trading_class="NQ", local_symbol="NQH6")
+NQ_MONTH = front("NQ")  # today's front NQ, as the IB simulator lists it
+NQ_FRONT = IbContract(symbol="NQ", sec_type="FUT", exchange="CME", currency="USD", con_id=NQ_MONTH.con_id,
+                      contract_month=NQ_MONTH.yyyymm, last_trade_date=NQ_MONTH.last_trade_date, multiplier=20.0,
+                      trading_class="NQ", local_symbol=NQ_MONTH.local_symbol)
 
 
 def unique(ib: IbContract | None = None, webull: WebullInstrument | None = None) -> m.LookupUnique:
@@ -46,7 +48,7 @@ IB_TABLE: dict[str, m.LookupReply] = {
     "TSLA": unique(ib_stock("TSLA", 76792991)),
     "BRK.B": unique(IbContract(symbol="BRK B", sec_type="STK", exchange="SMART", primary_exchange="NYSE",
                                currency="USD", con_id=72063691, trading_class="BRK B")),
-    "NQ.2603": unique(NQ_2603),
+    NQ_MONTH.canonical: unique(NQ_FRONT),
     "ABC": m.LookupAmbiguous(candidates=[
         m.LookupCandidate(ib=ib_stock("ABC", 1001, "NYSE"), description="ABC Corp (NYSE)"),
         m.LookupCandidate(ib=ib_stock("ABC", 1002, "ARCA"), description="ABC Fund (ARCA)"),

@@ -15,7 +15,7 @@ from janus_common import subjects
 from janus_common import messages as m
 from janus_common.embedded import EmbeddedPostgres
 from janus_common.messages import RejectReason
-from registry_helpers import harmony, registry_config, resolve, rows
+from registry_helpers import NQ_MONTH, harmony, registry_config, resolve, rows
 
 pytestmark = pytest.mark.integration
 
@@ -90,7 +90,7 @@ async def test_janus_registry_process_answers_ping_and_resolve_and_stops_on_sigt
 
         hit = await resolve(nc, "BRK.B")
         assert isinstance(hit, m.Resolved) and hit.source == "cache" and hit.record.ib.symbol == "BRK B"
-        miss = await resolve(nc, "NQ.2603", asset_class="FUTURE")
+        miss = await resolve(nc, NQ_MONTH.canonical, asset_class="FUTURE")
         assert isinstance(miss, m.Resolved) and miss.source == "lookup"
         raw = await nc.request(subjects.RPC_RESOLVE, b"\x00garbage", timeout=5)
         assert m.RESOLVE_REPLY.decode(raw.data).reason is RejectReason.MALFORMED

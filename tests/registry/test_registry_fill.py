@@ -7,11 +7,12 @@ import json
 
 import pytest
 
+from contract_months import option_symbol
 from janus_common import bus, subjects
 from janus_common import messages as m
 from janus_common.messages import Broker
 from janus_common.symbols import AssetClass
-from registry_helpers import harmony, resolve, rows
+from registry_helpers import NQ_MONTH, harmony, resolve, rows
 
 pytestmark = pytest.mark.integration
 
@@ -23,29 +24,29 @@ async def test_ib_holdings_fill_missing_entries_future_as_root_yymm_options_not_
     webull = m.PositionSnapshot(account="wb-1", broker=Broker.WEBULL, positions=[
         m.Position(symbol="TSLA", asset_class=AssetClass.EQUITY, qty=5, avg_cost=200)])
     ib = m.PositionSnapshot(account="ib-1", broker=Broker.IB, positions=[
-        m.Position(symbol="NQ.260320.C.15000", asset_class=AssetClass.OPTION, qty=1, avg_cost=100,
+        m.Position(symbol=option_symbol("NQ", "C", "15000"), asset_class=AssetClass.OPTION, qty=1, avg_cost=100,
                    multiplier=20),
         m.Position(symbol="MSFT", asset_class=AssetClass.EQUITY, qty=3, avg_cost=400),  # present
         m.Position(symbol="AAPL", asset_class=AssetClass.EQUITY, qty=10, avg_cost=150, con_id=265598),
         m.Position(symbol="ABC", asset_class=AssetClass.EQUITY, qty=1, avg_cost=1),  # ambiguous
         m.Position(symbol="NQ", asset_class=AssetClass.FUTURE, qty=-1, avg_cost=15000,
-                   multiplier=20, con_id=750150001),  # not canonical: keyed from the match
+                   multiplier=20, con_id=NQ_MONTH.con_id),  # not canonical: keyed from the match
     ])
     await bus.publish(js, subjects.evt_position("wb-1"), webull)
     await bus.publish(js, subjects.evt_position("ib-1"), ib)
     got = [m.REGISTRY_EVENTS.decode((await written.next_msg(timeout=10)).data) for _ in range(2)]
-    assert sorted(e.record.symbol for e in got) == ["AAPL", "NQ.2603"]
+    assert sorted(e.record.symbol for e in got) == ["AAPL", NQ_MONTH.canonical]
     assert all(e.source == "holdings" for e in got)
     table = {r["symbol"]: r for r in await rows(pg_dsn)}
-    assert sorted(table) == ["AAPL", "MSFT", "NQ.2603"]
-    nq = table["NQ.2603"]
+    assert sorted(table) == ["AAPL", "MSFT", NQ_MONTH.canonical]
+    nq = table[NQ_MONTH.canonical]
     assert (nq["asset_class"], nq["ib_contract_month"], nq["ib_last_trade_date"], nq["ib_multiplier"]) == \
-        ("FUTURE", "202603", "20260320", 20.0)
+        ("FUTURE", NQ_MONTH.yyyymm, NQ_MONTH.last_trade_date, 20.0)
     assert json.loads(nq["provenance"])["ib.con_id"]["by"] == "holdings"
     # Options and present entries are not looked up; the Webull snapshot is not IB's.
     assert ib_gateway.symbols() == ["AAPL", "ABC", "NQ"]
-    assert ib_gateway.calls[-1].con_id == 750150001
-    reply = await resolve(nc, "NQ.2603", asset_class="FUTURE")
+    assert ib_gateway.calls[-1].con_id == NQ_MONTH.con_id
+    reply = await resolve(nc, NQ_MONTH.canonical, asset_class="FUTURE")
     assert isinstance(reply, m.Resolved) and reply.source == "cache"
 
 

@@ -9,10 +9,11 @@ import json
 import msgspec
 import pytest
 
+from contract_months import option_symbol
 from janus_common import subjects
 from janus_common import messages as m
 from janus_common.messages import Broker, RejectReason
-from registry_helpers import harmony, resolve, rows
+from registry_helpers import NQ_MONTH, harmony, resolve, rows
 
 pytestmark = pytest.mark.integration
 
@@ -69,10 +70,11 @@ async def test_miss_is_looked_up_once_written_and_then_cached(nc, js, pg_dsn, ib
 async def test_future_miss_keeps_contract_month_and_real_last_trade_date(nc, pg_dsn, ib_gateway,
                                                                        registry_factory):
     await registry_factory(pg_dsn)
-    reply = await resolve(nc, "nq.2603", asset_class="FUTURE")
+    reply = await resolve(nc, NQ_MONTH.canonical.lower(), asset_class="FUTURE")
     assert isinstance(reply, m.Resolved)
-    assert reply.record.symbol == "NQ.2603" and reply.record.exchange == "CME"
-    assert reply.record.ib.contract_month == "202603" and reply.record.ib.last_trade_date == "20260320"
+    assert reply.record.symbol == NQ_MONTH.canonical and reply.record.exchange == "CME"
+    assert reply.record.ib.contract_month == NQ_MONTH.yyyymm
+    assert reply.record.ib.last_trade_date == NQ_MONTH.last_trade_date
     assert reply.record.ib.multiplier == 20.0 and reply.record.ib.trading_class == "NQ"
 
 
@@ -153,7 +155,7 @@ async def test_malformed_requests_get_error_replies_and_the_service_keeps_servin
     for bad in ("aapl!!", "NQ.2613", ""):
         reply = await resolve(nc, bad)
         assert isinstance(reply, m.RpcError) and reply.reason is RejectReason.INVALID_SYMBOL, bad
-    option = await resolve(nc, "NQ.260320.C.15000")
+    option = await resolve(nc, option_symbol("NQ", "C", "15000"))
     assert isinstance(option, m.RpcError) and option.reason is RejectReason.INVALID_SYMBOL
     assert ib_gateway.calls == []
     ok = await resolve(nc, "AAPL")

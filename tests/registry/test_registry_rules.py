@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contract_months import front, option_symbol
 from janus_common import messages as m
 from janus_common.config import SymbolMapping
 from janus_common.messages import Broker, IbContract, RejectReason, WebullInstrument
@@ -14,6 +15,8 @@ from janus_common.symbols import AssetClass
 from janus_registry import harmony, holdings, lookups, resolving
 from janus_registry.mappings import config_writes
 from janus_registry.model import FIELDS, Entry, Source, Stamp, absorb, fill, from_record, to_record
+
+NQ_M, NQ_NEXT, ES_M = front("NQ"), front("NQ", 1), front("ES")  # live months, whatever today is
 
 _texts = st.text(alphabet="ABCDEFGHIJ0123456789 ", min_size=1, max_size=6)
 _value_for = {
@@ -47,7 +50,7 @@ def test_fill_never_overwrites_and_fills_exactly_the_missing_fields(first, secon
 def test_absorbing_copies_in_any_order_converges(writes, rnd):
     entries, current = [], None
     for i, (values, source) in enumerate(writes):
-        current, _ = fill(current, "NQ.2603", AssetClass.FUTURE, values, source, i)
+        current, _ = fill(current, NQ_M.canonical, AssetClass.FUTURE, values, source, i)
         entries.append(current)
     shuffled = entries[:]
     rnd.shuffle(shuffled)
@@ -82,17 +85,17 @@ def test_to_record_leaves_a_half_without_symbol_and_sec_type_out():
                                  "webull.instrument_id": "harmony"}
 
 
-NQ = IbContract(symbol="NQ", sec_type="FUT", exchange="CME", con_id=5, contract_month="202603",
-                last_trade_date="20260320", multiplier=20.0, strike=None)
+NQ = IbContract(symbol="NQ", sec_type="FUT", exchange="CME", con_id=5, contract_month=NQ_M.yyyymm,
+                last_trade_date=NQ_M.last_trade_date, multiplier=20.0, strike=None)
 
 
 def test_classify_reads_each_reply_kind():
     unique = m.LookupUnique(candidate=m.LookupCandidate(ib=NQ))
-    got = lookups.classify(unique, Broker.IB, "NQ.2603", AssetClass.FUTURE)
-    assert isinstance(got, lookups.Unique) and got.values["ib.contract_month"] == "202603"
+    got = lookups.classify(unique, Broker.IB, NQ_M.canonical, AssetClass.FUTURE)
+    assert isinstance(got, lookups.Unique) and got.values["ib.contract_month"] == NQ_M.yyyymm
     assert "ib.strike" not in got.values
-    wrong_month = lookups.classify(unique, Broker.IB, "NQ.2606", AssetClass.FUTURE)
-    assert isinstance(wrong_month, lookups.NotFound) and "202603" in wrong_month.message
+    wrong_month = lookups.classify(unique, Broker.IB, NQ_NEXT.canonical, AssetClass.FUTURE)
+    assert isinstance(wrong_month, lookups.NotFound) and NQ_M.yyyymm in wrong_month.message
     no_half = lookups.classify(unique, Broker.WEBULL, "NQ", AssetClass.EQUITY)
     assert isinstance(no_half, lookups.Failed) and no_half.reason is RejectReason.INTERNAL
     amb = lookups.classify(m.LookupAmbiguous(candidates=[m.LookupCandidate(ib=NQ)] * 2), Broker.IB, "X",
@@ -122,11 +125,11 @@ def _pos(symbol, cls, con_id=None):
 def test_holdings_want_ib_positions_once_without_options():
     snap = m.PositionSnapshot(account="ib-1", broker=Broker.IB, positions=[
         _pos("AAPL", AssetClass.EQUITY), _pos("AAPL", AssetClass.EQUITY),
-        _pos("NQ.260320.C.15000", AssetClass.OPTION, 9), _pos("NQ.2603", AssetClass.FUTURE, 5),
+        _pos(option_symbol("NQ", "C", "15000"), AssetClass.OPTION, 9), _pos(NQ_M.canonical, AssetClass.FUTURE, 5),
         _pos("NQ", AssetClass.FUTURE, 5), _pos("NQ", AssetClass.FUTURE), _pos("bad symbol", AssetClass.EQUITY)])
     wanted = holdings.wanted(snap)
-    assert [(w.symbol, w.request.con_id) for w in wanted] == [("AAPL", None), ("NQ.2603", 5), (None, 5)]
-    assert holdings.key_for(wanted[2], {"ib.symbol": "NQ", "ib.contract_month": "202603"}) == "NQ.2603"
+    assert [(w.symbol, w.request.con_id) for w in wanted] == [("AAPL", None), (NQ_M.canonical, 5), (None, 5)]
+    assert holdings.key_for(wanted[2], {"ib.symbol": "NQ", "ib.contract_month": NQ_M.yyyymm}) == NQ_M.canonical
     webull = m.PositionSnapshot(account="wb-1", broker=Broker.WEBULL, positions=snap.positions)
     assert holdings.wanted(webull) == []
 
@@ -140,7 +143,7 @@ def test_harmony_looks_up_only_entries_missing_required_fields():
     complete = _entry("AAPL", AssetClass.EQUITY, **{f: "x" for f in harmony.REQUIRED[Broker.IB][AssetClass.EQUITY]})
     assert harmony.missing(complete, Broker.IB) == []
     assert harmony.missing(complete, Broker.WEBULL) == list(harmony.REQUIRED[Broker.WEBULL][AssetClass.EQUITY])
-    future = _entry("NQ.2603", AssetClass.FUTURE, **{"ib.con_id": 5})
+    future = _entry(NQ_M.canonical, AssetClass.FUTURE, **{"ib.con_id": 5})
     assert "ib.last_trade_date" in harmony.missing(future, Broker.IB)
     assert harmony.missing(future, Broker.WEBULL) == []  # Webull by ticker: equities only
     assert harmony.request_for(future, Broker.IB).con_id == 5
@@ -161,7 +164,7 @@ def test_harmony_summary_counts_per_broker_type():
 
 @pytest.mark.parametrize("symbol, cls, reason", [
     ("aapl!", None, RejectReason.INVALID_SYMBOL), ("NQ.2613", "FUTURE", RejectReason.INVALID_SYMBOL),
-    ("NQ.260320.C.15000", None, RejectReason.INVALID_SYMBOL), ("", None, RejectReason.INVALID_SYMBOL)])
+    (option_symbol("NQ", "C", "15000"), None, RejectReason.INVALID_SYMBOL), ("", None, RejectReason.INVALID_SYMBOL)])
 def test_resolve_targets_refuse_bad_symbols_and_options(symbol, cls, reason):
     got = resolving.target(m.ResolveRequest(symbol=symbol, asset_class=cls))
     assert isinstance(got, m.RpcError) and got.reason is reason
@@ -171,7 +174,7 @@ def test_resolve_targets_normalise_and_webull_needs_only_the_ticker():
     t = resolving.target(m.ResolveRequest(symbol=" brk.b ", broker=Broker.WEBULL))
     assert t.key.symbol == "BRK.B" and resolving.by_ticker(t)
     assert resolving.ticker_record(t.key).webull == WebullInstrument(symbol="BRK.B")
-    fut = resolving.target(m.ResolveRequest(symbol="NQ.2603", broker=Broker.WEBULL))
+    fut = resolving.target(m.ResolveRequest(symbol=NQ_M.canonical, broker=Broker.WEBULL))
     assert not resolving.by_ticker(fut)
     entry = _entry("EUR.USD", AssetClass.FOREX, exchange="IDEALPRO", currency="USD")
     crypto = resolving.target(m.ResolveRequest(symbol="EUR.USD", asset_class="CRYPTO"))
@@ -183,7 +186,7 @@ def test_config_writes_are_canonical_and_first_mapping_wins():
     writes = config_writes([
         SymbolMapping(symbol="brk.b", ib=IbContract(symbol="BRK B", sec_type="STK")),
         SymbolMapping(symbol="BRK.B", ib=IbContract(symbol="OTHER", sec_type="STK")),
-        SymbolMapping(symbol="ES.2612", asset_class=AssetClass.FUTURE),
+        SymbolMapping(symbol=ES_M.canonical, asset_class=AssetClass.FUTURE),
     ], at=5)
-    assert [(w.symbol, w.source) for w in writes] == [("BRK.B", Source.CONFIG), ("ES.2612", Source.CONFIG)]
+    assert [(w.symbol, w.source) for w in writes] == [("BRK.B", Source.CONFIG), (ES_M.canonical, Source.CONFIG)]
     assert writes[0].values["ib.symbol"] == "BRK B" and writes[1].values["exchange"] == "CME"

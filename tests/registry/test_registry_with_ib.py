@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from contract_months import front
 from ibgw_helpers import running_gateway
 from registry_helpers import resolve, rows, start_registry
 
@@ -28,9 +29,10 @@ async def test_registry_fills_itself_from_the_ib_gateway(nc, js, nats_url, pg_ds
             again = await resolve(nc, "AAPL")
             assert again.source == "cache" and again.record == aapl.record
 
-            es = await resolve(nc, "ES.2603", asset_class="FUTURE")
+            es_month = front("ES")
+            es = await resolve(nc, es_month.canonical, asset_class="FUTURE")
             assert (es.record.ib.contract_month, es.record.ib.last_trade_date, es.record.ib.multiplier) == (
-                "202603", "20260320", 50.0)
+                es_month.yyyymm, es_month.last_trade_date, 50.0)
 
             # 50 concurrent resolves of one missing symbol: one look-up (a passive listener on the
             # look-up subject sees every request) and one row.
@@ -52,13 +54,15 @@ async def test_registry_fills_itself_from_the_ib_gateway(nc, js, nats_url, pg_ds
             assert len(dual.candidates) == 2
             missing = await resolve(nc, "ZZZZ")
             assert isinstance(missing, m.RpcError) and missing.reason is m.RejectReason.UNKNOWN_SYMBOL
-            assert {r["symbol"] for r in await rows(pg_dsn)} == {"AAPL", "ES.2603", "BRK.B", "MSFT"}
+            assert {r["symbol"] for r in await rows(pg_dsn)} == {"AAPL", es_month.canonical, "BRK.B", "MSFT"}
 
             # Holdings-driven fill: a future bought in the account appears in the registry.
-            sim.external_order(637533450, "BUY", 1, "MKT", account="DU1000001")  # NQ June 2026
-            await _wait_for_row(pg_dsn, "NQ.2606", nc)
-            nq = (await resolve(nc, "NQ.2606", asset_class="FUTURE")).record
-            assert nq.asset_class == "FUTURE" and nq.ib.con_id == 637533450 and nq.ib.last_trade_date == "20260618"
+            nq_month = front("NQ", 1)
+            sim.external_order(nq_month.con_id, "BUY", 1, "MKT", account="DU1000001")
+            await _wait_for_row(pg_dsn, nq_month.canonical, nc)
+            nq = (await resolve(nc, nq_month.canonical, asset_class="FUTURE")).record
+            assert nq.asset_class == "FUTURE" and nq.ib.con_id == nq_month.con_id
+            assert nq.ib.last_trade_date == nq_month.last_trade_date
 
             # Harmony: BRK.B came from config without a conId; IB fills it, nothing is overwritten.
             before = {r["symbol"]: r for r in await rows(pg_dsn)}

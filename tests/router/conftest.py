@@ -12,6 +12,7 @@ import pytest
 from nats.micro import add_service
 from nats.micro.service import EndpointConfig
 
+from contract_months import front
 from janus_common import bus, subjects
 from janus_common import messages as m
 from janus_common.config import from_dict
@@ -32,16 +33,17 @@ CONFIG = {
 AAPL = m.RegistryRecord(symbol="AAPL", asset_class="EQUITY",
                         ib=m.IbContract(symbol="AAPL", sec_type="STK", con_id=265598, primary_exchange="NASDAQ"),
                         webull=m.WebullInstrument(symbol="AAPL", instrument_id="913256135"))
-ES = m.RegistryRecord(symbol="ES.2603", asset_class="FUTURE", exchange="CME",
-                      ib=m.IbContract(symbol="ES", sec_type="FUT", exchange="CME", con_id=5001,
-                                      contract_month="202603", multiplier=50.0))
+ES_MONTH = front("ES")
+ES = m.RegistryRecord(symbol=ES_MONTH.canonical, asset_class="FUTURE", exchange="CME",
+                      ib=m.IbContract(symbol="ES", sec_type="FUT", exchange="CME", con_id=ES_MONTH.con_id,
+                                      contract_month=ES_MONTH.yyyymm, multiplier=50.0))
 
 
 @dataclass
 class RegistryPeer:
     """Answers janus.rpc.registry.resolve from a table (a peer service, on the real bus)."""
 
-    records: dict[str, m.RegistryRecord] = field(default_factory=lambda: {"AAPL": AAPL, "ES.2603": ES})
+    records: dict[str, m.RegistryRecord] = field(default_factory=lambda: {"AAPL": AAPL, ES.symbol: ES})
     calls: int = 0
     service: object = None
 

@@ -8,6 +8,7 @@ import asyncio
 import msgspec
 import pytest
 
+from contract_months import front
 from janus_common import bus, subjects
 from janus_common import messages as m
 
@@ -172,7 +173,7 @@ async def test_cancels(harness):
 
 async def test_registry_unavailable_is_a_clear_rejection_and_the_router_recovers(harness):
     await harness.registry_service.stop()
-    i = intent(symbol="ES.2603")
+    i = intent(symbol=front("ES").canonical)
     await harness.send(i)
     refused = await harness.outcome(i.intent_id, timeout=15)
     assert refused.reason is m.RejectReason.REGISTRY_UNAVAILABLE

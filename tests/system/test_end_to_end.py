@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from contract_months import front
 from janus_client.client import JanusClient
 from janus_client.discovery import wait_for_instances
 from janus_common import audit, projections
@@ -80,7 +81,7 @@ async def test_orders_flow_from_client_to_simulated_brokers_and_back(nats_url, j
                 assert isinstance(outcomes[0], m.OrderRouted) and outcomes[0].decision.effect is m.PositionEffect.CLOSE_LONG
                 assert isinstance(outcomes[1], m.OrderRejected) and outcomes[1].reason is m.RejectReason.SHORT_NOT_ALLOWED
 
-                future = await client.submit(intent("ib-1", m.Side.BUY, 2, symbol="ES.2603"), timeout=30)
+                future = await client.submit(intent("ib-1", m.Side.BUY, 2, symbol=front("ES").canonical), timeout=30)
                 assert isinstance(future, m.OrderRouted) and future.orders[0].ib.multiplier == 50.0
                 unknown = await client.submit(intent("ib-1", m.Side.BUY, 1, symbol="ZZZZ"), timeout=30)
                 assert isinstance(unknown, m.OrderRejected) and unknown.reason is m.RejectReason.UNKNOWN_SYMBOL

@@ -7,19 +7,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contract_months import front
 from janus_common import messages as m
 from janus_common.messages import codec as codecs
 
+NQ = front("NQ")  # a live contract month, whatever today is
+
 
 def _samples() -> list[tuple[codecs.Codec, msgspec.Struct]]:
-    intent = m.OrderIntent(account="ib-1", symbol="NQ.2603", side=m.Side.SELL,
+    intent = m.OrderIntent(account="ib-1", symbol=NQ.canonical, side=m.Side.SELL,
                            order_type=m.OrderType.STOP_LIMIT, qty=2, limit_price=15000.25,
                            stop_price=15001.0, tif=m.Tif.GTC)
     place = m.PlaceOrder(intent_id=intent.intent_id, account="ib-1", broker=m.Broker.IB,
-                         symbol="NQ.2603", side=m.BrokerSide.SELL, order_type=m.OrderType.STOP_LIMIT,
+                         symbol=NQ.canonical, side=m.BrokerSide.SELL, order_type=m.OrderType.STOP_LIMIT,
                          qty=2, limit_price=15000.25, stop_price=15001.0,
                          ib=m.IbContract(symbol="NQ", sec_type="FUT", exchange="CME", con_id=42,
-                                         contract_month="202603", multiplier=20.0))
+                                         contract_month=NQ.yyyymm, multiplier=20.0))
     decision = m.PositionDecision(broker_position=5, in_flight=-1, projected_position=4,
                                   allow_short=False, locate_required=False,
                                   effect=m.PositionEffect.CLOSE_LONG)
@@ -48,7 +51,7 @@ def _samples() -> list[tuple[codecs.Codec, msgspec.Struct]]:
                                               symbol="AAPL", side=m.BrokerSide.SELL, qty=1,
                                               order_type="LMT", status=m.OrderState.SUBMITTED)),
         (m.POSITION_EVENTS, m.PositionSnapshot(account="ib-1", broker=m.Broker.IB, positions=[
-            m.Position(symbol="ES.2603", asset_class="FUTURE", qty=-2, avg_cost=5000.25, multiplier=50)])),
+            m.Position(symbol=front("ES").canonical, asset_class="FUTURE", qty=-2, avg_cost=5000.25, multiplier=50)])),
         (m.ACCOUNT_EVENTS, m.AccountValues(account="ib-1", broker=m.Broker.IB, cash=1e6, values={"k": "v"})),
         (m.ACCOUNT_EVENTS, m.GatewayConnection(account="ib-1", broker=m.Broker.IB,
                                                 state=m.ConnectionState.DEGRADED, code=2103)),
@@ -134,6 +137,6 @@ def test_any_bytes_decode_or_raise_the_typed_error(data):
 def test_codec_for_subject_families():
     assert m.codec_for_subject("janus.intent.ib-1") is m.INTENTS
     assert m.codec_for_subject("janus.evt.order.ib-1") is m.ORDER_EVENTS
-    assert m.codec_for_subject("janus.md.tick.NQ~2603") is m.MARKET_DATA
+    assert m.codec_for_subject(f"janus.md.tick.NQ~{NQ.canonical[3:]}") is m.MARKET_DATA
     with pytest.raises(KeyError):
         m.codec_for_subject("other.subject")

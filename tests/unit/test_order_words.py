@@ -2,14 +2,17 @@
 
 import pytest
 
+from contract_months import front, option_symbol
 from janus_client.cli import order_words
+
+NQ, NQ_CALL = front("NQ").canonical, option_symbol("NQ", "C", "15000")  # live months, whatever today is
 
 
 @pytest.mark.parametrize("words, account, expected", [
     (["BUY", "AAPL", "10"], "ib-1", ("ib-1", "BUY", 10.0, "AAPL")),
-    (["sell", "2.5", "NQ.2603"], "wb-1", ("wb-1", "SELL", 2.5, "NQ.2603")),
+    (["sell", "2.5", NQ], "wb-1", ("wb-1", "SELL", 2.5, NQ)),
     (["ib-1", "buy", "10", "AAPL"], None, ("ib-1", "BUY", 10.0, "AAPL")),
-    (["ib-1", "BUY", "NQ.260320.C.15000", "1"], None, ("ib-1", "BUY", 1.0, "NQ.260320.C.15000")),
+    (["ib-1", "BUY", NQ_CALL, "1"], None, ("ib-1", "BUY", 1.0, NQ_CALL)),
 ])
 def test_accepted_forms(words, account, expected):
     assert order_words(words, account) == expected

@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from contract_months import front, option_symbol
 from janus_common import subjects
 from janus_common.subjects import SubjectError
 
@@ -17,7 +18,8 @@ def test_every_design_subject():
     assert subjects.evt_position("ib-1") == "janus.evt.position.ib-1"
     assert subjects.evt_account("ib-1") == "janus.evt.account.ib-1"
     assert subjects.EVT_REGISTRY == "janus.evt.registry"
-    assert subjects.md_tick("NQ.2603") == "janus.md.tick.NQ~2603"
+    nq = front("NQ").canonical
+    assert subjects.md_tick(nq) == "janus.md.tick." + nq.replace(".", "~")
     assert subjects.md_bar("BRK.B") == "janus.md.bar.BRK~B"
     assert subjects.val("wb-1") == "janus.val.wb-1"
     assert subjects.rpc_lookup("ib") == "janus.rpc.lookup.ib"
@@ -46,4 +48,5 @@ def test_bad_broker_and_symbol():
         subjects.route("etrade", "a")
     with pytest.raises(SubjectError):
         subjects.md_tick("A B")
-    assert subjects.symbol_of(subjects.md_tick("NQ.260320.C.15000.5")) == "NQ.260320.C.15000.5"
+    option = option_symbol("NQ", "C", "15000.5")
+    assert subjects.symbol_of(subjects.md_tick(option)) == option

@@ -3,9 +3,12 @@ small dataclasses; the server owns the instances and does the IO."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 
+from . import margin
 from .catalogue import Spec
+from .margin import multiplier
 from .market import Quote
 
 ORDER_TYPES = ("MKT", "LMT", "STP", "STP LMT")
@@ -55,28 +58,50 @@ class OrderError(ValueError):
         super().__init__(f"{code}: {text}")
 
 
+# A float price with more than 2**53 ticks cannot sit on the tick grid (nor be carried as a
+# whole number of ticks); no listed contract trades near such prices.
+MAX_TICKS = float(2**53)
+# Larger than any order a TWS takes; beyond it sizes lose integer precision as floats.
+MAX_QTY = 1e9
+BAD_SIZE = "Error validating request.-'bS' : cause - The order size does not conform to market rule."
+
+
 def _on_tick(price: float, tick: float) -> bool:
+    if not math.isfinite(price) or price <= 0 or price / tick >= MAX_TICKS:
+        return False
     steps = price / tick
     return abs(steps - round(steps)) < 1e-6
 
 
+def used_prices(order_type: str, lmt: float | None, aux: float | None) -> tuple[float | None, float | None]:
+    """(limit, stop) as the order type uses them; a price the type ignores is not kept."""
+    return (lmt if order_type in ("LMT", "STP LMT") else None, aux if order_type in ("STP", "STP LMT") else None)
+
+
 def validate(spec: Spec, action: str, qty: float, order_type: str, lmt: float | None, aux: float | None,
              tif: str) -> None:
+    """IB's refusals of an order's own fields, as IB codes. Every float is checked for being
+    finite and in range here, before anything is stored, so no later arithmetic can overflow."""
     if action not in ("BUY", "SELL", "SSHORT"):
-        raise OrderError(321, f"Error validating request:-'bW' : cause - Invalid side {action!r}")
-    if qty <= 0:
+        raise OrderError(321, f"Error validating request:-'bW' : cause - Invalid side {action[:20]!r}")
+    if qty == 0:
         raise OrderError(434, "The order size cannot be zero.")
+    if not math.isfinite(qty) or qty < 0 or qty > MAX_QTY:
+        raise OrderError(321, BAD_SIZE)
+    if spec.sec_type in ("FUT", "OPT") and qty != int(qty):
+        raise OrderError(321, BAD_SIZE)
     if order_type not in ORDER_TYPES:
-        raise OrderError(387, f"Unsupported order type {order_type!r} for this exchange and security type.")
+        raise OrderError(387, f"Unsupported order type {order_type[:20]!r} for this exchange and security type.")
     if tif not in ("DAY", "GTC", "IOC", ""):
-        raise OrderError(321, f"Error validating request:-'bO' : cause - Invalid time in force {tif!r}")
+        raise OrderError(321, f"Error validating request:-'bO' : cause - Invalid time in force {tif[:20]!r}")
     if order_type in ("LMT", "STP LMT") and lmt is None:
         raise OrderError(321, "Error validating request:-'bP' : cause - Missing limit price")
     if order_type in ("STP", "STP LMT") and aux is None:
         raise OrderError(321, "Error validating request:-'bQ' : cause - Missing stop price (auxPrice)")
-    for price in (lmt if order_type in ("LMT", "STP LMT") else None,
-                  aux if order_type in ("STP", "STP LMT") else None):
-        if price is not None and (price <= 0 or not _on_tick(price, spec.min_tick)):
+    if any(p is not None and not math.isfinite(p) for p in (lmt, aux)):
+        raise OrderError(110, "The price does not conform to the minimum price variation for this contract.")
+    for price in used_prices(order_type, lmt, aux):
+        if price is not None and not _on_tick(price, spec.min_tick):
             raise OrderError(110, "The price does not conform to the minimum price variation for this "
                                   f"contract (tick {spec.min_tick:g}).")
 
@@ -133,10 +158,6 @@ class Holding:
     realized: float = 0.0
 
 
-def multiplier(spec: Spec) -> float:
-    return float(spec.multiplier) if spec.multiplier else 1.0
-
-
 def apply_fill(h: Holding, spec: Spec, action: str, qty: float, price: float) -> Holding:
     """Average cost on opening, realized P&L on closing, both in IB's multiplied units."""
     signed = qty if action == "BUY" else -qty
@@ -161,8 +182,9 @@ class Account:
     cash: float = 1_000_000.0
     holdings: dict[int, Holding] = field(default_factory=dict)
 
+    @property
+    def quantities(self) -> dict[int, float]:
+        return {c: h.qty for c, h in self.holdings.items() if h.qty}
+
     def values(self, marks: dict[int, float], specs: dict[int, Spec]) -> dict[str, float]:
-        gross = sum(abs(h.qty) * marks.get(c, 0.0) * multiplier(specs[c]) for c, h in self.holdings.items())
-        net = self.cash + sum(h.qty * marks.get(c, 0.0) * multiplier(specs[c]) for c, h in self.holdings.items())
-        return {"NetLiquidation": net, "TotalCashValue": self.cash, "GrossPositionValue": gross,
-                "BuyingPower": max(net, 0.0) * 4, "AvailableFunds": max(net - gross * 0.25, 0.0)}
+        return margin.values(self.cash, self.quantities, marks, specs)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import date
 from typing import Any
+
+from . import expiries
+from .expiries import FutureRoot
 
 
 @dataclass(frozen=True)
@@ -38,20 +42,26 @@ def _stk(con_id: int, symbol: str, primary: str, price: float, name: str, **kw: 
                 long_name=name, price=price, valid_exchanges=("SMART", primary), **kw)
 
 
-def _fut(con_id: int, root: str, month: str, last: str, price: float, mult: str, code: str) -> Spec:
-    return Spec(con_id, root, "FUT", "CME", exchange="CME", local_symbol=f"{root}{code}", trading_class=root,
-                min_tick=0.25, multiplier=mult, last_trade_date=last, contract_month=month,
-                long_name=f"E-mini {root} {month}", price=price, valid_exchanges=("CME",))
+def _fut(root: FutureRoot, year: int, month: int, price: float) -> Spec:
+    last = expiries.last_trade(root, year, month)
+    return Spec(expiries.future_con_id(root, year, month), root.root, "FUT", root.exchange, exchange=root.exchange,
+                local_symbol=expiries.local_symbol(root.root, year, month), trading_class=root.root,
+                min_tick=root.min_tick, multiplier=root.multiplier, last_trade_date=last.strftime("%Y%m%d"),
+                contract_month=f"{year}{month:02d}", long_name=f"{root.name} {year}{month:02d}",
+                price=price, valid_exchanges=(root.exchange,))
 
 
-def _opt(con_id: int, right: str, strike: float, price: float) -> Spec:
-    local = f"AAPL  261218{right}{int(strike * 1000):08d}"
-    return Spec(con_id, "AAPL", "OPT", "CBOE", local_symbol=local, trading_class="AAPL", multiplier="100",
-                last_trade_date="20261218", contract_month="202612", strike=strike, right=right,
-                long_name="APPLE INC", price=price, valid_exchanges=("SMART", "CBOE"))
+def _opt(underlying: Spec, expiry: date, right: str, strike: float) -> Spec:
+    yymmdd = expiry.strftime("%y%m%d")
+    local = f"{underlying.symbol:<6}{yymmdd}{right}{int(round(strike * 1000)):08d}"
+    intrinsic = max(underlying.price - strike, 0.0) if right == "C" else max(strike - underlying.price, 0.0)
+    return Spec(expiries.option_con_id(expiry, strike, right), underlying.symbol, "OPT", "CBOE", local_symbol=local,
+                trading_class=underlying.symbol, multiplier="100", last_trade_date=expiry.strftime("%Y%m%d"),
+                contract_month=expiry.strftime("%Y%m"), strike=strike, right=right, long_name=underlying.long_name,
+                price=round(intrinsic + 4.0, 2), valid_exchanges=("SMART", "CBOE"))
 
 
-DEFAULT_CATALOGUE: tuple[Spec, ...] = (
+STATIC_CATALOGUE: tuple[Spec, ...] = (
     _stk(265598, "AAPL", "NASDAQ", 190.00, "APPLE INC"),
     _stk(272093, "MSFT", "NASDAQ", 420.00, "MICROSOFT CORP"),
     _stk(756733, "SPY", "ARCA", 560.00, "SPDR S&P 500 ETF TRUST"),
@@ -70,17 +80,32 @@ DEFAULT_CATALOGUE: tuple[Spec, ...] = (
     # A made-up ticker with two US listings in USD: ambiguous even under the default filter.
     _stk(900001, "DUAL", "NYSE", 40.00, "DUAL LISTED CORP (SIMULATED)"),
     _stk(900002, "DUAL", "NASDAQ", 40.00, "DUAL LISTED CORP (SIMULATED)"),
-    _fut(495512551, "ES", "202512", "20251219", 5600.00, "50", "Z5"),
-    _fut(551601561, "ES", "202603", "20260320", 5650.00, "50", "H6"),
-    _fut(568550526, "ES", "202606", "20260618", 5700.00, "50", "M6"),
-    _fut(586139726, "ES", "202609", "20260918", 5750.00, "50", "U6"),
-    _fut(563947738, "NQ", "202512", "20251219", 19500.00, "20", "Z5"),
-    _fut(620731015, "NQ", "202603", "20260320", 19600.00, "20", "H6"),
-    _fut(637533450, "NQ", "202606", "20260618", 19700.00, "20", "M6"),
-    _opt(700001, "C", 180.0, 18.50), _opt(700002, "P", 180.0, 6.20),
-    _opt(700003, "C", 200.0, 9.10), _opt(700004, "P", 200.0, 16.80),
-    _opt(700005, "C", 220.0, 3.40), _opt(700006, "P", 220.0, 31.00),
 )
+
+FUTURES_LISTED = 4  # quarterly expiries of ES/NQ listed at once (CL: this many + 2 monthly ones)
+OPTION_STRIKES = (170.0, 180.0, 190.0, 200.0, 210.0, 220.0)
+
+
+def calendar(today: date) -> tuple[Spec, ...]:
+    """The futures and options listed on ``today`` (see ``expiries``)."""
+    out: list[Spec] = []
+    for root in expiries.FUTURE_ROOTS:
+        months = expiries.live_months(root, today, FUTURES_LISTED + (2 if root.monthly else 0))
+        for i, (year, month) in enumerate(months):
+            out.append(_fut(root, year, month, root.price + i * root.step))
+    aapl = STATIC_CATALOGUE[0]
+    for offset in (0, 1):
+        expiry = expiries.option_expiry(today, offset)
+        out.extend(_opt(aapl, expiry, right, strike) for strike in OPTION_STRIKES for right in ("C", "P"))
+    return tuple(out)
+
+
+def listed(static: tuple[Spec, ...], today: date, *, generate: bool = True) -> tuple[Spec, ...]:
+    """What a TWS lists on ``today``: the static contracts not yet expired, plus the calendar.
+    An expired contract is not listed, so a request for it answers 200 as IB does."""
+    stamp = today.strftime("%Y%m%d")
+    specs = static + (calendar(today) if generate else ())
+    return tuple(s for s in specs if not s.last_trade_date or s.last_trade_date >= stamp)
 
 
 @dataclass(frozen=True)
@@ -103,6 +128,14 @@ class Query:
 
 def _same_right(a: str, b: str) -> bool:
     return a[:1].upper() == b[:1].upper()
+
+
+def _same_expiry(spec: Spec, asked: str) -> bool:
+    """IB reads YYYYMM as the contract month and YYYYMMDD as the last trading day (CL's
+    February contract stops trading in January: a month prefix of the date would be ambiguous)."""
+    if len(asked) == 6:
+        return spec.contract_month == asked
+    return spec.last_trade_date == asked[:8]
 
 
 def _exchange_ok(spec: Spec, exchange: str) -> bool:
@@ -131,7 +164,7 @@ def match(catalogue: tuple[Spec, ...], q: Query) -> list[Spec]:
             continue
         if q.currency and s.currency != q.currency:
             continue
-        if q.last_trade and not (s.last_trade_date.startswith(q.last_trade) or s.contract_month == q.last_trade):
+        if q.last_trade and not _same_expiry(s, q.last_trade):
             continue
         if q.strike and abs(s.strike - q.strike) > 1e-9:
             continue

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import signal
 import sys
+from datetime import date
 from pathlib import Path
 
 import structlog
@@ -19,7 +20,7 @@ from janus_common import logging as janus_logging
 
 from . import state
 from .admin import serve_admin
-from .catalogue import DEFAULT_CATALOGUE, from_config
+from .catalogue import from_config
 from .simulator import IBSimulator
 
 log = structlog.get_logger()
@@ -31,10 +32,12 @@ def build(args: argparse.Namespace) -> IBSimulator:
     accounts = [(a["number"], float(a.get("cash", 1_000_000))) for a in raw.get("accounts", [])] or None
     if args.account:
         accounts = [(number, 1_000_000.0) for number in args.account]
-    catalogue = from_config(raw["contracts"]) if raw.get("contracts") else DEFAULT_CATALOGUE
+    catalogue = from_config(raw["contracts"]) if raw.get("contracts") else None
+    fixed = date.fromisoformat(args.today) if args.today else None
     return IBSimulator(accounts=accounts, catalogue=catalogue, seed=args.seed, host=args.host, port=args.port,
                        tick_interval=float(raw.get("tick_interval", args.tick_interval)),
-                       bar_interval=float(raw.get("bar_interval", args.bar_interval)))
+                       bar_interval=float(raw.get("bar_interval", args.bar_interval)),
+                       clock=(lambda: fixed) if fixed else None)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -74,6 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--admin-port", type=int, default=None, help="HTTP control interface (off by default)")
     p.add_argument("--state", default=None,
                    help="keep accounts, orders, executions and prices in this file across restarts")
+    p.add_argument("--today", default=None, metavar="YYYY-MM-DD",
+                   help="list the contracts of this day instead of today's (UTC) — rehearse a roll")
     p.add_argument("--tick-interval", type=float, default=0.25)
     p.add_argument("--bar-interval", type=float, default=5.0)
     p.add_argument("--log-level", default="INFO")

@@ -174,11 +174,14 @@ class Session:
                 self.error(-1, 321, f"Unsupported or unknown request (message id {fields[0]!r})")
                 return
             handler(self, fields)
-        except (WireError, IndexError, ValueError) as exc:
+        except (WireError, IndexError, ValueError, ArithmeticError) as exc:
             # A request we cannot read: tell the client which one, keep the connection.
-            self.error(_req_id(fields), 321, f"Error validating request: {exc}")
-            log.warning("bad_request", client_id=self.client_id, msg_id=fields[0] if fields else None,
+            self.error(_req_id(fields), 321, f"Error validating request: {str(exc)[:200]}")
+            log.warning("bad_request", client_id=self.client_id, msg_id=fields[0][:20] if fields else None,
                         error=type(exc).__name__)
+        except Exception:  # noqa: BLE001 — no request may end a session, whatever it carries
+            self.error(_req_id(fields), 322, "Error processing request.")
+            log.exception("request_failed", client_id=self.client_id, msg_id=fields[0][:20] if fields else None)
 
     # --- requests -------------------------------------------------------------------------
 
@@ -238,6 +241,9 @@ class Session:
         action, qty, order_type = f[16].upper(), as_float(f[17], 0.0) or 0.0, f[18].upper()
         lmt, aux, tif = as_float(f[19]), as_float(f[20]), (f[21] or "DAY").upper()
         account, order_ref = f[23], f[26]
+        if order_id <= 0:  # ids come from nextValidId and only grow
+            self.error(order_id, 103, f"Duplicate order id {order_id}")
+            return
         found = self.sim.lookup(q)
         if len(found) != 1:
             self.error(order_id, 200, "No security definition has been found for the request")
@@ -315,8 +321,11 @@ class Session:
 
 
 def _req_id(fields: list[str]) -> int:
-    """The request id of a message, where one can be read (most requests carry it third)."""
-    if len(fields) > 2 and fields[2].lstrip("-").isdigit():
+    """The request id of a message, where one can be read (most requests carry it third;
+    placeOrder has no version field, so its order id is second)."""
+    if fields and fields[0] == "3":
+        return int(fields[1]) if len(fields) > 1 and fields[1].lstrip("-").isdigit() and len(fields[1]) < 11 else -1
+    if len(fields) > 2 and fields[2].lstrip("-").isdigit() and len(fields[2]) < 11:
         return int(fields[2])
     return -1
 

@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from datetime import date, datetime, timezone
 
 import structlog
 
-from . import book
+from . import book, margin
 from . import outgoing as out
 from .book import Account, Holding, OrderError, SimOrder
-from .catalogue import DEFAULT_CATALOGUE, Query, Spec, match
+from .catalogue import STATIC_CATALOGUE, Query, Spec, listed, match
 from .market import Quote, first_quote, set_price, step
 from .session import MarketSub, Session
 
@@ -70,15 +73,21 @@ class BarWindow:
 
 class IBSimulator:
     def __init__(self, *, accounts: list[tuple[str, float]] | None = None,
-                 catalogue: tuple[Spec, ...] = DEFAULT_CATALOGUE, seed: int = 1, host: str = "127.0.0.1",
+                 catalogue: tuple[Spec, ...] | None = None, seed: int = 1, host: str = "127.0.0.1",
                  port: int = 0, tick_interval: float = 0.25, bar_interval: float = 5.0,
-                 pacing_limit: int | None = 50) -> None:
+                 pacing_limit: int | None = 50, clock: Callable[[], date] | None = None) -> None:
         self.host = host
         self.port = port
-        self.catalogue = catalogue
-        self.specs = {s.con_id: s for s in catalogue}
+        # No catalogue: the stocks plus the futures/options calendar of the clock's day. A given
+        # catalogue is listed as it is (minus what has expired).
+        self._static = STATIC_CATALOGUE if catalogue is None else catalogue
+        self._generate = catalogue is None
+        self.clock = clock or (lambda: datetime.now(timezone.utc).date())
+        self._listed_on: date | None = None
+        self._listed: tuple[Spec, ...] = ()
+        self.specs: dict[int, Spec] = {}  # every contract ever listed: holdings outlive expiry
+        self.quotes: dict[int, Quote] = {}
         self.rng = random.Random(seed)
-        self.quotes: dict[int, Quote] = {s.con_id: first_quote(s) for s in catalogue}
         self.accounts = {n: Account(n, cash) for n, cash in (accounts or [("DU1000001", 1_000_000.0),
                                                                            ("DU1000002", 1_000_000.0)])}
         self.tick_interval = tick_interval
@@ -97,6 +106,7 @@ class IBSimulator:
         self._tasks: list[asyncio.Task] = []
         self._external_client = 999  # "another client" of the control interface
         self.stats = {"orders": 0, "fills": 0, "ticks_sent": 0}
+        self._refresh_listing()
 
     # --- lifecycle ------------------------------------------------------------------------
 
@@ -161,6 +171,27 @@ class IBSimulator:
         used = [oid for (cid, oid) in self.by_client if cid == client_id]
         return max([self._next_ids.get(client_id, 1), *(o + 1 for o in used)])
 
+    @property
+    def catalogue(self) -> tuple[Spec, ...]:
+        """The contracts listed today (the day rolls: expired ones go, new ones come)."""
+        self._refresh_listing()
+        return self._listed
+
+    def _refresh_listing(self) -> None:
+        today = self.clock()
+        if today == self._listed_on:
+            return
+        self._listed = listed(self._static, today, generate=self._generate)
+        self._listed_on = today
+        for spec in self._listed:
+            self.specs.setdefault(spec.con_id, spec)
+            self.quotes.setdefault(spec.con_id, first_quote(spec))
+        # Working orders in a contract that stopped trading end with it, as at the exchange.
+        live = {s.con_id for s in self._listed}
+        for order in [o for o in self.orders.values() if not o.done and o.spec.con_id not in live]:
+            log.info("ib_sim_order_expired", perm_id=order.perm_id, symbol=order.spec.local_symbol)
+            self._cancel(order, "contract expired")
+
     def lookup(self, q: Query) -> list[Spec]:
         return match(self.catalogue, q)
 
@@ -215,6 +246,7 @@ class IBSimulator:
 
     def tick(self) -> None:
         """One market step: every price moves, working orders trade, subscribers hear it."""
+        self._refresh_listing()  # the day may have rolled: expired contracts stop trading
         wanted = {sub.con_id for s in self.sessions.values() for sub in s.market.values()}
         wanted |= {c for s in self.sessions.values() for c in s.bars.values()}
         wanted |= {o.spec.con_id for o in self.orders.values() if not o.done}
@@ -279,6 +311,7 @@ class IBSimulator:
     def _place(self, client_id: int, order_id: int, spec: Spec, action: str, qty: float, order_type: str,
                lmt: float | None, aux: float | None, tif: str, account: str, order_ref: str) -> SimOrder:
         book.validate(spec, action, qty, order_type, lmt, aux, tif)
+        lmt, aux = book.used_prices(order_type, lmt, aux)
         acct = self._account_for(account)
         key = (client_id, order_id)
         if key in self.by_client:  # modify: same orderId again
@@ -287,11 +320,14 @@ class IBSimulator:
                 raise OrderError(104, f"Can't modify a filled order (order id {order_id})")
             if qty < order.filled:
                 raise OrderError(321, "Error validating request: quantity below what is already filled")
+            self._check_margin(acct, order.spec, order.action, qty - order.filled, order_type, lmt, aux,
+                               exclude=order.perm_id)
             order = replace(order, qty=qty, order_type=order_type, lmt=lmt, aux=aux, tif=tif)
         else:
             if any(cid == client_id and oid >= order_id for cid, oid in self.by_client) and \
                     order_id < self._next_ids.get(client_id, 0):
                 raise OrderError(103, f"Duplicate order id {order_id}")
+            self._check_margin(acct, spec, action, qty, order_type, lmt, aux)
             holding = acct.holdings.get(spec.con_id, Holding())
             short_sale = action == "SELL" and holding.qty - qty < 0
             if short_sale and not spec.shortable:
@@ -316,6 +352,30 @@ class IBSimulator:
         self.match_all()
         return order
 
+    def _quote(self, spec: Spec) -> Quote:
+        return self.quotes.setdefault(spec.con_id, first_quote(spec))
+
+    def _working(self, order: SimOrder) -> margin.Working:
+        price = margin.order_price(order.action, order.order_type, order.lmt, order.aux, self._quote(order.spec))
+        return margin.Working(order.spec, order.action, order.remaining, price)
+
+    def _check_margin(self, acct: Account, spec: Spec, action: str, qty: float, order_type: str,
+                      lmt: float | None, aux: float | None, exclude: int | None = None) -> None:
+        """IB's pre-trade margin check: the order, with the account's other working orders,
+        must fit in its equity (201 with the figures otherwise)."""
+        new = margin.Working(spec, action, qty, margin.order_price(action, order_type, lmt, aux, self._quote(spec)))
+        others = [self._working(o) for o in self.orders.values()
+                  if not o.done and o.account == acct.number and o.perm_id != exclude]
+        marks = {c: q.last for c, q in self.quotes.items()}
+        short = margin.shortfall(new, others, acct.cash, acct.quantities, marks, self.specs)
+        if short is not None:
+            needed, equity = short
+            log.info("ib_sim_order_over_buying_power", account=acct.number, symbol=spec.local_symbol,
+                     needed=round(needed, 2), equity=round(equity, 2))
+            raise OrderError(201, "Order rejected - reason:YOUR ORDER IS NOT ACCEPTED. IN ORDER TO OBTAIN THE "
+                                  f"DESIRED POSITION YOUR EQUITY WITH LOAN VALUE [{equity:.2f} USD] MUST EXCEED "
+                                  f"THE INITIAL MARGIN [{needed:.2f} USD]")
+
     def _to_owner(self, order: SimOrder, fields: list[object]) -> None:
         owner = self.sessions.get(order.client_id)
         if owner is not None:
@@ -336,11 +396,11 @@ class IBSimulator:
             return
         self._cancel(order)
 
-    def _cancel(self, order: SimOrder) -> None:
+    def _cancel(self, order: SimOrder, reason: str = "") -> None:
         order = replace(order, status="Cancelled", completed_time=out.exec_time())
         self.orders[order.perm_id] = order
         self._order_update(order)
-        self._to_owner(order, out.error(order.order_id, 202, "Order Canceled - reason:"))
+        self._to_owner(order, out.error(order.order_id, 202, f"Order Canceled - reason:{reason}"))
 
     def cancel_all(self) -> None:
         for order in list(self.orders.values()):
@@ -475,6 +535,8 @@ class IBSimulator:
 
     def set_price(self, symbol_or_con_id: str | int, price: float) -> Quote:
         spec = self.spec_for(symbol_or_con_id)
+        if not (math.isfinite(price) and 0 < price and price / spec.min_tick < book.MAX_TICKS):
+            raise ValueError(f"price {price!r} is not a positive finite price for {spec.local_symbol}")
         self.quotes[spec.con_id] = set_price(spec, self.quotes[spec.con_id], price)
         self.match_all()
         return self.quotes[spec.con_id]

@@ -16,7 +16,7 @@ import msgspec
 import structlog
 
 from .book import Account, SimOrder
-from .market import Quote
+from .market import Quote, first_quote
 from .simulator import Execution, IBSimulator
 
 log = structlog.get_logger()
@@ -50,18 +50,29 @@ def restore(sim: IBSimulator, data: bytes) -> list[str]:
     saved = msgspec.json.decode(data, type=Saved)
     if saved.version != VERSION:
         raise msgspec.ValidationError(f"state version {saved.version}, expected {VERSION}")
+    # A contract that expired while the simulator was down is no longer listed, but its orders
+    # carry it: keep it known so their history and any holding in it still report.
+    for order in saved.orders.values():
+        sim.specs.setdefault(order.spec.con_id, order.spec)
     skipped = [f"account {n}" for n in saved.accounts if n not in sim.accounts]
     skipped += [f"contract {c}" for c in saved.quotes if c not in sim.specs]
     for number, account in saved.accounts.items():
         if number in sim.accounts:
+            unknown = [c for c in account.holdings if c not in sim.specs]
+            skipped += [f"holding {number}/{c}" for c in unknown]
+            for c in unknown:
+                del account.holdings[c]
             sim.accounts[number] = account
     sim.quotes.update({c: q for c, q in saved.quotes.items() if c in sim.specs})
+    for con_id, spec in sim.specs.items():
+        sim.quotes.setdefault(con_id, first_quote(spec))
     sim.orders = {p: o for p, o in saved.orders.items() if o.account in sim.accounts}
     sim.by_client = {(c, o): p for c, o, p in saved.by_client if p in sim.orders}
     sim.executions = [e for e in saved.executions if e.order.account in sim.accounts]
     sim._next_perm = max(sim._next_perm, saved.next_perm)
     sim._next_exec = max(sim._next_exec, saved.next_exec)
     sim._next_ids = dict(saved.next_ids)
+    sim._listed_on = None  # the next look at the calendar ends orders whose contract expired meanwhile
     return skipped
 
 

@@ -93,20 +93,30 @@ def parse_handshake(fields: list[str]) -> int:
     return version
 
 
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # TWS reads ids and counts as Java ints
+
+
 def as_int(text: str, default: int = 0) -> int:
     if text in ("", None):
         return default
     try:
-        return int(float(text))
-    except ValueError as exc:
-        raise WireError(f"expected an integer, got {text!r}") from exc
+        value = int(float(text))
+    except (ValueError, OverflowError) as exc:  # "nan", "inf", "1e999"
+        raise WireError(f"expected an integer, got {text[:40]!r}") from exc
+    if not INT_MIN <= value <= INT_MAX:
+        raise WireError(f"integer {text[:40]!r} is out of range")
+    return value
 
 
 def as_float(text: str, default: float | None = None) -> float | None:
+    """A client's double: ``""`` and IB's unset value are absent; ``Infinite`` is how the API
+    spells infinity (it comes back as a number for the validation to refuse)."""
     if text in ("", None):
         return default
+    if text.lstrip("+-") == "Infinite":
+        return float(text.replace("Infinite", "inf"))
     try:
         value = float(text)
     except ValueError as exc:
-        raise WireError(f"expected a number, got {text!r}") from exc
-    return None if value >= UNSET_DOUBLE else value
+        raise WireError(f"expected a number, got {text[:40]!r}") from exc
+    return None if value == UNSET_DOUBLE else value

@@ -133,11 +133,31 @@ class Engine:
             if held > 0:
                 raise OrderRejected(f"close the long {inst.symbol} position with SELL before shorting",
                                     error_code="SHORT_WITH_LONG_POSITION")
-        else:
-            quote = self.paths[inst.symbol].quote()
-            price = order.limit_cents or order.stop_cents or quote.ask
-            if Decimal(order.quantity * price) / 100 > acct.cash:
-                raise OrderRejected("insufficient buying power", error_code="INSUFFICIENT_BUYING_POWER")
+        if order.side in ("BUY", "SHORT"):
+            self._check_buying_power(acct, order, order.quantity, order.limit_cents, order.stop_cents)
+
+    def _commitment(self, order: Order, quantity: int, limit: int | None, stop: int | None) -> Decimal:
+        """Cash an order may take, at the worse of its own price and the touch. A BUY pays it;
+        a SHORT (no margin here) must be covered by it as well, so neither can outrun the cash."""
+        quote = self.paths[order.symbol].quote()
+        named = limit if limit is not None else stop
+        cents = max(named, quote.ask) if named is not None else quote.ask
+        return Decimal(max(quantity - order.filled_quantity, 0) * cents) / 100
+
+    def buying_power(self, acct: Account, exclude: Order | None = None) -> Decimal:
+        """Cash less what open BUY and SHORT orders have promised: what a new order may use."""
+        promised = sum((self._commitment(o, o.quantity, o.limit_cents, o.stop_cents)
+                        for o in self.open_orders(acct.account_id) if o.side in ("BUY", "SHORT") and o is not exclude),
+                       Decimal(0))
+        return max(acct.cash - promised, Decimal(0))
+
+    def _check_buying_power(self, acct: Account, order: Order, quantity: int, limit: int | None,
+                            stop: int | None) -> None:
+        cost = self._commitment(order, quantity, limit, stop)
+        available = self.buying_power(acct, exclude=order)
+        if cost > available:
+            raise OrderRejected(f"{order.side} {quantity} {order.symbol} needs {_money(cost)} USD; the buying power"
+                                f" is {_money(available)} USD", error_code="INSUFFICIENT_BUYING_POWER")
 
     def cancel(self, account_id: Any, client_order_id: Any) -> dict[str, str]:
         order = self.order(account_id, client_order_id)
@@ -175,6 +195,16 @@ class Engine:
                 self._emit(order, "MODIFY_FAILED")
                 raise OrderRejected("new SELL quantity exceeds the available long",
                                     error_code="SELL_QUANTITY_EXCEEDS_POSITION")
+        if order.side in ("BUY", "SHORT"):
+            try:
+                self._check_buying_power(
+                    self.accounts[order.account_id], order,
+                    mod.quantity if mod.quantity is not None else order.quantity,
+                    mod.limit_cents if mod.limit_cents is not None else order.limit_cents,
+                    mod.stop_cents if mod.stop_cents is not None else order.stop_cents)
+            except OrderRejected:
+                self._emit(order, "MODIFY_FAILED")
+                raise
         if mod.quantity is not None:
             order.quantity = mod.quantity
         if mod.limit_cents is not None:
@@ -304,7 +334,7 @@ class Engine:
         nlv = acct.cash + mv
         currency_assets = {
             "currency": "USD", "net_liquidation_value": _money(nlv), "positions_market_value": _money(mv),
-            "cash_balance": _money(acct.cash), "buying_power": _money(max(acct.cash, Decimal(0))),
+            "cash_balance": _money(acct.cash), "buying_power": _money(self.buying_power(acct)),
             "settled_cash": _money(acct.cash), "unrealized_profit_loss": _money(mv - long_cost),
             "realized_profit_loss": _money(acct.realized_pnl),
         }

@@ -18,6 +18,10 @@ NEEDS_STOP = ("STOP_LOSS", "STOP_LOSS_LIMIT")
 TIFS = ("DAY", "GTC")
 OPEN_STATUSES = ("SUBMITTED", "PARTIAL_FILLED")
 CLIENT_ORDER_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
+# Bounds before any arithmetic: "1e999999" is a finite Decimal whose int() would not end.
+MAX_QUANTITY = 10_000_000
+MAX_PRICE_CENTS = 100_000_000  # 1,000,000.00 USD a share
+MAX_NUMBER_TEXT = 40
 
 
 def iso_ms(epoch_ms: int) -> str:
@@ -125,24 +129,29 @@ def _str_field(entry: dict[str, Any], key: str, *, required: bool = True) -> str
 def _quantity(value: Any, key: str = "quantity") -> int:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise BadRequest(f"{key} must be a number or a numeric string")
+    if isinstance(value, str) and len(value) > MAX_NUMBER_TEXT:
+        raise BadRequest(f"{key} is not a number of at most {MAX_NUMBER_TEXT} characters")
     try:
         d = Decimal(str(value))
     except InvalidOperation as exc:
         raise BadRequest(f"{key} is not a number: {value!r}") from exc
-    if not d.is_finite() or d <= 0 or d != d.to_integral_value():
-        raise BadRequest(f"{key} must be a positive whole number of shares", error_code="INVALID_QUANTITY")
+    if not d.is_finite() or d <= 0 or d > MAX_QUANTITY or d != d.to_integral_value():
+        raise BadRequest(f"{key} must be a whole number of shares from 1 to {MAX_QUANTITY}",
+                         error_code="INVALID_QUANTITY")
     return int(d)
 
 
 def _price(value: Any, key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise BadRequest(f"{key} must be a number or a numeric string")
+    if isinstance(value, str) and len(value) > MAX_NUMBER_TEXT:
+        raise BadRequest(f"{key} is not a number of at most {MAX_NUMBER_TEXT} characters")
     try:
         cents = to_cents(value)
     except (ValueError, InvalidOperation) as exc:
         raise BadRequest(f"{key}: {exc}", error_code="INVALID_PRICE") from exc
-    if cents <= 0:
-        raise BadRequest(f"{key} must be positive", error_code="INVALID_PRICE")
+    if cents <= 0 or cents > MAX_PRICE_CENTS:
+        raise BadRequest(f"{key} must be above 0 and at most {fmt_cents(MAX_PRICE_CENTS)}", error_code="INVALID_PRICE")
     return cents
 
 

@@ -7,13 +7,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 CENT = Decimal("0.01")
+MAX_PRICE = Decimal(10) ** 9
 
 
 def to_cents(value: str | Decimal | int | float) -> int:
     """Parse a price; raise ValueError for one off the 0.01 grid or not a number."""
     d = Decimal(str(value))
     if not d.is_finite():
-        raise ValueError(f"not a finite number: {value!r}")
+        raise ValueError(f"not a finite number: {str(value)[:40]!r}")
+    if abs(d) > MAX_PRICE:  # before any arithmetic: 1e999999 would overflow or never end
+        raise ValueError(f"{str(value)[:40]} is out of range")
     cents = d * 100
     if cents != cents.to_integral_value():
         raise ValueError(f"{value} is not on the 0.01 tick grid")
