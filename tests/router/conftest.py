@@ -27,6 +27,10 @@ CONFIG = {
                       "ib": {"port": 1, "client_id": 4}},
         "wb-1": {"broker": "webull", "allow_short": True, "webull": {"app_key": "k", "app_secret": "s"}},
     },
+    # These tests are about routing, not limits (tests/router/test_risk*.py are): no pricer runs
+    # here, and some orders are larger than the shipped defaults.
+    "risk": {"require_reference_price": False, "max_order_qty": 1e9, "max_order_notional": 1e15,
+             "max_position": 1e12},
 }
 
 AAPL = m.RegistryRecord(symbol="AAPL", asset_class="EQUITY",
@@ -88,7 +92,7 @@ class RouterHarness:
 
 
 @contextlib.asynccontextmanager
-async def running_router(nats_url: str, *, ack_wait: float = 10.0):
+async def running_router(nats_url: str, *, ack_wait: float = 10.0, config: dict | None = None):
     args = argparse.Namespace(nats_url=nats_url, ack_wait=ack_wait, resolve_timeout=2.0)
     ready = asyncio.Event()
     contexts = []
@@ -97,7 +101,8 @@ async def running_router(nats_url: str, *, ack_wait: float = 10.0):
         contexts.append(ctx)
         ready.set()
 
-    task = asyncio.create_task(serve("janus-router", "0.1.0", setup, args, from_dict(CONFIG, env={}),
+    task = asyncio.create_task(serve("janus-router", "0.1.0", setup, args,
+                                     from_dict(config or CONFIG, env={}),
                                      ready=on_ready))
     await asyncio.wait_for(ready.wait(), 30)
     try:
