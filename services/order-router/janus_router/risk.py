@@ -103,7 +103,7 @@ def is_whole(qty: float) -> bool:
     return abs(qty - round(qty)) <= 1e-9
 
 
-def tick_neighbours(price: float, tick: float) -> tuple[Decimal, Decimal] | None:
+def tick_neighbours(price: float, tick: float) -> tuple[float, float] | None:
     """None when ``price`` is a multiple of ``tick`` (within TICK_TOL ticks), else the valid
     prices just below and above. Decimal from the shortest repr: 100.07 is 10007 cents."""
     p, t = Decimal(repr(price)), Decimal(repr(tick))
@@ -112,7 +112,7 @@ def tick_neighbours(price: float, tick: float) -> tuple[Decimal, Decimal] | None
     if abs(ratio - nearest) <= TICK_TOL:
         return None
     below = ratio.to_integral_value(rounding="ROUND_FLOOR")
-    return (below * t).normalize(), ((below + 1) * t).normalize()
+    return float(below * t), float((below + 1) * t)
 
 
 def _prices(order: OrderFacts) -> list[tuple[str, float]]:
@@ -188,7 +188,7 @@ def _tick(order, acct, quote, limits, now) -> Rejection | None:
         if off is not None:
             return Rejection(RejectReason.PRICE_NOT_ON_TICK,
                              f"{name} {num(value)} is not a multiple of the minimum tick {num(tick)} "
-                             f"of {order.symbol} (nearest valid: {off[0]} or {off[1]})")
+                             f"of {order.symbol} (nearest valid: {num(off[0])} or {num(off[1])})")
     return None
 
 
