@@ -129,7 +129,7 @@ async def registry_peer(nc):
 
 
 @pytest.fixture
-async def harness(nc, js, nats_url, registry_peer):
+async def harness(nc, js, nats_url, registry_peer, router_config):
     peer, service = registry_peer, registry_peer.service
     events: asyncio.Queue = asyncio.Queue()
     routes: asyncio.Queue = asyncio.Queue()
@@ -144,5 +144,5 @@ async def harness(nc, js, nats_url, registry_peer):
     # What the gateways would get: the ROUTES stream's contents, not core-NATS copies (a
     # republished duplicate reaches core subscribers but JetStream stores it once).
     await js.subscribe(subjects.ALL_ROUTES, stream="ROUTES", cb=on_route)
-    async with running_router(nats_url):
+    async with running_router(nats_url, config=router_config):
         yield RouterHarness(nc, js, peer, service, events, routes)
