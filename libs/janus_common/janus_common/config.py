@@ -71,7 +71,7 @@ class RiskConfig(_Base, frozen=True, kw_only=True):
     max_open_orders: Count = 500  # working orders per account
     require_reference_price: bool = True  # false: checks that need a price are skipped without one
     reference_max_age_s: Positive = 60.0  # a reference price older than this is no price
-    reference_wait_s: Annotated[float, msgspec.Meta(ge=0)] = 2.0  # how long to wait for a first price
+    reference_wait_s: Annotated[float, msgspec.Meta(ge=0)] = 3.0  # how long to wait for a first price
 
 
 class AccountConfig(_Base, frozen=True, kw_only=True):
