@@ -165,13 +165,21 @@ def _price(order, acct, quote, limits, now) -> Rejection | None:
     return None
 
 
+def whole_contracts(symbol: str, asset_class: AssetClass, qty: float) -> Rejection | None:
+    """Futures and options trade in whole contracts: known from the canonical symbol alone, so
+    the router checks it before any look-up too."""
+    if asset_class in (AssetClass.FUTURE, AssetClass.OPTION) and math.isfinite(qty) and not is_whole(qty):
+        return Rejection(RejectReason.FRACTIONAL_QTY,
+                         f"{symbol} is a {asset_class}: quantities are whole contracts, got {num(qty)}")
+    return None
+
+
 def _fraction(order, acct, quote, limits, now) -> Rejection | None:
     if is_whole(order.qty):
         return None
-    if order.asset_class in (AssetClass.FUTURE, AssetClass.OPTION):
-        return Rejection(RejectReason.FRACTIONAL_QTY,
-                         f"{order.symbol} is a {order.asset_class}: quantities are whole contracts, "
-                         f"got {num(order.qty)}")
+    contracts = whole_contracts(order.symbol, order.asset_class, order.qty)
+    if contracts is not None:
+        return contracts
     if order.asset_class not in FRACTIONS[order.broker]:
         return Rejection(RejectReason.FRACTIONAL_QTY,
                          f"{order.broker} does not take fractional {order.asset_class} quantities, "

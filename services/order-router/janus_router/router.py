@@ -25,7 +25,7 @@ from janus_common.messages import (
     RejectReason,
 )
 from janus_common.subjects import SubjectError
-from janus_common.symbols import SymbolError, normalize
+from janus_common.symbols import SymbolError, infer_asset_class, normalize
 
 from . import risk
 from .control import AccountControl
@@ -99,6 +99,10 @@ class Router:
             symbol = normalize(intent.symbol, intent.asset_class)
         except SymbolError as exc:
             await self._reject(intent, RejectReason.INVALID_SYMBOL, str(exc))
+            return
+        fraction = risk.whole_contracts(symbol, intent.asset_class or infer_asset_class(symbol), intent.qty)
+        if fraction is not None:
+            await self._reject(intent, fraction.reason, fraction.message)
             return
         record = await self.resolver.resolve(symbol, intent.asset_class, rules.broker)
         if isinstance(record, Rejection):
