@@ -118,6 +118,12 @@ def router_config() -> dict:
 
 
 @pytest.fixture
+def router_runner():
+    """``running_router`` for tests that start (and stop) routers themselves."""
+    return running_router
+
+
+@pytest.fixture
 async def registry_peer(nc):
     peer = RegistryPeer()
     service = await add_service(nc, name="test-registry", version="0.0.1")

@@ -12,8 +12,6 @@ from janus_client.client import JanusClient
 from janus_common import messages as m
 from janus_ib_sim import IBSimulator
 
-from conftest import running_router
-
 pytestmark = pytest.mark.integration
 
 MSFT = m.RegistryRecord(symbol="MSFT", asset_class="EQUITY",
@@ -45,11 +43,11 @@ async def resting(client: JanusClient, symbol: str, price: float) -> str:
 
 
 async def test_cancel_all_cancels_resting_orders_at_the_broker_and_waits_for_each(nc, js, nats_url, registry_peer,
-                                                                                  router_config):
+                                                                                  router_runner, router_config):
     registry_peer.records["MSFT"] = MSFT
     # not the `harness` fixture: its reader of ROUTES would compete with the gateway's consumer
     async with IBSimulator(seed=3, tick_interval=0.05) as sim, running_gateway(nats_url, sim.port, "ib-1"), \
-            running_router(nats_url, config=router_config):
+            router_runner(nats_url, config=router_config):
         sim.set_price("AAPL", 200.0)
         sim.set_price("MSFT", 420.0)
         client = JanusClient(nc)

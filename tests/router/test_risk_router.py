@@ -16,8 +16,6 @@ from janus_common import messages as m
 from janus_common.prices import Quote
 from janus_common.streams import KV_PRICES
 
-from conftest import CONFIG
-
 pytestmark = pytest.mark.integration
 
 
@@ -36,17 +34,18 @@ def front_quarter(today: dt.date) -> str:
 
 
 ES_FRONT = front_quarter(dt.date.today())
-# The shipped limits (config.yaml.example / RiskConfig defaults), with a short first-price wait.
-RISK_CONFIG = {"accounts": CONFIG["accounts"], "risk": {"reference_wait_s": 0.5}}
-TIGHT = {**RISK_CONFIG, "accounts": {
-    **CONFIG["accounts"],
-    "ib-2": {**CONFIG["accounts"]["ib-2"], "risk": {"max_orders_per_minute": 3, "max_open_orders": 5}},
-    "wb-1": {**CONFIG["accounts"]["wb-1"], "risk": {"max_open_orders": 2, "max_position": 300}}}}
 
 
 @pytest.fixture
-def router_config() -> dict:
-    return TIGHT
+def router_config(router_config) -> dict:
+    """The routing tests' accounts with the SHIPPED limits (no top-level override but a short
+    first-price wait), and tighter ones on ib-2 and wb-1 to reach them quickly."""
+    accounts = router_config["accounts"]
+    return {"accounts": {
+        **accounts,
+        "ib-2": {**accounts["ib-2"], "risk": {"max_orders_per_minute": 3, "max_open_orders": 5}},
+        "wb-1": {**accounts["wb-1"], "risk": {"max_open_orders": 2, "max_position": 300}}},
+        "risk": {"reference_wait_s": 0.5}}
 
 
 @pytest.fixture(autouse=True)

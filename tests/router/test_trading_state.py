@@ -13,8 +13,6 @@ from janus_client.client import JanusClient
 from janus_common import bus, subjects
 from janus_common import messages as m
 
-from conftest import running_router
-
 pytestmark = pytest.mark.integration
 
 
@@ -65,19 +63,19 @@ async def test_reduce_only_lets_a_partial_sell_of_a_long_pass_and_refuses_a_buy(
     assert crossing.reason in (m.RejectReason.REDUCE_ONLY, m.RejectReason.SHORT_NOT_ALLOWED)
 
 
-async def test_a_second_replica_and_a_restarted_router_honour_the_state(nc, js, nats_url, registry_peer,
+async def test_a_second_replica_and_a_restarted_router_honour_the_state(nats_url, registry_peer, router_runner,
                                                                         router_config, client):
-    async with running_router(nats_url, config=router_config):
-        async with running_router(nats_url, config=router_config):
+    async with router_runner(nats_url, config=router_config):
+        async with router_runner(nats_url, config=router_config):
             await client.halt("ib-1", reason="both replicas")
             # max_ack_pending=1 hands consecutive intents to either replica: every one refused
             outcomes = [await client.submit(buy(), timeout=10) for _ in range(6)]
             assert {o.reason for o in outcomes} == {m.RejectReason.ACCOUNT_HALTED}
     # every router stopped; a new one rebuilds the state from EVENTS
-    async with running_router(nats_url, config=router_config):
+    async with router_runner(nats_url, config=router_config):
         assert (await client.submit(buy(), timeout=10)).reason is m.RejectReason.ACCOUNT_HALTED
         await client.resume("ib-1")
-    async with running_router(nats_url, config=router_config):
+    async with router_runner(nats_url, config=router_config):
         assert isinstance(await client.submit(buy(), timeout=10), m.OrderRouted)
 
 
