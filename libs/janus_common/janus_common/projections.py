@@ -9,6 +9,7 @@ returns a new state and never mutates its input. The maps are persistent (HAMT,
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -155,8 +156,17 @@ def _with_order(state: Ledger, view: OrderView) -> Ledger:
 
 
 def _routed_at(state: Ledger, account: str, ts: int) -> Ledger:
-    times = tuple(t for t in state.routed_times.get(account, ()) if t > ts - RATE_WINDOW_NS) + (ts,)
-    return msgspec.structs.replace(state, routed_times=state.routed_times.set(account, times))
+    # Kept sorted, so pruning and counting are binary searches and slices (C-speed copies),
+    # not a Python pass over up to a minute's worth of orders per order.
+    times = state.routed_times.get(account, ())
+    newest = max(ts, times[-1]) if times else ts
+    cut = bisect.bisect_right(times, newest - RATE_WINDOW_NS)
+    if ts <= newest - RATE_WINDOW_NS:  # late, and already out of the window
+        kept = times[cut:]
+    else:
+        at = bisect.bisect_right(times, ts)
+        kept = times[cut:at] + (ts,) + times[at:]
+    return msgspec.structs.replace(state, routed_times=state.routed_times.set(account, kept))
 
 
 def _counted(state: Ledger) -> Ledger:
@@ -278,4 +288,5 @@ def open_order_count(state: Ledger, account: str) -> int:
 
 def routed_since(state: Ledger, account: str, since_ns: int) -> int:
     """Orders routed for the account after ``since_ns`` (exact within RATE_WINDOW_NS)."""
-    return sum(1 for t in state.routed_times.get(account, ()) if t > since_ns)
+    times = state.routed_times.get(account, ())
+    return len(times) - bisect.bisect_right(times, since_ns)
