@@ -20,7 +20,6 @@ from nats.js import JetStreamContext
 from janus_common import bus, projections, subjects
 from janus_common.messages import (
     AccountCommand,
-    CancelAllRequest,
     CancelAllRouted,
     CancelIntent,
     ControlRejected,
