@@ -28,12 +28,12 @@ from janus_registry.peers import GATEWAY_SERVICES
 
 def ib_stock(symbol: str, con_id: int, primary: str = "NASDAQ") -> IbContract:
     return IbContract(symbol=symbol, sec_type="STK", exchange="SMART", primary_exchange=primary,
-                      currency="USD", con_id=con_id, trading_class="NMS", local_symbol=symbol)
+                      currency="USD", con_id=con_id, trading_class="NMS", local_symbol=symbol, min_tick=0.01)
 
 
 NQ_2603 = IbContract(symbol="NQ", sec_type="FUT", exchange="CME", currency="USD", con_id=750150001,
                      contract_month="202603", last_trade_date="20260320", multiplier=20.0,
-                     trading_class="NQ", local_symbol="NQH6")
+                     trading_class="NQ", local_symbol="NQH6", min_tick=0.25)
 
 
 def unique(ib: IbContract | None = None, webull: WebullInstrument | None = None) -> m.LookupUnique:
@@ -45,7 +45,7 @@ IB_TABLE: dict[str, m.LookupReply] = {
     "MSFT": unique(ib_stock("MSFT", 272093)),
     "TSLA": unique(ib_stock("TSLA", 76792991)),
     "BRK.B": unique(IbContract(symbol="BRK B", sec_type="STK", exchange="SMART", primary_exchange="NYSE",
-                               currency="USD", con_id=72063691, trading_class="BRK B")),
+                               currency="USD", con_id=72063691, trading_class="BRK B", min_tick=0.01)),
     "NQ.2603": unique(NQ_2603),
     "ABC": m.LookupAmbiguous(candidates=[
         m.LookupCandidate(ib=ib_stock("ABC", 1001, "NYSE"), description="ABC Corp (NYSE)"),
