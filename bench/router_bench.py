@@ -98,7 +98,9 @@ async def main() -> None:
                                                    handler=bus.rpc_handler(m.RESOLVE_REQUEST, resolve)))
         config = Path(tmp) / "config.yaml"
         config.write_text(yaml.safe_dump({"accounts": {
-            a: {"broker": "ib", "allow_short": True, "ib": {"port": 1, "client_id": i}} for i, a in enumerate(ACCOUNTS)}}))
+            a: {"broker": "ib", "allow_short": True, "ib": {"port": 1, "client_id": i}} for i, a in enumerate(ACCOUNTS)},
+            # the decision path at full speed: no pricer here, and more orders than a real account's limits
+            "risk": {"require_reference_price": False, "max_orders_per_minute": 10**9, "max_open_orders": 10**9}}))
         log = open(Path(tmp) / "router.log", "ab")
         router = await asyncio.create_subprocess_exec(
             str(Path(sysconfig.get_path("scripts")) / "janus-router"), "--config", str(config),

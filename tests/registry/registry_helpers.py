@@ -29,13 +29,13 @@ from janus_registry.peers import GATEWAY_SERVICES
 
 def ib_stock(symbol: str, con_id: int, primary: str = "NASDAQ") -> IbContract:
     return IbContract(symbol=symbol, sec_type="STK", exchange="SMART", primary_exchange=primary,
-                      currency="USD", con_id=con_id, trading_class="NMS", local_symbol=symbol)
+                      currency="USD", con_id=con_id, trading_class="NMS", local_symbol=symbol, min_tick=0.01)
 
 
 NQ_MONTH = front("NQ")  # today's front NQ, as the IB simulator lists it
 NQ_FRONT = IbContract(symbol="NQ", sec_type="FUT", exchange="CME", currency="USD", con_id=NQ_MONTH.con_id,
                       contract_month=NQ_MONTH.yyyymm, last_trade_date=NQ_MONTH.last_trade_date, multiplier=20.0,
-                      trading_class="NQ", local_symbol=NQ_MONTH.local_symbol)
+                      trading_class="NQ", local_symbol=NQ_MONTH.local_symbol, min_tick=0.25)
 
 
 def unique(ib: IbContract | None = None, webull: WebullInstrument | None = None) -> m.LookupUnique:
@@ -47,7 +47,7 @@ IB_TABLE: dict[str, m.LookupReply] = {
     "MSFT": unique(ib_stock("MSFT", 272093)),
     "TSLA": unique(ib_stock("TSLA", 76792991)),
     "BRK.B": unique(IbContract(symbol="BRK B", sec_type="STK", exchange="SMART", primary_exchange="NYSE",
-                               currency="USD", con_id=72063691, trading_class="BRK B")),
+                               currency="USD", con_id=72063691, trading_class="BRK B", min_tick=0.01)),
     NQ_MONTH.canonical: unique(NQ_FRONT),
     "ABC": m.LookupAmbiguous(candidates=[
         m.LookupCandidate(ib=ib_stock("ABC", 1001, "NYSE"), description="ABC Corp (NYSE)"),

@@ -60,7 +60,7 @@ async def test_harmony_fills_missing_fields_for_each_connected_broker_type_and_n
         {"symbol": "QQQQ"},
         # Complete for IB: never looked up there again (no re-validation).
         {"symbol": "TSLA", "ib": {"symbol": "TSLA", "sec_type": "STK", "primary_exchange": "NASDAQ",
-                                 "con_id": 76792991}},
+                                 "con_id": 76792991, "min_tick": 0.01}},
     ])
     before = {r["symbol"]: r for r in await rows(pg_dsn)}
     summary = await harmony(nc)

@@ -22,6 +22,7 @@ _texts = st.text(alphabet="ABCDEFGHIJ0123456789 ", min_size=1, max_size=6)
 _value_for = {
     "ib.con_id": st.integers(1, 2**40),
     "ib.multiplier": st.floats(0.01, 1e6, allow_nan=False),
+    "ib.min_tick": st.floats(1e-6, 100, allow_nan=False),
     "ib.contract_month": st.from_regex(r"\A20[0-9]{2}(0[1-9]|1[0-2])\Z"),
     "ib.last_trade_date": st.from_regex(r"\A20[0-9]{2}(0[1-9]|1[0-2])[0-2][0-9]\Z"),
 }

@@ -26,6 +26,7 @@ async def test_registry_fills_itself_from_the_ib_gateway(nc, js, nats_url, pg_ds
         try:
             aapl = await resolve(nc, "AAPL")
             assert isinstance(aapl, m.Resolved) and aapl.source == "lookup" and aapl.record.ib.con_id == 265598
+            assert aapl.record.ib.min_tick == 0.01  # contract details minTick, kept for the router's tick check
             again = await resolve(nc, "AAPL")
             assert again.source == "cache" and again.record == aapl.record
 
@@ -33,6 +34,7 @@ async def test_registry_fills_itself_from_the_ib_gateway(nc, js, nats_url, pg_ds
             es = await resolve(nc, es_month.canonical, asset_class="FUTURE")
             assert (es.record.ib.contract_month, es.record.ib.last_trade_date, es.record.ib.multiplier) == (
                 es_month.yyyymm, es_month.last_trade_date, 50.0)
+            assert es.record.ib.min_tick == 0.25
 
             # 50 concurrent resolves of one missing symbol: one look-up (a passive listener on the
             # look-up subject sees every request) and one row.

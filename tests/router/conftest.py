@@ -28,6 +28,10 @@ CONFIG = {
                       "ib": {"port": 1, "client_id": 4}},
         "wb-1": {"broker": "webull", "allow_short": True, "webull": {"app_key": "k", "app_secret": "s"}},
     },
+    # These tests are about routing, not limits (tests/router/test_risk*.py are): no pricer runs
+    # here, and some orders are larger than the shipped defaults.
+    "risk": {"require_reference_price": False, "max_order_qty": 1e9, "max_order_notional": 1e15,
+             "max_position": 1e12},
 }
 
 AAPL = m.RegistryRecord(symbol="AAPL", asset_class="EQUITY",
@@ -90,7 +94,7 @@ class RouterHarness:
 
 
 @contextlib.asynccontextmanager
-async def running_router(nats_url: str, *, ack_wait: float = 10.0):
+async def running_router(nats_url: str, *, ack_wait: float = 10.0, config: dict | None = None):
     args = argparse.Namespace(nats_url=nats_url, ack_wait=ack_wait, resolve_timeout=2.0)
     ready = asyncio.Event()
     contexts = []
@@ -99,7 +103,8 @@ async def running_router(nats_url: str, *, ack_wait: float = 10.0):
         contexts.append(ctx)
         ready.set()
 
-    task = asyncio.create_task(serve("janus-router", "0.1.0", setup, args, from_dict(CONFIG, env={}),
+    task = asyncio.create_task(serve("janus-router", "0.1.0", setup, args,
+                                     from_dict(config or CONFIG, env={}),
                                      ready=on_ready))
     await asyncio.wait_for(ready.wait(), 30)
     try:
@@ -115,6 +120,12 @@ def router_config() -> dict:
 
 
 @pytest.fixture
+def router_runner():
+    """``running_router`` for tests that start (and stop) routers themselves."""
+    return running_router
+
+
+@pytest.fixture
 async def registry_peer(nc):
     peer = RegistryPeer()
     service = await add_service(nc, name="test-registry", version="0.0.1")
@@ -126,7 +137,7 @@ async def registry_peer(nc):
 
 
 @pytest.fixture
-async def harness(nc, js, nats_url, registry_peer):
+async def harness(nc, js, nats_url, registry_peer, router_config):
     peer, service = registry_peer, registry_peer.service
     events: asyncio.Queue = asyncio.Queue()
     routes: asyncio.Queue = asyncio.Queue()
@@ -141,5 +152,5 @@ async def harness(nc, js, nats_url, registry_peer):
     # What the gateways would get: the ROUTES stream's contents, not core-NATS copies (a
     # republished duplicate reaches core subscribers but JetStream stores it once).
     await js.subscribe(subjects.ALL_ROUTES, stream="ROUTES", cb=on_route)
-    async with running_router(nats_url):
+    async with running_router(nats_url, config=router_config):
         yield RouterHarness(nc, js, peer, service, events, routes)

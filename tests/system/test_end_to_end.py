@@ -46,6 +46,8 @@ async def test_orders_flow_from_client_to_simulated_brokers_and_back(nats_url, j
                                     "grpc_port": wb.grpc_port, "tls": False, "poll_interval_s": 0.25}},
             },
             "market_data_account": "ib-1",
+            # no pricer in this test: the checks that need a reference price are skipped
+            "risk": {"require_reference_price": False},
         }))
         env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "https_proxy")}
         env.update(JANUS_NATS_URL=nats_url, JANUS_PG_DSN=pg_dsn, JANUS_WEBULL_TOKEN_DIR=str(tmp_path / "tokens"))

@@ -78,3 +78,37 @@ def test_missing_file_and_bad_yaml(tmp_path):
     bad.write_text("accounts: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load(bad)
+
+
+def test_risk_defaults_are_inherited_and_overridden_per_key():
+    raw = yaml.safe_load(EXAMPLE.read_text())
+    raw["risk"] = {**raw.get("risk", {}), "price_band_pct": 5}
+    raw["accounts"]["ib-1"]["risk"] = {"max_order_qty": 7}
+    config = from_dict(raw, env={})
+    ib1, wb1 = config.accounts["ib-1"].risk, config.accounts["wb-1"].risk
+    assert (ib1.max_order_qty, ib1.price_band_pct, ib1.max_open_orders) == (7, 5, 500)
+    assert (wb1.max_order_qty, wb1.price_band_pct, wb1.max_orders_per_minute) == (10_000, 5, 1_200)
+    shipped = load(EXAMPLE, env={}).risk
+    assert (shipped.max_order_qty, shipped.max_order_notional, shipped.price_band_pct,
+            shipped.max_orders_per_minute, shipped.max_open_orders) == (10_000, 1_000_000, 10, 1_200, 500)
+
+
+@pytest.mark.parametrize("where, value, key", [
+    ("top", {"max_order_qty": -1}, "risk.max_order_qty"),
+    ("top", {"price_band_pct": float("inf")}, "risk.price_band_pct"),
+    ("account", {"max_order_notional": float("nan")}, "accounts.ib-1.risk.max_order_notional"),
+    ("top", {"max_open_orders": 0}, "risk.max_open_orders"),
+    ("top", {"no_such_limit": 1}, "risk"),
+    ("account", {"max_orders_per_minute": 1.5}, "accounts.ib-1.risk.max_orders_per_minute"),
+    ("account", {"reference_max_age_s": 0}, "accounts.ib-1.risk.reference_max_age_s"),
+    ("account", "lots", "accounts.ib-1.risk"),
+])
+def test_bad_risk_values_name_the_key(where, value, key):
+    raw = yaml.safe_load(EXAMPLE.read_text())
+    if where == "top":
+        raw["risk"] = value
+    else:
+        raw["accounts"]["ib-1"]["risk"] = value
+    with pytest.raises(ConfigError) as err:
+        from_dict(raw, env={})
+    assert err.value.key == key

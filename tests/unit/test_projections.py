@@ -107,3 +107,46 @@ def test_positions_replace_per_account_and_rejections_are_outcomes():
     ])
     assert p.broker_position(state, "a", "AAPL") == 0.0
     assert state.orders["r"].terminal and state.orders["r"].status is m.OrderState.REJECTED
+
+
+# --- trading states, working-order index, routed-order times (the router's risk inputs) ------
+
+SEC = 1_000_000_000
+
+
+def timed_routed(intent_id, account, side, qty, legs, ts_s):
+    return msgspec.structs.replace(routed(intent_id, account, side, qty, legs), ts=ts_s * SEC)
+
+
+control_events = st.one_of(
+    events,
+    st.builds(timed_routed, st.sampled_from(INTENTS + ["i3", "i4"]), st.sampled_from(ACCOUNTS),
+              st.sampled_from(list(m.Side)), st.integers(1, 20).map(float), st.integers(1, 2), st.integers(0, 300)),
+    st.builds(lambda a, s, r: m.TradingStateChanged(account=a, request_id=r, state=s, previous=m.TradingState.ACTIVE),
+              st.sampled_from(ACCOUNTS), st.sampled_from(list(m.TradingState)), st.sampled_from(["r1", "r2"])),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(control_events, max_size=40), st.integers(0, 60))
+def test_risk_inputs_match_a_recount_of_the_events(seq, delta_s):
+    state = p.Ledger()
+    routed_ts: dict[str, list[int]] = {a: [] for a in ACCOUNTS}
+    last_state: dict[str, m.TradingState] = {}
+    for event in seq:
+        if isinstance(event, m.OrderRouted) and event.intent_id not in state.orders:
+            routed_ts[event.account].append(event.ts)  # a new order: a later outcome is not one
+        if isinstance(event, m.TradingStateChanged):
+            last_state[event.account] = event.state
+        state = p.apply(state, event)
+    for account in ACCOUNTS:
+        working = sorted(i for i, v in state.orders.items() if v.account == account and not v.terminal)
+        assert p.working_orders(state, account) == working
+        assert p.open_order_count(state, account) == len(working)
+        assert p.working_orders(state, account, "MSFT") == []
+        assert p.trading_state(state, account) is last_state.get(account, m.TradingState.ACTIVE)
+        times = routed_ts[account]
+        # exact for any window that starts no earlier than one window before the newest order
+        since = (max(times) if times else 0) - p.RATE_WINDOW_NS + delta_s * SEC
+        assert p.routed_since(state, account, since) == sum(1 for t in times if t > since)
+        assert len(state.routed_times.get(account, ())) <= len(times)

@@ -81,6 +81,8 @@ def report_text(report: audit.AuditReport, replays_agree: bool) -> str:
                      "hash chain of every subject unbroken: OK")
     for f in report.position_differences:
         lines.append(f"  position note  {f.account:<10} {f.detail}")
+    for acct, state in report.trading_states.items():
+        lines.append(f"trading state    {acct:<10} {state}")
     return "\n".join(lines)
 
 

@@ -18,7 +18,7 @@ from janus_common import logging as janus_logging
 from janus_common import messages as m
 
 from .client import JanusClient, JanusTimeout
-from . import audit_cmd, events_cmd, positions_cmd, rpc_commands
+from . import audit_cmd, control_cmd, events_cmd, positions_cmd, rpc_commands
 from .connect import connect_or_explain
 from .discovery import discover
 
@@ -195,6 +195,7 @@ def parser() -> argparse.ArgumentParser:
     cancel.set_defaults(run=_cancel)
 
     rpc_commands.add(sub, nats_url)
+    control_cmd.add(sub, nats_url)
     audit_cmd.add(sub, nats_url)
     positions_cmd.add(sub, nats_url)
     events_cmd.add(sub, nats_url)

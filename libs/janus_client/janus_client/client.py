@@ -12,20 +12,40 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
-from janus_common import bus, subjects
+from janus_common import bus, projections, subjects
 from janus_common import messages as m
 
 from . import valuations
 
 Outcome = m.OrderRouted | m.OrderRejected
 CancelOutcome = m.CancelRouted | m.OrderRejected
+StateOutcome = m.TradingStateChanged | m.ControlRejected
 TERMINAL = (m.OrderState.FILLED, m.OrderState.CANCELLED, m.OrderState.REJECTED)
+
+
+def ends_order(e: Any) -> bool:
+    """Whether ``e`` is the event that ends its intent's order."""
+    if isinstance(e, m.OrderRejected) and e.cancel_id is None:
+        return True
+    if isinstance(e, (m.OrderCancelled, m.OrderBrokerRejected)):
+        return True
+    return isinstance(e, m.OrderStatusChanged) and e.status in TERMINAL
+
+
+@dataclass(frozen=True)
+class CancelAllResult:
+    """What a cancel-all (or a halt with cancel_working) did: the router's decision, and the
+    event that ended each order it cancelled (a fill that beat the cancel, too)."""
+
+    decision: m.CancelAllRouted | m.ControlRejected
+    outcomes: dict[str, Any]
 
 
 class JanusTimeout(TimeoutError):
@@ -105,16 +125,85 @@ class JanusClient:
     async def wait_terminal(self, account: str, intent_id: str, *, timeout: float = 30.0) -> Any:
         """The event that ends the order: filled, cancelled, rejected by Janus or the broker."""
         def ends(e: Any) -> bool:
-            if getattr(e, "intent_id", None) != intent_id:
-                return False
-            if isinstance(e, m.OrderRejected) and e.cancel_id is None:
-                return True
-            if isinstance(e, (m.OrderCancelled, m.OrderBrokerRejected)):
-                return True
-            return isinstance(e, m.OrderStatusChanged) and e.status in TERMINAL
+            return getattr(e, "intent_id", None) == intent_id and ends_order(e)
 
         async with self._order_events(account, from_start=True) as history:
             return await self._first(history, ends, "final state", intent_id, timeout)
+
+    # --- account control ----------------------------------------------------------------
+
+    async def halt(self, account: str, *, reduce_only: bool = False, cancel_working: bool = False,
+                   reason: str = "", requested_by: str = "", timeout: float = 30.0
+                   ) -> tuple[StateOutcome, CancelAllResult | None]:
+        """HALTED (nothing new passes) or, with ``reduce_only``, REDUCING. With ``cancel_working``
+        the account's working orders are cancelled too, and their outcomes awaited."""
+        state = m.TradingState.REDUCING if reduce_only else m.TradingState.HALTED
+        return await self._set_state(m.TradingStateRequest(account=account, state=state, reason=reason,
+                                                           requested_by=requested_by,
+                                                           cancel_working=cancel_working), timeout)
+
+    async def resume(self, account: str, *, reason: str = "", requested_by: str = "",
+                     timeout: float = 10.0) -> StateOutcome:
+        request = m.TradingStateRequest(account=account, state=m.TradingState.ACTIVE, reason=reason,
+                                        requested_by=requested_by)
+        return (await self._set_state(request, timeout))[0]
+
+    async def cancel_all(self, account: str, symbol: str | None = None, *, reason: str = "",
+                         requested_by: str = "", timeout: float = 30.0) -> CancelAllResult:
+        """Cancel every working order of the account (or of one symbol); returns once each has ended."""
+        request = m.CancelAllRequest(account=account, symbol=symbol, reason=reason, requested_by=requested_by)
+        async with self._control_feeds(account) as (control, orders):
+            await bus.publish(self.js, subjects.intent(account), request, msg_id=request.request_id)
+            return await self._cancelled(control, orders, request.request_id, timeout)
+
+    async def _set_state(self, request: m.TradingStateRequest, timeout: float
+                         ) -> tuple[StateOutcome, CancelAllResult | None]:
+        rid = request.request_id
+        async with self._control_feeds(request.account) as (control, orders):
+            await bus.publish(self.js, subjects.intent(request.account), request, msg_id=rid)
+            outcome = await self._first(control, lambda e: isinstance(e, (m.TradingStateChanged, m.ControlRejected))
+                                        and e.request_id == rid, "trading state change", rid, timeout)
+            if not request.cancel_working or isinstance(outcome, m.ControlRejected):
+                return outcome, None
+            return outcome, await self._cancelled(control, orders, rid, timeout)
+
+    async def _cancelled(self, control: asyncio.Queue[Any], orders: asyncio.Queue[Any], rid: str,
+                         timeout: float) -> CancelAllResult:
+        decision = await self._first(control, lambda e: isinstance(e, (m.CancelAllRouted, m.ControlRejected))
+                                     and e.request_id == rid, "cancel-all decision", rid, timeout)
+        outcomes: dict[str, Any] = {}
+        pending = dict(decision.cancels) if isinstance(decision, m.CancelAllRouted) else {}
+
+        def settles(e: Any) -> bool:
+            intent_id = getattr(e, "intent_id", None)
+            if intent_id not in pending:
+                return False
+            refused = isinstance(e, m.OrderRejected) and e.cancel_id == pending[intent_id]
+            if ends_order(e) or refused:  # a refused cancel: the order had finished already
+                outcomes[intent_id] = e
+                del pending[intent_id]
+            return not pending
+
+        if pending:
+            await self._first(orders, settles, "cancel outcomes", rid, timeout)
+        return CancelAllResult(decision, outcomes)
+
+    @contextlib.asynccontextmanager
+    async def _control_feeds(self, account: str) -> AsyncIterator[tuple[asyncio.Queue[Any], asyncio.Queue[Any]]]:
+        control = Feed(m.CONTROL_EVENTS)
+        control.sub = await self.js.subscribe(subjects.evt_control(account), stream="EVENTS", ordered_consumer=True,
+                                              deliver_policy=DeliverPolicy.NEW, cb=control.on_msg)
+        try:
+            async with self._order_events(account) as orders:
+                yield control.queue, orders
+        finally:
+            await control.close()
+
+    async def trading_state(self, account: str, *, timeout: float = 10.0) -> m.TradingState:
+        """The account's trading state, folded from its control events the way the router folds them."""
+        records = await bus.stored(self.js, bus.EVENTS_STREAM, subjects.evt_control(account), timeout=timeout)
+        ledger = projections.replay(m.CONTROL_EVENTS.decode(r.data, subject=r.subject) for r in records)
+        return projections.trading_state(ledger, account)
 
     async def follow_orders(self, account: str, *, from_start: bool = False) -> "Feed":
         """The account's order events as they happen (or its whole history first). The

@@ -39,6 +39,9 @@ class AuditReport(msgspec.Struct, frozen=True):
     state_hash: str
     violations: list[Finding]
     position_differences: list[Finding]
+    # account -> its trading state as the events leave it ("HALTED (reason) by who"); ACTIVE
+    # accounts that were never changed are not listed
+    trading_states: dict[str, str] = {}
 
     @property
     def clean(self) -> bool:
@@ -53,6 +56,8 @@ def state_hash(ledger: Ledger) -> str:
     for key, blob in orders:
         digest.update(key.encode() + b"\0" + blob)
     digest.update(msgspec.msgpack.encode(positions))
+    if ledger.trading:  # histories without trading-state changes keep the hash they had
+        digest.update(msgspec.msgpack.encode(sorted((a, str(c.state)) for a, c in ledger.trading.items())))
     return digest.hexdigest()
 
 
@@ -119,6 +124,8 @@ def check(ledger: Ledger, *, account: str | None = None, chain_breaks: Sequence[
         if reported is not None and abs(reported - qty) > 1e-9:
             differences.append(Finding("positions_match", "", acct,
                                        f"{symbol}: Janus fills imply {qty:g}, the broker reports {reported:g}"))
+    states = {acct: f"{c.state}" + (f" ({c.reason})" if c.reason else "") + f" by {c.requested_by or '?'}"
+              for acct, c in sorted(ledger.trading.items()) if account is None or acct == account}
     return AuditReport(events=ledger.applied, intents=routed + rejected, routed=routed, rejected=rejected,
                        open_orders=open_orders, state_hash=state_hash(ledger), violations=violations,
-                       position_differences=differences)
+                       position_differences=differences, trading_states=states)

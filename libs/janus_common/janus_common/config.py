@@ -6,10 +6,11 @@ from the file. Every error names the key it is about (``accounts.ib-1.ib.port``)
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 import yaml
@@ -54,6 +55,25 @@ class WebullConnection(_Base, frozen=True, kw_only=True):
     poll_interval_s: float = 2.0
 
 
+Positive = Annotated[float, msgspec.Meta(gt=0)]
+Count = Annotated[int, msgspec.Meta(ge=1)]
+
+
+class RiskConfig(_Base, frozen=True, kw_only=True):
+    """Pre-trade limits (the router's risk checks). A top-level ``risk:`` block is every
+    account's default; an account's own ``risk:`` overrides any of its keys."""
+
+    max_order_qty: Positive = 10_000.0  # shares / contracts per order
+    max_order_notional: Positive = 1_000_000.0  # qty x price x multiplier, account currency
+    max_position: Positive = 50_000.0  # |position| per symbol the order may reach, working orders counted
+    price_band_pct: Positive = 10.0  # limit/stop price at most this far from the reference price
+    max_orders_per_minute: Count = 1_200  # routed orders per account per rolling 60 s
+    max_open_orders: Count = 500  # working orders per account
+    require_reference_price: bool = True  # false: checks that need a price are skipped without one
+    reference_max_age_s: Positive = 60.0  # a reference price older than this is no price
+    reference_wait_s: Annotated[float, msgspec.Meta(ge=0)] = 3.0  # how long to wait for a first price
+
+
 class AccountConfig(_Base, frozen=True, kw_only=True):
     broker: Broker
     allow_short: bool = False
@@ -65,6 +85,7 @@ class AccountConfig(_Base, frozen=True, kw_only=True):
     order_types: list[OrderType] | None = None
     ib: IbConnection | None = None
     webull: WebullConnection | None = None
+    risk: RiskConfig = RiskConfig()  # the top-level risk block with this account's overrides
 
 
 class SymbolMapping(_Base, frozen=True, kw_only=True):
@@ -112,6 +133,7 @@ class JanusConfig(_Base, frozen=True, kw_only=True):
     registry: RegistryConfig = RegistryConfig()
     pricer: PricerConfig = PricerConfig()
     simulators: SimulatorsConfig = SimulatorsConfig()
+    risk: RiskConfig = RiskConfig()
 
     def account(self, alias: str) -> AccountConfig:
         try:
@@ -167,8 +189,13 @@ def from_dict(raw: Any, env: dict[str, str] | None = None) -> JanusConfig:
     accounts_raw = data.get("accounts")
     if not isinstance(accounts_raw, dict) or not accounts_raw:
         raise ConfigError("accounts", "a mapping of account alias → account settings is required")
+    risk_raw = data.get("risk", {})
+    if not isinstance(risk_raw, dict):
+        raise ConfigError("risk", "expected a mapping of limit → value")
+    _check_risk(_convert(risk_raw, RiskConfig, "risk"), "risk")  # its own errors under its own key
     # Accounts one by one: msgspec cannot name a dict key in its error path, people need it.
-    accounts = {str(alias): _convert(value, AccountConfig, f"accounts.{alias}")
+    accounts = {str(alias): _convert(_inherit_risk(value, risk_raw, f"accounts.{alias}"), AccountConfig,
+                                     f"accounts.{alias}")
                 for alias, value in accounts_raw.items()}
     config = _convert({**data, "accounts": {}}, JanusConfig, "")
     config = msgspec.structs.replace(config, accounts=accounts)
@@ -176,9 +203,28 @@ def from_dict(raw: Any, env: dict[str, str] | None = None) -> JanusConfig:
     return config
 
 
+def _inherit_risk(account: Any, default: dict[str, Any], key: str) -> Any:
+    """The account's settings with its ``risk:`` laid over the top-level one."""
+    if not isinstance(account, dict):
+        return account
+    own = account.get("risk", {})
+    if not isinstance(own, dict):
+        raise ConfigError(f"{key}.risk", "expected a mapping of limit → value")
+    return {**account, "risk": {**default, **own}}
+
+
+def _check_risk(risk: RiskConfig, key: str) -> None:
+    for name in risk.__struct_fields__:
+        value = getattr(risk, name)
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"{key}.{name}", f"must be a finite number, got {value}")
+
+
 def _check(config: JanusConfig) -> None:
+    _check_risk(config.risk, "risk")
     for alias, account in config.accounts.items():
         key = f"accounts.{alias}"
+        _check_risk(account.risk, f"{key}.risk")
         if not ACCOUNT_RE.match(alias):
             raise ConfigError(key, "an account alias is letters, digits, '_' or '-'")
         if account.broker is Broker.IB and account.ib is None:

@@ -9,6 +9,7 @@ returns a new state and never mutates its input. The maps are persistent (HAMT,
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable
 from typing import Any
 
@@ -31,7 +32,13 @@ from .messages import (
     PositionSnapshot,
     RejectReason,
     Side,
+    TradingState,
+    TradingStateChanged,
 )
+
+# The order-rate limit counts the orders routed in the last RATE_WINDOW_NS (a rolling minute),
+# from the OrderRouted events every replica folds, so all replicas count the same orders.
+RATE_WINDOW_NS = 60 * 1_000_000_000
 
 
 class LegView(msgspec.Struct, frozen=True, kw_only=True):
@@ -93,6 +100,12 @@ class Ledger(msgspec.Struct, frozen=True, kw_only=True):
     # Fills since the account's last broker snapshot: the snapshot lags the fill by a moment, and
     # a SELL right after a BUY fills must see the bought shares.
     unreported: Map[tuple[str, str], float] = msgspec.field(default_factory=Map)
+    # The last trading-state change per account (absent = ACTIVE), who asked and why.
+    trading: Map[str, TradingStateChanged] = msgspec.field(default_factory=Map)
+    # Working orders per account: intent id -> symbol (counts and cancel-all read it).
+    open_orders: Map[str, Map[str, str]] = msgspec.field(default_factory=Map)
+    # Times (event ts) of the orders routed per account within RATE_WINDOW_NS of the newest.
+    routed_times: Map[str, tuple[int, ...]] = msgspec.field(default_factory=Map)
     applied: int = 0
 
 
@@ -116,8 +129,23 @@ def _leg(view: OrderView, leg_no: int) -> LegView | None:
     return next((leg for leg in view.legs if leg.leg == leg_no), None)
 
 
+def _is_open(view: OrderView | None) -> bool:
+    return view is not None and not view.terminal
+
+
+def _open_index(state: Ledger, old: OrderView | None, view: OrderView) -> Map[str, Map[str, str]]:
+    was, now = _is_open(old), _is_open(view)
+    if was == now:
+        return state.open_orders
+    book = state.open_orders.get(view.account, Map())
+    book = book.set(view.intent_id, view.symbol) if now else book.delete(view.intent_id)
+    return state.open_orders.set(view.account, book) if book else state.open_orders.delete(view.account)
+
+
 def _with_order(state: Ledger, view: OrderView) -> Ledger:
-    old_b, old_s = _working(state.orders.get(view.intent_id))
+    old = state.orders.get(view.intent_id)
+    open_orders = _open_index(state, old, view)
+    old_b, old_s = _working(old)
     new_b, new_s = _working(view)
     working = state.working
     if (old_b, old_s) != (new_b, new_s):
@@ -127,7 +155,21 @@ def _with_order(state: Ledger, view: OrderView) -> Ledger:
         working = working.delete(key) if abs(b) < 1e-12 and abs(s) < 1e-12 and key in working \
             else working.set(key, (b, s))
     return msgspec.structs.replace(state, orders=state.orders.set(view.intent_id, view), working=working,
-                                   applied=state.applied + 1)
+                                   open_orders=open_orders, applied=state.applied + 1)
+
+
+def _routed_at(state: Ledger, account: str, ts: int) -> Ledger:
+    # Kept sorted, so pruning and counting are binary searches and slices (C-speed copies),
+    # not a Python pass over up to a minute's worth of orders per order.
+    times = state.routed_times.get(account, ())
+    newest = max(ts, times[-1]) if times else ts
+    cut = bisect.bisect_right(times, newest - RATE_WINDOW_NS)
+    if ts <= newest - RATE_WINDOW_NS:  # late, and already out of the window
+        kept = times[cut:]
+    else:
+        at = bisect.bisect_right(times, ts)
+        kept = times[cut:at] + (ts,) + times[at:]
+    return msgspec.structs.replace(state, routed_times=state.routed_times.set(account, kept))
 
 
 def _counted(state: Ledger) -> Ledger:
@@ -143,6 +185,9 @@ def apply(state: Ledger, event: Any) -> Ledger:
             unreported = unreported.delete(key)
         return msgspec.structs.replace(state, positions=state.positions.set(event.account, book),
                                        unreported=unreported, applied=state.applied + 1)
+    if isinstance(event, TradingStateChanged):
+        return msgspec.structs.replace(state, trading=state.trading.set(event.account, event),
+                                       applied=state.applied + 1)
 
     intent_id = getattr(event, "intent_id", None)
     if intent_id is None:
@@ -154,6 +199,7 @@ def apply(state: Ledger, event: Any) -> Ledger:
             return _with_order(state, msgspec.structs.replace(view, outcomes=view.outcomes + 1))
         legs = tuple(LegView(leg=o.leg, side=o.side, qty=o.qty) for o in event.orders)
         intent = event.intent
+        state = _routed_at(state, event.account, event.ts)
         return _with_order(state, OrderView(intent_id=intent_id, account=event.account,
                                             symbol=intent.symbol, side=intent.side, qty=intent.qty,
                                             broker=event.broker, legs=legs,
@@ -226,3 +272,24 @@ def broker_position(state: Ledger, account: str, symbol: str) -> float:
 def in_flight(state: Ledger, account: str, symbol: str) -> tuple[float, float]:
     """(buy, sell) quantities still working for the account in the symbol."""
     return state.working.get((account, symbol), (0.0, 0.0))
+
+
+def trading_state(state: Ledger, account: str) -> TradingState:
+    change = state.trading.get(account)
+    return change.state if change is not None else TradingState.ACTIVE
+
+
+def working_orders(state: Ledger, account: str, symbol: str | None = None) -> list[str]:
+    """The intent ids of the account's working orders (of one symbol), sorted."""
+    book = state.open_orders.get(account, Map())
+    return sorted(i for i, s in book.items() if symbol is None or s == symbol)
+
+
+def open_order_count(state: Ledger, account: str) -> int:
+    return len(state.open_orders.get(account, Map()))
+
+
+def routed_since(state: Ledger, account: str, since_ns: int) -> int:
+    """Orders routed for the account after ``since_ns`` (exact within RATE_WINDOW_NS)."""
+    times = state.routed_times.get(account, ())
+    return len(times) - bisect.bisect_right(times, since_ns)

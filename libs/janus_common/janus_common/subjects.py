@@ -58,6 +58,10 @@ def evt_account(account: str) -> str:
     return f"{PREFIX}.evt.account.{account_token(account)}"
 
 
+def evt_control(account: str) -> str:
+    return f"{PREFIX}.evt.control.{account_token(account)}"
+
+
 EVT_PREFIX = f"{PREFIX}.evt."
 EVT_REGISTRY = f"{PREFIX}.evt.registry"
 
@@ -82,6 +86,7 @@ def dlq(consumer: str) -> str:
 RPC_RESOLVE = f"{PREFIX}.rpc.registry.resolve"
 RPC_HARMONY = f"{PREFIX}.rpc.registry.harmony"
 RPC_MD_SUBSCRIBE = f"{PREFIX}.rpc.md.subscribe"
+RPC_PRICER_SUBSCRIBE = f"{PREFIX}.rpc.pricer.subscribe"
 
 
 def rpc_lookup(broker: str) -> str:
@@ -99,6 +104,7 @@ ALL_EVENTS = f"{PREFIX}.evt.>"
 ALL_ORDER_EVENTS = f"{PREFIX}.evt.order.*"
 ALL_POSITION_EVENTS = f"{PREFIX}.evt.position.*"
 ALL_ACCOUNT_EVENTS = f"{PREFIX}.evt.account.*"
+ALL_CONTROL_EVENTS = f"{PREFIX}.evt.control.*"
 ALL_MARKET_DATA = f"{PREFIX}.md.>"
 ALL_TICKS = f"{PREFIX}.md.tick.*"
 ALL_BARS = f"{PREFIX}.md.bar.*"

@@ -31,7 +31,7 @@ def candidate(cd: ContractDetails) -> LookupCandidate:
                       last_trade_date=c.lastTradeDateOrContractMonth or None,
                       multiplier=float(c.multiplier) if c.multiplier else None,
                       trading_class=c.tradingClass or None, local_symbol=c.localSymbol or None,
-                      strike=c.strike or None, right=c.right or None),
+                      strike=c.strike or None, right=c.right or None, min_tick=cd.minTick or None),
         description=cd.longName or "")
 
 

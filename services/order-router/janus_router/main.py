@@ -45,6 +45,9 @@ async def setup(ctx: ServiceContext) -> None:
     log.info("ledger_rebuilt", events=follower.ledger.applied, orders=len(follower.ledger.orders))
     router = Router(ctx.nc, ctx.js, rules, follower,
                     SymbolResolver(ctx.nc, timeout=min(ctx.args.resolve_timeout, ctx.args.ack_wait / 2)))
+    await router.prices.start()
+    ctx.spawn(router.prices.follow(), "reference-prices")
+    ctx.on_stop(router.prices.stop)
 
     for alias in rules:
         await ctx.add_consumer(bus.Consumer(

@@ -4,6 +4,8 @@ redelivery completes without doubling anything."""
 
 from __future__ import annotations
 
+import time
+
 import msgspec
 import structlog
 from nats.aio.client import Client as NATS
@@ -12,6 +14,7 @@ from nats.js import JetStreamContext
 
 from janus_common import bus, projections, subjects
 from janus_common.messages import (
+    AccountCommand,
     CancelIntent,
     CancelOrder,
     CancelRouted,
@@ -22,10 +25,13 @@ from janus_common.messages import (
     RejectReason,
 )
 from janus_common.subjects import SubjectError
-from janus_common.symbols import SymbolError, normalize
+from janus_common.symbols import SymbolError, infer_asset_class, normalize
 
+from . import risk
+from .control import AccountControl
 from .decide import Rejection, Route, plan_route, validate
 from .follower import EventFollower
+from .prices import ReferencePrices
 from .resolver import SymbolResolver
 from .rules import AccountRules
 
@@ -51,10 +57,15 @@ class Router:
         self.rules = rules
         self.follower = follower
         self.resolver = resolver
+        self.prices = ReferencePrices(nc, js)
+        self.control = AccountControl(js, rules, follower, self._cancel)
 
     # --- intents -------------------------------------------------------------------------
 
-    async def handle(self, intent: OrderIntent | CancelIntent, msg: Msg) -> None:
+    async def handle(self, intent: OrderIntent | CancelIntent | AccountCommand, msg: Msg) -> None:
+        if not isinstance(intent, (OrderIntent, CancelIntent)):
+            await self.control.handle(intent, msg)
+            return
         account = subjects.account_of(msg.subject)
         with structlog.contextvars.bound_contextvars(account=account, intent_id=intent.intent_id):
             if intent.account != account:
@@ -79,7 +90,8 @@ class Router:
         if seen is not None:
             await self._duplicate(intent, seen)
             return
-        rejection = validate(intent)
+        rejection = risk.trading_gate(intent.account, risk.account_facts(ledger, intent.account, "", 0)) \
+            or validate(intent)
         if rejection is not None:
             await self._reject(intent, rejection.reason, rejection.message)
             return
@@ -87,6 +99,10 @@ class Router:
             symbol = normalize(intent.symbol, intent.asset_class)
         except SymbolError as exc:
             await self._reject(intent, RejectReason.INVALID_SYMBOL, str(exc))
+            return
+        fraction = risk.whole_contracts(symbol, intent.asset_class or infer_asset_class(symbol), intent.qty)
+        if fraction is not None:
+            await self._reject(intent, fraction.reason, fraction.message)
             return
         record = await self.resolver.resolve(symbol, intent.asset_class, rules.broker)
         if isinstance(record, Rejection):
@@ -98,6 +114,14 @@ class Router:
                              in_flight_buys=buys, in_flight_sells=sells)
         if isinstance(planned, Rejection):
             await self._reject(intent, planned.reason, planned.message)
+            return
+        quote = await self.prices.quote(record.symbol, rules.risk)
+        now = time.time_ns()
+        refusal = risk.assess(risk.order_facts(intent, record, rules.broker, planned.orders[0]),
+                              risk.account_facts(ledger, intent.account, record.symbol, now),
+                              quote, rules.risk, now)
+        if refusal is not None:
+            await self._reject(intent, refusal.reason, refusal.message)
             return
         await self._publish_route(intent, rules, planned)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from janus_common.config import AccountConfig
+from janus_common.config import AccountConfig, RiskConfig
 from janus_common.messages import Broker, OrderType, Tif
 
 ALL_TYPES = frozenset(OrderType)
@@ -33,6 +33,7 @@ class AccountRules:
     locate_required: bool = False
     fallback: Mapping[OrderType, OrderType] = field(default_factory=dict)
     order_types: frozenset[OrderType] | None = None
+    risk: RiskConfig = RiskConfig()
 
     def caps(self, table: Mapping[Broker, BrokerCaps] = CAPABILITIES) -> BrokerCaps:
         """The broker's capabilities, narrowed by the account's own restriction if any."""
@@ -45,4 +46,5 @@ class AccountRules:
     def from_config(cls, alias: str, account: AccountConfig) -> "AccountRules":
         return cls(alias, account.broker, account.allow_short, account.locate_required,
                    dict(account.order_type_fallback),
-                   frozenset(account.order_types) if account.order_types is not None else None)
+                   frozenset(account.order_types) if account.order_types is not None else None,
+                   account.risk)

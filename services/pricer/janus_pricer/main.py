@@ -33,9 +33,6 @@ from .pricer import Pricer
 
 NAME = "janus-pricer"
 POSITIONS_DURABLE = "pricer-positions"
-# Clients (the CLI, a UI) ask the pricer — not the gateway — for prices they want to watch:
-# the pricer aggregates everyone's interest into one subscription set.
-RPC_PRICER_SUBSCRIBE = "janus.rpc.pricer.subscribe"
 
 
 async def setup(ctx: service.ServiceContext) -> None:
@@ -88,7 +85,9 @@ async def setup(ctx: service.ServiceContext) -> None:
             pricer.request_symbols(request.requester, current - frozenset(good))
         return MarketDataSubscribed(subscribed=good, failed=failed)
 
-    await ctx.add_rpc("subscribe", RPC_PRICER_SUBSCRIBE, MD_REQUEST, client_subscribe)
+    # Clients (the CLI, a UI, the router's price checks) ask the pricer — not the gateway — for
+    # prices they want: the pricer aggregates everyone's interest into one subscription set.
+    await ctx.add_rpc("subscribe", subjects.RPC_PRICER_SUBSCRIBE, MD_REQUEST, client_subscribe)
     ctx.spawn(md.run(), "md-subscriptions")
     ctx.on_stop(md.stop)
 

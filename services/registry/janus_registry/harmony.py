@@ -17,7 +17,9 @@ from janus_common.symbols import AssetClass
 from .lookups import Ambiguous, Failed, NotFound, Outcome, Unique, ib_request, webull_request
 from .model import Entry
 
-_IB_COMMON = ("ib.symbol", "ib.sec_type", "ib.exchange", "ib.currency", "ib.con_id")
+# ib.min_tick too: the router's tick check needs it, and rows written before it was kept
+# (or from holdings, which do not carry it) get it from one look-up.
+_IB_COMMON = ("ib.symbol", "ib.sec_type", "ib.exchange", "ib.currency", "ib.con_id", "ib.min_tick")
 
 # The fields whose absence makes an entry worth a look-up, per broker type and asset class.
 # Optional extras (trading class, local symbol …) are filled when a look-up happens anyway.

@@ -30,7 +30,7 @@ KEY_FIELDS = ("exchange", "currency")
 IB_FIELDS = (
     "ib.symbol", "ib.sec_type", "ib.exchange", "ib.primary_exchange", "ib.currency",
     "ib.con_id", "ib.contract_month", "ib.last_trade_date", "ib.multiplier",
-    "ib.trading_class", "ib.local_symbol",
+    "ib.trading_class", "ib.local_symbol", "ib.min_tick",
 )
 WEBULL_FIELDS = ("webull.symbol", "webull.market", "webull.category", "webull.instrument_id")
 FIELDS: tuple[str, ...] = KEY_FIELDS + IB_FIELDS + WEBULL_FIELDS
@@ -82,7 +82,7 @@ def ib_values(contract: IbContract | None) -> dict[str, Any]:
         value = getattr(contract, attr)
         if value is None or value == "":
             continue
-        if attr == "multiplier":
+        if attr in ("multiplier", "min_tick"):
             value = float(value)
         out[f"ib.{attr}"] = value
     return out

@@ -4,6 +4,7 @@ from .accounts import *  # noqa: F403
 from .base import *  # noqa: F403
 from .codec import *  # noqa: F403
 from .contracts import *  # noqa: F403
+from .control import *  # noqa: F403
 from .deadletter import *  # noqa: F403
 from .market import *  # noqa: F403
 from .orders import *  # noqa: F403

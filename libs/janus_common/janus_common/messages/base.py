@@ -119,3 +119,24 @@ class RejectReason(StrEnum):
     BROKER_UNAVAILABLE = "BROKER_UNAVAILABLE"
     DATABASE_ERROR = "DATABASE_ERROR"
     INTERNAL = "INTERNAL"
+    # pre-trade checks and trading states (the router's risk.py says the order they run in)
+    ACCOUNT_HALTED = "ACCOUNT_HALTED"
+    REDUCE_ONLY = "REDUCE_ONLY"
+    FRACTIONAL_QTY = "FRACTIONAL_QTY"
+    PRICE_NOT_ON_TICK = "PRICE_NOT_ON_TICK"
+    NO_REFERENCE_PRICE = "NO_REFERENCE_PRICE"
+    PRICE_OUT_OF_BAND = "PRICE_OUT_OF_BAND"
+    RISK_MAX_QTY = "RISK_MAX_QTY"
+    RISK_MAX_NOTIONAL = "RISK_MAX_NOTIONAL"
+    RISK_MAX_POSITION = "RISK_MAX_POSITION"
+    RISK_MAX_OPEN_ORDERS = "RISK_MAX_OPEN_ORDERS"
+    RATE_LIMITED = "RATE_LIMITED"
+
+
+class TradingState(StrEnum):
+    """What an account may do now. REDUCING: only orders that reduce the position; HALTED:
+    no new order at all (cancels always pass)."""
+
+    ACTIVE = "ACTIVE"
+    REDUCING = "REDUCING"
+    HALTED = "HALTED"

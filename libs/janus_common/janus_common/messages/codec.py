@@ -11,6 +11,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from .accounts import AccountEvent, PositionEvent
+from .control import AccountCommand, ControlEvent
 from .deadletter import DeadLetter
 from .market import MarketData, Valuation
 from .orders import Intent, OrderLifeEvent, RouteCommand
@@ -66,11 +67,12 @@ class Codec(Generic[T]):
     encode = staticmethod(encode)
 
 
-INTENTS: Codec[Intent] = Codec("intent", Intent)
+INTENTS: Codec[Intent | AccountCommand] = Codec("intent", Intent | AccountCommand)
 ROUTES: Codec[RouteCommand] = Codec("route", RouteCommand)
 ORDER_EVENTS: Codec[OrderLifeEvent] = Codec("order-event", OrderLifeEvent)
 POSITION_EVENTS: Codec[PositionEvent] = Codec("position-event", PositionEvent)
 ACCOUNT_EVENTS: Codec[AccountEvent] = Codec("account-event", AccountEvent)
+CONTROL_EVENTS: Codec[ControlEvent] = Codec("control-event", ControlEvent)
 REGISTRY_EVENTS: Codec[RegistryEvent] = Codec("registry-event", RegistryEvent)
 MARKET_DATA: Codec[MarketData] = Codec("market-data", MarketData)
 VALUATIONS: Codec[Valuation] = Codec("valuation", Valuation)
@@ -88,7 +90,7 @@ MD_REPLY: Codec[MarketDataReply] = Codec("md-reply", MarketDataReply)
 
 # Everything on janus.evt.> in one union, for readers of the whole EVENTS stream (audit).
 ANY_EVENT: Codec[Any] = Codec(
-    "event", OrderLifeEvent | PositionEvent | AccountEvent | RegistryEvent
+    "event", OrderLifeEvent | PositionEvent | AccountEvent | RegistryEvent | ControlEvent
 )
 
 _BY_PREFIX: list[tuple[str, Codec[Any]]] = [
@@ -97,6 +99,7 @@ _BY_PREFIX: list[tuple[str, Codec[Any]]] = [
     ("janus.evt.order.", ORDER_EVENTS),
     ("janus.evt.position.", POSITION_EVENTS),
     ("janus.evt.account.", ACCOUNT_EVENTS),
+    ("janus.evt.control.", CONTROL_EVENTS),
     ("janus.evt.registry", REGISTRY_EVENTS),
     ("janus.md.", MARKET_DATA),
     ("janus.val.", VALUATIONS),

@@ -23,6 +23,7 @@ class IbContract(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     local_symbol: str | None = None
     strike: float | None = None
     right: str | None = None
+    min_tick: float | None = None  # IB contract details minTick: prices must be multiples of it
 
 
 class WebullInstrument(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
