@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,6 +24,9 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck
 
 from . import chain, subjects
 from .messages import (
+    HEAD_BYTES,
+    ID_MAX,
+    TEXT_MAX,
     Codec,
     DeadLetter,
     MessageDecodeError,
@@ -64,9 +68,12 @@ async def connect(
     initial_attempts: int | None = None,
     max_backoff: float = 5.0,
     reconnect_wait: float = 0.5,
+    on_closed: Callable[[], None] | None = None,
 ) -> NATS:
     """Connect, retrying the first connection with exponential backoff (``initial_attempts``
-    None = forever), then let nats-py reconnect forever. Every transition is logged."""
+    None = forever), then let nats-py reconnect forever. Every transition is logged.
+    ``on_closed`` is called when the connection is closed, asked for or not: nats-py never
+    reopens a closed connection, so an unasked close means this client is done."""
 
     async def disconnected() -> None:
         if nc.is_closed or nc.is_draining:
@@ -80,8 +87,16 @@ async def connect(
     async def error(exc: Exception) -> None:
         log.warning("nats_error", client=name, error=type(exc).__name__, detail=str(exc))
 
-    async def closed() -> None:
-        log.info("nats_closed", client=name)
+    established: list[NATS] = []
+
+    def closed_cb(client: NATS) -> Callable[[], Awaitable[None]]:
+        async def closed() -> None:
+            log.info("nats_closed", client=name,
+                     last_error=str(client.last_error)[:TEXT_MAX] if client.last_error else None)
+            # A failed first attempt closes its client too: that is not the end of this one.
+            if on_closed is not None and client in established:
+                on_closed()
+        return closed
 
     delay = 0.1
     attempt = 0
@@ -101,9 +116,10 @@ async def connect(
                 disconnected_cb=disconnected,
                 reconnected_cb=reconnected,
                 error_cb=error,
-                closed_cb=closed,
+                closed_cb=closed_cb(nc),
             )
             nc.options["max_reconnect_attempts"] = -1  # once up: reconnect forever
+            established.append(nc)
             log.info("nats_connected", client=name, attempt=attempt)
             return nc
         except (OSError, nats.errors.NoServersError, asyncio.TimeoutError) as exc:
@@ -118,6 +134,67 @@ async def connect(
 # --- publishing -------------------------------------------------------------------------
 
 
+class PayloadTooLarge(BusError):
+    """The message would exceed the server's max payload. Refused here because the server would
+    answer ``-ERR 'Maximum Payload Violation'`` (it counts headers, nats-py only the payload) and
+    nats-py would then close the connection for good."""
+
+    reason = "PAYLOAD_TOO_LARGE"
+
+    def __init__(self, subject: str, size: int, limit: int) -> None:
+        self.subject = subject
+        self.size = size
+        self.limit = limit
+        super().__init__(f"{subject}: {size} bytes with headers, the server takes at most {limit}")
+
+
+_HEADER_LINE = len(b"NATS/1.0\r\n") + len(b"\r\n")
+
+
+def wire_size(payload: bytes, headers: dict[str, str] | None) -> int:
+    """Bytes the server counts against max_payload: the payload plus the header block as
+    nats-py encodes it (``NATS/1.0`` line, ``key: value`` lines, blank line)."""
+    if not headers:
+        return len(payload)
+    return len(payload) + _HEADER_LINE + sum(len(k.encode()) + len(v.encode()) + 4 for k, v in headers.items())
+
+
+def check_size(nc: NATS, subject: str, payload: bytes, headers: dict[str, str] | None) -> None:
+    limit = nc.max_payload
+    size = wire_size(payload, headers)
+    if size > limit:
+        log.error("publish_too_large", subject=subject, size=size, limit=limit)
+        raise PayloadTooLarge(subject, size, limit)
+
+
+class UnreadableMessage(BusError):
+    """The message breaks its own schema's bounds (an oversized id, a text past 2 KB): stored,
+    every reader would fail to decode it, so it is not sent. msgspec checks bounds only when
+    decoding; this is where a producer learns of it."""
+
+    reason = "UNREADABLE_MESSAGE"
+
+
+_readers: dict[type, msgspec.msgpack.Decoder[Any]] = {}
+
+
+def check_readable(message: msgspec.Struct, data: bytes) -> None:
+    cls = type(message)
+    reader = _readers.get(cls)
+    if reader is None:
+        reader = _readers[cls] = msgspec.msgpack.Decoder(cls)
+    try:
+        reader.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        log.error("publish_unreadable", kind=cls.__name__, reason=str(exc)[:TEXT_MAX])
+        raise UnreadableMessage(f"{cls.__name__} would not decode: {exc}") from exc
+
+
+def _client(js: JetStreamContext) -> NATS:
+    # nats-py keeps the connection on the context without a public accessor.
+    return js._nc  # noqa: SLF001
+
+
 async def publish(
     js: JetStreamContext,
     subject: str,
@@ -127,16 +204,23 @@ async def publish(
     timeout: float = 5.0,
 ) -> PubAck:
     """Publish one typed message to JetStream; ``msg_id`` becomes ``Nats-Msg-Id`` (dedup).
-    Whatever goes to ``janus.evt.*`` is appended to its subject's hash chain (:func:`_append_event`)."""
+    Whatever goes to ``janus.evt.*`` is appended to its subject's hash chain (:func:`_append_event`).
+    Raises :class:`PayloadTooLarge` before sending what the server would refuse, and
+    :class:`PublishFailed` when JetStream does not store it."""
     if subject.startswith(subjects.EVT_PREFIX):
         if "prev_hash" not in message.__struct_fields__:
             raise TypeError(f"{type(message).__name__} has no prev_hash: it cannot join the chain of {subject}")
         return await _append_event(js, subject, message, msg_id=msg_id, timeout=timeout)
     headers = {"Nats-Msg-Id": msg_id} if msg_id else None
+    data = encode(message)
+    check_readable(message, data)
+    check_size(_client(js), subject, data, headers)
     try:
-        return await js.publish(subject, encode(message), timeout=timeout, headers=headers)
+        return await js.publish(subject, data, timeout=timeout, headers=headers)
     except (nats.errors.TimeoutError, nats.js.errors.NoStreamResponseError) as exc:
         raise PublishFailed(f"no JetStream ack for {subject}: {type(exc).__name__}") from exc
+    except nats.js.errors.APIError as exc:
+        raise PublishFailed(f"JetStream refused {subject}: {exc.description}") from exc
 
 
 EVENTS_STREAM = "EVENTS"
@@ -168,9 +252,11 @@ async def _append_event(js: JetStreamContext, subject: str, event: msgspec.Struc
             if tip is None:
                 tip = await _read_tip(js, subject)
             data = encode(msgspec.structs.replace(event, prev_hash=tip[1]))
+            check_readable(event, data)
             headers = {"Nats-Expected-Last-Subject-Sequence": str(tip[0])}
             if msg_id:
                 headers["Nats-Msg-Id"] = msg_id
+            check_size(_client(js), subject, data, headers)
             ack = await js.publish(subject, data, timeout=timeout, headers=headers)
         except nats.js.errors.APIError as exc:
             if exc.err_code == WRONG_LAST_SEQUENCE:
@@ -200,13 +286,33 @@ class ConsumerStats:
     handled: int = 0
     dead_lettered: int = 0
     retried: int = 0
+    failures: int = 0  # exceptions the loop caught that no step handled (the message was nak'ed)
+    last_error: str = ""
+    alive: bool = False
+
+
+def dead_letter_of(consumer: str, msg: Msg, exc: BaseException) -> DeadLetter:
+    """The letter for a refused message: bounded whatever the message's size (a full copy of a
+    payload near max_payload could not be published, and publishing it used to end the
+    consumer), yet enough to find the original in its stream and to check it is that one."""
+    data = msg.data or b""
+    stream = seq = None
+    with contextlib.suppress(Exception):  # a message not delivered by JetStream has no metadata
+        stream, seq = msg.metadata.stream, msg.metadata.sequence.stream
+    return DeadLetter(consumer=consumer[:ID_MAX], subject=msg.subject[:256], error=type(exc).__name__[:ID_MAX],
+                      detail=str(exc)[:TEXT_MAX], data=data[:HEAD_BYTES], size=len(data),
+                      sha256=hashlib.sha256(data).hexdigest(), stream=stream, stream_seq=seq,
+                      truncated=len(data) > HEAD_BYTES)
 
 
 class Consumer:
     """A durable pull consumer that hands typed messages to ``handler`` one at a time, in
-    stream order. A message that does not decode is logged with its typed error, copied to
-    the dead-letter subject and terminated; a handler failure is retried with a delay until
-    ``max_deliver``, then dead-lettered. The loop itself never stops on a bad message."""
+    stream order. A message that does not decode is logged with its typed error, described in a
+    dead letter and terminated; a handler failure is retried with a delay until ``max_deliver``,
+    then dead-lettered. While the handler runs the message is kept (``in_progress``) so no other
+    replica gets it. No exception from one message ends the loop: what escapes every step is
+    logged, counted and nak'ed, and the next message is served. The loop ends only when asked to
+    or when the connection is closed for good; ``alive`` says which, for health reports."""
 
     def __init__(
         self,
@@ -249,6 +355,19 @@ class Consumer:
         self._task: asyncio.Task[None] | None = None
         self._sub: JetStreamContext.PullSubscription | None = None
 
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self._task
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def health(self) -> dict[str, Any]:
+        return {"alive": self.stats.alive, "handled": self.stats.handled,
+                "dead_lettered": self.stats.dead_lettered, "retried": self.stats.retried,
+                "failures": self.stats.failures, "last_error": self.stats.last_error}
+
     async def start(self) -> "Consumer":
         config = ConsumerConfig(
             durable_name=self.durable,
@@ -262,6 +381,7 @@ class Consumer:
         self._sub = await self.js.pull_subscribe(
             self.filter_subject, durable=self.durable, stream=self.stream, config=config
         )
+        self.stats.alive = True
         self._task = asyncio.create_task(self._run(), name=f"consumer:{self.durable}")
         return self
 
@@ -269,7 +389,7 @@ class Consumer:
         """Stop fetching; the message being handled is finished first."""
         self._stopping.set()
         if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
         if self._sub is not None:
             # A message the server pushed after our last fetch would otherwise sit in the
@@ -280,20 +400,41 @@ class Consumer:
 
     async def _run(self) -> None:
         assert self._sub is not None
-        while not self._stopping.is_set():
-            try:
-                msgs = await self._sub.fetch(self.batch, timeout=0.5)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
-                continue
-            except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
-                return
-            except Exception as exc:  # a server hiccup must not end the consumer
-                log.warning("consumer_fetch_failed", consumer=self.durable, error=type(exc).__name__,
-                            detail=str(exc))
-                await asyncio.sleep(self.retry_delay)
-                continue
-            for msg in msgs:
-                await self._process(msg)
+        try:
+            while not self._stopping.is_set():
+                try:
+                    msgs = await self._sub.fetch(self.batch, timeout=0.5)
+                except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                    continue
+                except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError) as exc:
+                    if not self._stopping.is_set():
+                        self.stats.last_error = type(exc).__name__
+                        log.error("consumer_connection_closed", consumer=self.durable, error=type(exc).__name__)
+                    return
+                except Exception as exc:  # a server hiccup must not end the consumer
+                    log.warning("consumer_fetch_failed", consumer=self.durable, error=type(exc).__name__,
+                                detail=str(exc)[:TEXT_MAX])
+                    await asyncio.sleep(self.retry_delay)
+                    continue
+                for msg in msgs:
+                    try:
+                        await self._process(msg)
+                    except Exception as exc:
+                        await self._failed(msg, exc)
+        finally:
+            self.stats.alive = False
+
+    async def _failed(self, msg: Msg, exc: Exception) -> None:
+        """The last line: something no step handled. Redelivery (bounded by max_deliver) is the
+        only safe outcome left; the message is neither lost nor allowed to stop the loop."""
+        self.stats.failures += 1
+        self.stats.last_error = type(exc).__name__
+        log.error("consumer_message_failed", consumer=self.durable, subject=msg.subject,
+                  error=type(exc).__name__, detail=str(exc)[:TEXT_MAX], exc_info=exc)
+        try:
+            await msg.nak(delay=self.retry_delay)
+        except Exception as nak_exc:
+            log.warning("consumer_nak_failed", consumer=self.durable, error=type(nak_exc).__name__)
 
     async def _process(self, msg: Msg) -> None:
         if self.accepts is not None and not self.accepts(msg.subject):
@@ -303,20 +444,22 @@ class Consumer:
             message = self.codec.decode(msg.data, subject=msg.subject)
         except MessageDecodeError as exc:
             log.error("message_decode_error", consumer=self.durable, error="MessageDecodeError",
-                      family=exc.family, subject=exc.subject, reason=exc.reason, size=exc.size)
+                      family=exc.family, subject=exc.subject, reason=exc.reason[:TEXT_MAX], size=exc.size)
             if self.on_decode_error is not None:
                 try:
                     await self.on_decode_error(msg, exc)
-                except Exception:
-                    log.exception("decode_error_hook_failed", consumer=self.durable)
+                except Exception as hook_exc:
+                    log.error("decode_error_hook_failed", consumer=self.durable,
+                              error=type(hook_exc).__name__, detail=str(hook_exc)[:TEXT_MAX], exc_info=hook_exc)
             await self._dead_letter(msg, exc)
             return
         try:
-            await self.handler(message, msg)
+            await self._handle(message, msg)
         except Exception as exc:
             delivered = msg.metadata.num_delivered if msg.metadata else 1
-            log.exception("handler_failed", consumer=self.durable, subject=msg.subject,
-                          delivered=delivered, error=type(exc).__name__)
+            self.stats.last_error = type(exc).__name__
+            log.error("handler_failed", consumer=self.durable, subject=msg.subject,
+                      delivered=delivered, error=type(exc).__name__, detail=str(exc)[:TEXT_MAX], exc_info=exc)
             if 0 < self.max_deliver <= delivered:
                 await self._dead_letter(msg, exc)
             else:
@@ -326,16 +469,38 @@ class Consumer:
         self.stats.handled += 1
         await msg.ack()
 
+    async def _handle(self, message: Any, msg: Msg) -> None:
+        """Run the handler while telling the server, every third of ack_wait, that the message
+        is still being worked on: a long decision keeps its message."""
+        beat = asyncio.create_task(self._keep(msg), name=f"in-progress:{self.durable}")
+        try:
+            await self.handler(message, msg)
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+
+    async def _keep(self, msg: Msg) -> None:
+        interval = max(self.ack_wait / 3, 0.05)
+        while True:
+            await asyncio.sleep(interval)  # a period, not a wait for something to happen
+            try:
+                await msg.in_progress()
+            except Exception as exc:
+                log.warning("in_progress_failed", consumer=self.durable, error=type(exc).__name__)
+
     async def _dead_letter(self, msg: Msg, exc: Exception) -> None:
-        letter = DeadLetter(consumer=self.durable, subject=msg.subject, error=type(exc).__name__,
-                            detail=str(exc)[:2000], data=msg.data)
+        letter = dead_letter_of(self.durable, msg, exc)
         try:
             await publish(self.js, subjects.dlq(self.durable), letter)
-        except BusError:
-            log.error("dead_letter_publish_failed", consumer=self.durable, subject=msg.subject)
+        except Exception as pub_exc:
+            log.error("dead_letter_publish_failed", consumer=self.durable, subject=msg.subject,
+                      error=type(pub_exc).__name__, detail=str(pub_exc)[:TEXT_MAX])
             await msg.nak(delay=self.retry_delay)  # keep it: nothing may be lost
             return
         self.stats.dead_lettered += 1
+        log.warning("dead_lettered", consumer=self.durable, subject=msg.subject, size=letter.size,
+                    sha256=letter.sha256, stream_seq=letter.stream_seq)
         await msg.term()
 
 
