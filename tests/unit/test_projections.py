@@ -73,7 +73,7 @@ def test_fold_invariants(seq):
         for view in state.orders.values():
             for leg in view.legs:
                 assert leg.filled >= 0 and leg.remaining >= 0
-            old = before.orders.get(view.intent_id)
+            old = p.order(before, view.account, view.intent_id)
             if old is not None:
                 for leg_old, leg_new in zip(old.legs, view.legs):
                     if leg_old.status.terminal:  # a finished leg is never revived
@@ -93,9 +93,9 @@ def test_fills_are_counted_once_per_fill_id_and_finish_the_leg():
     fill = m.OrderFilled(account="a", intent_id="x", broker=m.Broker.WEBULL, fill_id="e1", symbol="AAPL",
                          side=m.BrokerSide.BUY, qty=4, price=1)
     state = p.replay([fill, fill], state)
-    assert state.orders["x"].filled == 4 and p.in_flight(state, "a", "AAPL") == (6.0, 0.0)
+    assert p.order(state, "a", "x").filled == 4 and p.in_flight(state, "a", "AAPL") == (6.0, 0.0)
     state = p.apply(state, msgspec.structs.replace(fill, fill_id="e2", qty=6))
-    assert state.orders["x"].status is m.OrderState.FILLED and state.orders["x"].terminal
+    assert p.order(state, "a", "x").status is m.OrderState.FILLED and p.order(state, "a", "x").terminal
     assert p.in_flight(state, "a", "AAPL") == (0.0, 0.0)
 
 
@@ -106,4 +106,4 @@ def test_positions_replace_per_account_and_rejections_are_outcomes():
         m.OrderRejected(account="a", intent_id="r", reason=m.RejectReason.INVALID_QTY, message="no"),
     ])
     assert p.broker_position(state, "a", "AAPL") == 0.0
-    assert state.orders["r"].terminal and state.orders["r"].status is m.OrderState.REJECTED
+    assert p.order(state, "a", "r").terminal and p.order(state, "a", "r").status is m.OrderState.REJECTED

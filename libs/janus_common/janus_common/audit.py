@@ -91,7 +91,8 @@ def check(ledger: Ledger, *, account: str | None = None, chain_breaks: Sequence[
     violations: list[Finding] = list(chain_breaks)
     implied: dict[tuple[str, str], float] = defaultdict(float)
     routed = rejected = open_orders = 0
-    for intent_id, view in ledger.orders.items():
+    for view in ledger.orders.values():
+        intent_id = view.intent_id
         if account is not None and view.account != account:
             continue
         if view.rejected is not None:

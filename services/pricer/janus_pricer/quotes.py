@@ -86,6 +86,12 @@ def merge_tick(quote: Quote | None, tick: Tick) -> Quote:
     return msgspec.structs.replace(quote, **changes)
 
 
+def from_future(data: Tick | Bar, now: int, max_skew_ns: int) -> bool:
+    """Stamped later than the clock allows. Merges keep the newest stamp, so one such tick
+    would outrank every truthful one until the clock caught up: the price would freeze."""
+    return data.ts > now + max_skew_ns
+
+
 def merge_bar(quote: Quote | None, bar: Bar) -> Quote:
     """The cache entry after ``bar``: its close, timed at the bar's end."""
     end = bar.ts + bar.interval_s * NS

@@ -141,3 +141,4 @@ class RejectReason(StrEnum):
     BROKER_UNAVAILABLE = "BROKER_UNAVAILABLE"
     DATABASE_ERROR = "DATABASE_ERROR"
     INTERNAL = "INTERNAL"
+    STALE = "STALE"  # older than the router's max_intent_age_s when it came to be decided
