@@ -107,3 +107,13 @@ def test_positions_replace_per_account_and_rejections_are_outcomes():
     ])
     assert p.broker_position(state, "a", "AAPL") == 0.0
     assert p.order(state, "a", "r").terminal and p.order(state, "a", "r").status is m.OrderState.REJECTED
+
+
+def test_the_same_intent_id_on_two_accounts_is_two_orders():
+    state = p.replay([routed("x", "a", m.Side.BUY, 10, 1), routed("x", "b", m.Side.SELL, 4, 1),
+                      m.OrderFilled(account="b", intent_id="x", broker=m.Broker.WEBULL, fill_id="e1", symbol="AAPL",
+                                    side=m.BrokerSide.SELL, qty=4, price=1)])
+    a, b = p.order(state, "a", "x"), p.order(state, "b", "x")
+    assert (a.account, a.qty, a.filled, a.outcomes) == ("a", 10, 0, 1)
+    assert (b.account, b.qty, b.filled, b.outcomes, b.terminal) == ("b", 4, 4, 1, True)
+    assert p.in_flight(state, "a", "AAPL") == (10.0, 0.0) and p.in_flight(state, "b", "AAPL") == (0.0, 0.0)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from .base import Id, Message, Subject, Text, Word, new_id, now_ns
+from .base import Hash, Id, Message, Subject, Text, Word, new_id, now_ns
 
 # How much of the refused bytes a letter carries: enough to recognise the message, and small
 # enough that the letter always fits (the original may be as large as the server's max payload).
@@ -24,7 +24,7 @@ class DeadLetter(Message, frozen=True, kw_only=True):
     # Letters written before sizes were bounded carry the whole message here; they stay readable.
     data: bytes
     size: int | None = None  # of the original payload
-    sha256: str | None = None
+    sha256: Hash | None = None
     stream: Word | None = None
     stream_seq: int | None = None
     truncated: bool = False
