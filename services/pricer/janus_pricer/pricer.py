@@ -35,7 +35,7 @@ from janus_common.streams import KV_PRICES, KV_VALUATIONS
 
 from . import debounce, holdings, subscriptions
 from .mdsub import MarketDataSubscriptions
-from .quotes import NS, QUOTES, Quote, from_future, merge_bar, merge_quotes, merge_tick
+from .quotes import NS, QUOTES, Quote, from_future, merge_bar, merge_quotes, merge_tick, quote_from_future
 from .replay import is_kv_delete, last_per_subject
 from .valuation import value_account
 
@@ -111,7 +111,7 @@ class Pricer:
                 log.error("kv_price_decode_error", error=type(exc).__name__, key=msg.subject,
                           reason=str(exc))
                 continue
-            if quote.ts > time.time_ns() + self.max_skew_ns:
+            if quote_from_future(quote, time.time_ns(), self.max_skew_ns):
                 # frozen by a pricer that still took future ticks: let live prices replace it
                 self.stats.from_future += 1
                 log.error("kv_price_from_future", symbol=quote.symbol, ts=quote.ts)
