@@ -32,6 +32,7 @@ from .messages import (
     MessageDecodeError,
     RejectReason,
     RpcError,
+    clip,
     encode,
 )
 
@@ -536,13 +537,13 @@ def rpc_handler(
             message = codec.decode(req.data, subject=req.subject)
         except MessageDecodeError as exc:
             log.warning("rpc_decode_error", subject=exc.subject, family=exc.family, reason=exc.reason)
-            await req.respond(encode(RpcError(reason=RejectReason.MALFORMED, message=str(exc))))
+            await req.respond(encode(RpcError(reason=RejectReason.MALFORMED, message=clip(str(exc)))))
             return
         try:
             reply = await handler(message)
         except Exception as exc:
             log.exception("rpc_handler_failed", subject=req.subject, error=type(exc).__name__)
-            reply = RpcError(reason=RejectReason.INTERNAL, message=f"{type(exc).__name__}: {exc}")
+            reply = RpcError(reason=RejectReason.INTERNAL, message=clip(f"{type(exc).__name__}: {exc}"))
         await req.respond(encode(reply))
 
     return endpoint

@@ -18,7 +18,6 @@ from janus_common import bus, msgids, projections, subjects
 from janus_common.messages import (
     ID_MAX,
     ID_PATTERN,
-    TEXT_MAX,
     CancelIntent,
     CancelOrder,
     CancelRouted,
@@ -27,6 +26,7 @@ from janus_common.messages import (
     OrderRejected,
     OrderRouted,
     RejectReason,
+    clip,
 )
 from janus_common.subjects import SubjectError
 from janus_common.symbols import SymbolError, normalize
@@ -149,6 +149,7 @@ class Router:
     async def _reject(self, intent: OrderIntent | CancelIntent, reason: RejectReason, message: str,
                       *, account: str | None = None) -> None:
         account = account or intent.account
+        message = clip(message)
         if isinstance(intent, CancelIntent):
             event = OrderRejected(account=account, intent_id=intent.intent_id, cancel_id=intent.cancel_id,
                                   reason=reason, message=message)
@@ -198,7 +199,7 @@ class Router:
         intent_id = _readable_intent_id(msg.data)
         seq = msg.metadata.sequence.stream if msg.metadata else 0
         event = OrderRejected(account=account, intent_id=intent_id, reason=reason_for_decode_error(exc),
-                              message=f"the intent could not be read: {exc.reason}"[:TEXT_MAX])
+                              message=clip(f"the intent could not be read: {exc.reason}"))
         await bus.publish(self.js, subjects.evt_order(account), event,
                           msg_id=msgids.outcome(account, intent_id) if intent_id else msgids.malformed(account, seq))
 

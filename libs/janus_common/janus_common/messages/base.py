@@ -31,6 +31,12 @@ Subject = Annotated[str, msgspec.Meta(max_length=256)]
 Hash = Annotated[str, msgspec.Meta(max_length=ID_MAX)]  # SHA-256 hex, "" for the first
 
 
+def clip(text: str, limit: int = TEXT_MAX) -> str:
+    """Text from outside Janus (a broker's error, an exception) cut to fit its field: the event
+    that carries it must stay readable, and ``bus.publish`` refuses one that would not be."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def new_id() -> str:
     """A fresh message id: 32 lowercase hex characters (fits Webull's client_order_id rules)."""
     return uuid.uuid4().hex
