@@ -29,7 +29,8 @@ from nats.js import JetStreamContext
 from nats.micro.service import EndpointConfig, Service, ServiceConfig
 
 from . import logging as janus_logging
-from .bus import Consumer, connect, rpc_handler
+from .bus import connect, rpc_handler
+from .consumer import Consumer
 from .config import ConfigError, JanusConfig, load
 from .messages import Codec
 from .streams import Topology, ensure_streams
