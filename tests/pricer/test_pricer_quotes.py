@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from contract_months import front
 from janus_common.messages import Bar, Broker, Tick
-from janus_pricer.quotes import NS, PriceKind, Quote, merge_bar, merge_quotes, merge_tick, mark
+from janus_pricer.quotes import (NS, PriceKind, Quote, from_future, mark, merge_bar, merge_quotes, merge_tick,
+                                 quote_from_future)
 
 ES = front("ES").canonical  # a live contract month, whatever today is
 
@@ -106,3 +107,13 @@ def test_provenance_follows_the_newest_update():
     assert (q.source, q.delayed, q.ts) == (Broker.WEBULL, True, 20)
     q = merge_tick(q, Tick(symbol="AAPL", ts=5, last=9.0, source=Broker.IB))  # old: ignored
     assert (q.source, q.last, q.ts) == (Broker.WEBULL, 1.0, 20)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(ahead=st.integers(-10**12, 10**12), skew=st.integers(0, 10 * NS))
+def test_a_tick_is_from_the_future_exactly_beyond_the_skew(ahead, skew):
+    now = 1_800_000_000 * NS
+    tick = Tick(symbol="AAPL", ts=now + ahead, last=1.0)
+    assert from_future(tick, now, skew) == (ahead > skew)
+    cached = merge_tick(None, tick)
+    assert quote_from_future(cached, now, skew) == (ahead > skew)

@@ -14,6 +14,7 @@ from janus_common import messages as m
 from janus_common.symbols import AssetClass
 from janus_client import positions_view as view
 from janus_client import valuations as client
+from janus_pricer.quotes import QUOTES
 
 ES = front("ES").canonical  # a live contract month, whatever today is
 NQ = front("NQ").canonical  # a live contract month, whatever today is
@@ -201,3 +202,27 @@ async def test_asks_market_data_for_held_symbols_and_survives_no_responders(js, 
             assert md.active == {NQ, "MSFT"}
     unavailable = [e for e in logs if e["event"] == "md_subscribe_unavailable"]
     assert unavailable and unavailable[0]["reason"] in ("RPC_NO_RESPONDERS", "RPC_TIMEOUT")
+
+
+async def test_a_tick_from_the_future_is_refused_never_frozen_into_the_cache_or_kv(js, nc, pricer_factory):
+    await bus.publish(js, subjects.evt_position("ib-1"), _snapshot("ib-1", m.Broker.IB, ("AAPL", 2, 100.0, 1)))
+    vals = await Valuations().start(nc)
+    hour = 3600 * 1_000_000_000
+    with capture_logs() as logs:
+        async with pricer_factory() as ctx:
+            await vals.until(lambda v: v.account == "ib-1")
+            await nc.publish(subjects.md_tick("AAPL"), m.encode(m.Tick(symbol="AAPL", last=999.0,
+                                                                       ts=time.time_ns() + hour)))
+            await nc.publish(subjects.md_bar("AAPL"), m.encode(m.Bar(
+                symbol="AAPL", ts=time.time_ns() + hour, open=1, high=1, low=1, close=998.0)))
+            # a truthful tick sent after them is the price, which a frozen cache would have ignored
+            await nc.publish(subjects.md_tick("AAPL"), m.encode(m.Tick(symbol="AAPL", last=101.0)))
+            await vals.until(lambda v: _price(v, "AAPL") == 101.0)
+            assert ctx.pricer.stats.from_future == 2
+            assert ctx.pricer.quotes["AAPL"].last == 101.0 and ctx.pricer.quotes["AAPL"].close is None
+    kv = await js.key_value("janus_prices")
+    stored = QUOTES.decode((await kv.get("AAPL")).value)  # written at the latest on stop
+    refused = [e for e in logs if e["event"] == "market_data_from_future"]
+    assert [e["error"] for e in refused] == ["FutureTimestamp"] * 2 and refused[0]["ahead_s"] > 3000
+    assert all(v.positions[0].price in (None, 101.0) for v in vals.seen)
+    assert (stored.last, stored.close) == (101.0, None) and stored.ts <= time.time_ns()

@@ -13,7 +13,7 @@ from nats.micro import add_service
 from nats.micro.service import EndpointConfig
 
 from contract_months import front
-from janus_common import bus, subjects
+from janus_common import bus, msgids, subjects
 from janus_common import messages as m
 from janus_common.config import from_dict
 from janus_common.service import serve
@@ -73,10 +73,14 @@ class RouterHarness:
     registry_service: object
     events: asyncio.Queue
     routes: asyncio.Queue
+    ctx: object = None  # the router's ServiceContext (health, consumers)
 
     async def send(self, intent, *, subject_account: str | None = None, msg_id: str | None = "auto"):
         account = subject_account or intent.account
-        mid = (getattr(intent, "cancel_id", None) or intent.intent_id) if msg_id == "auto" else msg_id
+        # what janus_client sends: msg-ids scoped by the account
+        auto = msgids.cancel(account, intent.cancel_id) if isinstance(intent, m.CancelIntent) \
+            else msgids.intent(account, intent.intent_id)
+        mid = auto if msg_id == "auto" else msg_id
         await bus.publish(self.js, subjects.intent(account), intent, msg_id=mid)
 
     async def next_event(self, timeout: float = 10.0):
@@ -152,5 +156,5 @@ async def harness(nc, js, nats_url, registry_peer, router_config):
     # What the gateways would get: the ROUTES stream's contents, not core-NATS copies (a
     # republished duplicate reaches core subscribers but JetStream stores it once).
     await js.subscribe(subjects.ALL_ROUTES, stream="ROUTES", cb=on_route)
-    async with running_router(nats_url, config=router_config):
-        yield RouterHarness(nc, js, peer, service, events, routes)
+    async with running_router(nats_url, config=router_config) as ctx:
+        yield RouterHarness(nc, js, peer, service, events, routes, ctx)

@@ -92,3 +92,16 @@ def test_unreadable_bytes_are_a_break_not_a_crash():
     records = build([(0, "a")]) + [chain.Stored(SUBJECTS[0], 2, b"\xc1garbage")]
     found = audit.chain_findings(records)
     assert len(found) == 1 and "UNREADABLE" in found[0].detail
+
+
+def test_an_event_stored_before_the_bounds_is_named_not_skipped():
+    # A client-chosen id of 80 characters was storable before ids were bounded: its chain is
+    # intact, so only the readability check can tell that the replay could not fold it.
+    legacy = msgspec.msgpack.encode({"kind": "OrderRejected", "event_id": "e1", "ts": 1, "account": "ib-1",
+                                     "prev_hash": chain.GENESIS, "intent_id": "i" * 80, "reason": "INTERNAL",
+                                     "message": "m"})
+    records = build([(0, "ok")]) + [chain.Stored(SUBJECTS[1], 2, legacy)]
+    assert audit.chain_findings(records) == []
+    [finding] = audit.unreadable_findings(records)
+    assert (finding.check, finding.account) == ("readable", "wb-1")
+    assert "seq 2" in finding.detail and "$.intent_id" in finding.detail

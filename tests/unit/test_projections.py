@@ -73,7 +73,7 @@ def test_fold_invariants(seq):
         for view in state.orders.values():
             for leg in view.legs:
                 assert leg.filled >= 0 and leg.remaining >= 0
-            old = before.orders.get(view.intent_id)
+            old = p.order(before, view.account, view.intent_id)
             if old is not None:
                 for leg_old, leg_new in zip(old.legs, view.legs):
                     if leg_old.status.terminal:  # a finished leg is never revived
@@ -93,9 +93,9 @@ def test_fills_are_counted_once_per_fill_id_and_finish_the_leg():
     fill = m.OrderFilled(account="a", intent_id="x", broker=m.Broker.WEBULL, fill_id="e1", symbol="AAPL",
                          side=m.BrokerSide.BUY, qty=4, price=1)
     state = p.replay([fill, fill], state)
-    assert state.orders["x"].filled == 4 and p.in_flight(state, "a", "AAPL") == (6.0, 0.0)
+    assert p.order(state, "a", "x").filled == 4 and p.in_flight(state, "a", "AAPL") == (6.0, 0.0)
     state = p.apply(state, msgspec.structs.replace(fill, fill_id="e2", qty=6))
-    assert state.orders["x"].status is m.OrderState.FILLED and state.orders["x"].terminal
+    assert p.order(state, "a", "x").status is m.OrderState.FILLED and p.order(state, "a", "x").terminal
     assert p.in_flight(state, "a", "AAPL") == (0.0, 0.0)
 
 
@@ -106,7 +106,17 @@ def test_positions_replace_per_account_and_rejections_are_outcomes():
         m.OrderRejected(account="a", intent_id="r", reason=m.RejectReason.INVALID_QTY, message="no"),
     ])
     assert p.broker_position(state, "a", "AAPL") == 0.0
-    assert state.orders["r"].terminal and state.orders["r"].status is m.OrderState.REJECTED
+    assert p.order(state, "a", "r").terminal and p.order(state, "a", "r").status is m.OrderState.REJECTED
+
+
+def test_the_same_intent_id_on_two_accounts_is_two_orders():
+    state = p.replay([routed("x", "a", m.Side.BUY, 10, 1), routed("x", "b", m.Side.SELL, 4, 1),
+                      m.OrderFilled(account="b", intent_id="x", broker=m.Broker.WEBULL, fill_id="e1", symbol="AAPL",
+                                    side=m.BrokerSide.SELL, qty=4, price=1)])
+    a, b = p.order(state, "a", "x"), p.order(state, "b", "x")
+    assert (a.account, a.qty, a.filled, a.outcomes) == ("a", 10, 0, 1)
+    assert (b.account, b.qty, b.filled, b.outcomes, b.terminal) == ("b", 4, 4, 1, True)
+    assert p.in_flight(state, "a", "AAPL") == (10.0, 0.0) and p.in_flight(state, "b", "AAPL") == (0.0, 0.0)
 
 
 # --- trading states, working-order index, routed-order times (the router's risk inputs) ------
@@ -134,13 +144,13 @@ def test_risk_inputs_match_a_recount_of_the_events(seq, delta_s):
     routed_ts: dict[str, list[int]] = {a: [] for a in ACCOUNTS}
     last_state: dict[str, m.TradingState] = {}
     for event in seq:
-        if isinstance(event, m.OrderRouted) and event.intent_id not in state.orders:
+        if isinstance(event, m.OrderRouted) and p.order(state, event.account, event.intent_id) is None:
             routed_ts[event.account].append(event.ts)  # a new order: a later outcome is not one
         if isinstance(event, m.TradingStateChanged):
             last_state[event.account] = event.state
         state = p.apply(state, event)
     for account in ACCOUNTS:
-        working = sorted(i for i, v in state.orders.items() if v.account == account and not v.terminal)
+        working = sorted(v.intent_id for v in state.orders.values() if v.account == account and not v.terminal)
         assert p.working_orders(state, account) == working
         assert p.open_order_count(state, account) == len(working)
         assert p.working_orders(state, account, "MSFT") == []

@@ -20,7 +20,7 @@ from janus_common import messages as m
 from .client import JanusClient, JanusTimeout
 from . import audit_cmd, control_cmd, events_cmd, positions_cmd, rpc_commands
 from .connect import connect_or_explain
-from .discovery import discover
+from .discovery import ServiceInstance, discover
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_TIMEOUT, EXIT_REJECTED = 0, 1, 2, 3, 4, 5
 
@@ -147,7 +147,8 @@ async def _status(args: argparse.Namespace) -> int:
     if nc is None:
         return EXIT_UNREACHABLE
     try:
-        services = await discover(nc, window=args.window)
+        # STATS, not INFO: it carries each instance's health (consumers alive, connection).
+        services = await discover(nc, window=args.window, verb="STATS")
     finally:
         await nc.close()
     if args.json:
@@ -157,8 +158,18 @@ async def _status(args: argparse.Namespace) -> int:
             print("no Janus service answered")
         for s in services:
             extra = " ".join(f"{k}={v}" for k, v in sorted(s.metadata.items()))
-            print(f"{s.name:<24} {s.version:<8} {s.id}  {extra}")
-    return EXIT_OK if services else EXIT_FAIL
+            print(f"{s.name:<24} {s.version:<8} {s.id}  {_health_line(s)}  {extra}".rstrip())
+    unhealthy = any(s.dead_consumers for s in services)
+    return EXIT_OK if services and not unhealthy else EXIT_FAIL
+
+
+def _health_line(s: ServiceInstance) -> str:
+    consumers = (s.health or {}).get("consumers") or {}
+    if s.health is None:
+        return "-"
+    if s.dead_consumers:
+        return "DEAD " + ",".join(s.dead_consumers)
+    return f"ok consumers={len(consumers)}"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -167,7 +178,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", default=".janus", help="where `make run` keeps stack.json")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     sub = p.add_subparsers(dest="command", required=True)
-    status = sub.add_parser("status", help="list the services answering $SRV.INFO")
+    status = sub.add_parser("status", help="list the services answering $SRV.STATS and whether their consumers run")
     status.add_argument("--window", type=float, default=0.5, help="seconds to collect answers")
     status.set_defaults(run=_status)
 

@@ -19,7 +19,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
-from janus_common import bus, projections, subjects
+from janus_common import bus, msgids, projections, subjects
 from janus_common import messages as m
 
 from . import valuations
@@ -105,7 +105,7 @@ class JanusClient:
                 and getattr(e, "cancel_id", None) is None
 
         async with self._order_events(intent.account) as live:
-            ack = await bus.publish(self.js, subjects.intent(intent.account), intent, msg_id=intent.intent_id)
+            ack = await bus.publish(self.js, subjects.intent(intent.account), intent, msg_id=msgids.intent(intent.account, intent.intent_id))
             if not ack.duplicate:
                 return await self._first(live, is_outcome, "routing outcome", intent.intent_id, timeout)
         # Submitted before: its outcome is already in the stream.
@@ -119,7 +119,7 @@ class JanusClient:
             return isinstance(e, (m.CancelRouted, m.OrderRejected)) and getattr(e, "cancel_id", None) == cancel.cancel_id
 
         async with self._order_events(account) as live:
-            await bus.publish(self.js, subjects.intent(account), cancel, msg_id=cancel.cancel_id)
+            await bus.publish(self.js, subjects.intent(account), cancel, msg_id=msgids.cancel(account, cancel.cancel_id))
             return await self._first(live, is_outcome, "cancel outcome", intent_id, timeout)
 
     async def wait_terminal(self, account: str, intent_id: str, *, timeout: float = 30.0) -> Any:

@@ -1,8 +1,9 @@
-"""Service discovery through the NATS micro protocol ($SRV.PING / $SRV.INFO)."""
+"""Service discovery through the NATS micro protocol ($SRV.PING / $SRV.INFO / $SRV.STATS)."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import msgspec
 from nats.aio.client import Client as NATS
@@ -15,6 +16,20 @@ class ServiceInstance(msgspec.Struct, frozen=True):
     version: str
     metadata: dict[str, str] = {}
     endpoints: list[str] = []
+    # From $SRV.STATS only: the service's own health report (janus_common.service), if it has one.
+    health: dict[str, Any] | None = None
+
+    @property
+    def dead_consumers(self) -> list[str]:
+        consumers = (self.health or {}).get("consumers") or {}
+        return sorted(name for name, c in consumers.items() if not c.get("alive"))
+
+
+def _health(endpoints: list[dict[str, Any]]) -> dict[str, Any] | None:
+    for endpoint in endpoints:
+        if endpoint.get("name") == "health" and isinstance(endpoint.get("data"), dict):
+            return endpoint["data"]
+    return None
 
 
 async def discover(nc: NATS, *, window: float = 0.5, expect: int | None = None,
@@ -35,7 +50,8 @@ async def discover(nc: NATS, *, window: float = 0.5, expect: int | None = None,
             found[info["id"]] = ServiceInstance(
                 name=info["name"], id=info["id"], version=info.get("version", ""),
                 metadata=info.get("metadata") or {},
-                endpoints=[e.get("subject", "") for e in info.get("endpoints") or []])
+                endpoints=[e.get("subject", "") for e in info.get("endpoints") or []],
+                health=_health(info.get("endpoints") or []))
             if expect is not None and len(found) >= expect:
                 enough.set()
         except (msgspec.DecodeError, KeyError, TypeError):

@@ -1,14 +1,13 @@
-"""The NATS edge: connect with backoff, typed JetStream publish, typed consumers that survive
-bad messages, and typed request/reply. Everything above this module deals in msgspec structs.
+"""The NATS edge: connect with backoff, typed JetStream publish, typed request/reply and history
+reads. Typed consumers that survive bad messages live in :mod:`janus_common.consumer` and are
+reachable here too (``bus.Consumer``). Everything above this module deals in msgspec structs.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import weakref
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import msgspec
@@ -19,15 +18,16 @@ import structlog
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck
+from nats.js.api import ConsumerConfig, DeliverPolicy, PubAck
 
 from . import chain, subjects
 from .messages import (
+    TEXT_MAX,
     Codec,
-    DeadLetter,
     MessageDecodeError,
     RejectReason,
     RpcError,
+    clip,
     encode,
 )
 
@@ -64,9 +64,12 @@ async def connect(
     initial_attempts: int | None = None,
     max_backoff: float = 5.0,
     reconnect_wait: float = 0.5,
+    on_closed: Callable[[], None] | None = None,
 ) -> NATS:
     """Connect, retrying the first connection with exponential backoff (``initial_attempts``
-    None = forever), then let nats-py reconnect forever. Every transition is logged."""
+    None = forever), then let nats-py reconnect forever. Every transition is logged.
+    ``on_closed`` is called when the connection is closed, asked for or not: nats-py never
+    reopens a closed connection, so an unasked close means this client is done."""
 
     async def disconnected() -> None:
         if nc.is_closed or nc.is_draining:
@@ -80,8 +83,16 @@ async def connect(
     async def error(exc: Exception) -> None:
         log.warning("nats_error", client=name, error=type(exc).__name__, detail=str(exc))
 
-    async def closed() -> None:
-        log.info("nats_closed", client=name)
+    established: list[NATS] = []
+
+    def closed_cb(client: NATS) -> Callable[[], Awaitable[None]]:
+        async def closed() -> None:
+            log.info("nats_closed", client=name,
+                     last_error=str(client.last_error)[:TEXT_MAX] if client.last_error else None)
+            # A failed first attempt closes its client too: that is not the end of this one.
+            if on_closed is not None and client in established:
+                on_closed()
+        return closed
 
     delay = 0.1
     attempt = 0
@@ -101,9 +112,10 @@ async def connect(
                 disconnected_cb=disconnected,
                 reconnected_cb=reconnected,
                 error_cb=error,
-                closed_cb=closed,
+                closed_cb=closed_cb(nc),
             )
             nc.options["max_reconnect_attempts"] = -1  # once up: reconnect forever
+            established.append(nc)
             log.info("nats_connected", client=name, attempt=attempt)
             return nc
         except (OSError, nats.errors.NoServersError, asyncio.TimeoutError) as exc:
@@ -118,6 +130,67 @@ async def connect(
 # --- publishing -------------------------------------------------------------------------
 
 
+class PayloadTooLarge(BusError):
+    """The message would exceed the server's max payload. Refused here because the server would
+    answer ``-ERR 'Maximum Payload Violation'`` (it counts headers, nats-py only the payload) and
+    nats-py would then close the connection for good."""
+
+    reason = "PAYLOAD_TOO_LARGE"
+
+    def __init__(self, subject: str, size: int, limit: int) -> None:
+        self.subject = subject
+        self.size = size
+        self.limit = limit
+        super().__init__(f"{subject}: {size} bytes with headers, the server takes at most {limit}")
+
+
+_HEADER_LINE = len(b"NATS/1.0\r\n") + len(b"\r\n")
+
+
+def wire_size(payload: bytes, headers: dict[str, str] | None) -> int:
+    """Bytes the server counts against max_payload: the payload plus the header block as
+    nats-py encodes it (``NATS/1.0`` line, ``key: value`` lines, blank line)."""
+    if not headers:
+        return len(payload)
+    return len(payload) + _HEADER_LINE + sum(len(k.encode()) + len(v.encode()) + 4 for k, v in headers.items())
+
+
+def check_size(nc: NATS, subject: str, payload: bytes, headers: dict[str, str] | None) -> None:
+    limit = nc.max_payload
+    size = wire_size(payload, headers)
+    if size > limit:
+        log.error("publish_too_large", subject=subject, size=size, limit=limit)
+        raise PayloadTooLarge(subject, size, limit)
+
+
+class UnreadableMessage(BusError):
+    """The message breaks its own schema's bounds (an oversized id, a text past 2 KB): stored,
+    every reader would fail to decode it, so it is not sent. msgspec checks bounds only when
+    decoding; this is where a producer learns of it."""
+
+    reason = "UNREADABLE_MESSAGE"
+
+
+_readers: dict[type, msgspec.msgpack.Decoder[Any]] = {}
+
+
+def check_readable(message: msgspec.Struct, data: bytes) -> None:
+    cls = type(message)
+    reader = _readers.get(cls)
+    if reader is None:
+        reader = _readers[cls] = msgspec.msgpack.Decoder(cls)
+    try:
+        reader.decode(data)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        log.error("publish_unreadable", kind=cls.__name__, reason=str(exc)[:TEXT_MAX])
+        raise UnreadableMessage(f"{cls.__name__} would not decode: {exc}") from exc
+
+
+def _client(js: JetStreamContext) -> NATS:
+    # nats-py keeps the connection on the context without a public accessor.
+    return js._nc  # noqa: SLF001
+
+
 async def publish(
     js: JetStreamContext,
     subject: str,
@@ -127,16 +200,23 @@ async def publish(
     timeout: float = 5.0,
 ) -> PubAck:
     """Publish one typed message to JetStream; ``msg_id`` becomes ``Nats-Msg-Id`` (dedup).
-    Whatever goes to ``janus.evt.*`` is appended to its subject's hash chain (:func:`_append_event`)."""
+    Whatever goes to ``janus.evt.*`` is appended to its subject's hash chain (:func:`_append_event`).
+    Raises :class:`PayloadTooLarge` before sending what the server would refuse, and
+    :class:`PublishFailed` when JetStream does not store it."""
     if subject.startswith(subjects.EVT_PREFIX):
         if "prev_hash" not in message.__struct_fields__:
             raise TypeError(f"{type(message).__name__} has no prev_hash: it cannot join the chain of {subject}")
         return await _append_event(js, subject, message, msg_id=msg_id, timeout=timeout)
     headers = {"Nats-Msg-Id": msg_id} if msg_id else None
+    data = encode(message)
+    check_readable(message, data)
+    check_size(_client(js), subject, data, headers)
     try:
-        return await js.publish(subject, encode(message), timeout=timeout, headers=headers)
+        return await js.publish(subject, data, timeout=timeout, headers=headers)
     except (nats.errors.TimeoutError, nats.js.errors.NoStreamResponseError) as exc:
         raise PublishFailed(f"no JetStream ack for {subject}: {type(exc).__name__}") from exc
+    except nats.js.errors.APIError as exc:
+        raise PublishFailed(f"JetStream refused {subject}: {exc.description}") from exc
 
 
 EVENTS_STREAM = "EVENTS"
@@ -168,9 +248,11 @@ async def _append_event(js: JetStreamContext, subject: str, event: msgspec.Struc
             if tip is None:
                 tip = await _read_tip(js, subject)
             data = encode(msgspec.structs.replace(event, prev_hash=tip[1]))
+            check_readable(event, data)
             headers = {"Nats-Expected-Last-Subject-Sequence": str(tip[0])}
             if msg_id:
                 headers["Nats-Msg-Id"] = msg_id
+            check_size(_client(js), subject, data, headers)
             ack = await js.publish(subject, data, timeout=timeout, headers=headers)
         except nats.js.errors.APIError as exc:
             if exc.err_code == WRONG_LAST_SEQUENCE:
@@ -186,157 +268,6 @@ async def _append_event(js: JetStreamContext, subject: str, event: msgspec.Struc
             tips[subject] = (ack.seq, chain.link(data))
         return ack
     raise PublishFailed(f"could not append to {subject}: the chain kept moving ({MAX_APPEND_ATTEMPTS} tries)")
-
-
-# --- consuming --------------------------------------------------------------------------
-
-
-Handler = Callable[[Any, Msg], Awaitable[None]]
-DecodeErrorHook = Callable[[Msg, MessageDecodeError], Awaitable[None]]
-
-
-@dataclass
-class ConsumerStats:
-    handled: int = 0
-    dead_lettered: int = 0
-    retried: int = 0
-
-
-class Consumer:
-    """A durable pull consumer that hands typed messages to ``handler`` one at a time, in
-    stream order. A message that does not decode is logged with its typed error, copied to
-    the dead-letter subject and terminated; a handler failure is retried with a delay until
-    ``max_deliver``, then dead-lettered. The loop itself never stops on a bad message."""
-
-    def __init__(
-        self,
-        js: JetStreamContext,
-        *,
-        stream: str,
-        durable: str,
-        filter_subject: str,
-        codec: Codec[Any],
-        handler: Handler,
-        batch: int = 64,
-        ack_wait: float = 30.0,
-        max_deliver: int = 5,
-        retry_delay: float = 0.5,
-        deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
-        max_ack_pending: int | None = None,
-        on_decode_error: DecodeErrorHook | None = None,
-        accepts: Callable[[str], bool] | None = None,
-    ) -> None:
-        self.js = js
-        self.stream = stream
-        self.durable = durable
-        self.filter_subject = filter_subject
-        self.codec = codec
-        self.handler = handler
-        self.batch = batch
-        self.ack_wait = ack_wait
-        self.max_deliver = max_deliver
-        self.retry_delay = retry_delay
-        self.deliver_policy = deliver_policy
-        # 1 = strictly one message in flight across every process sharing the durable:
-        # that is how per-account order survives several replicas.
-        self.max_ack_pending = max_ack_pending
-        self.on_decode_error = on_decode_error
-        # A subject test finer than a NATS filter can say (e.g. "every account but these"):
-        # what it refuses is acknowledged unread, so it is neither handled nor dead-lettered here.
-        self.accepts = accepts
-        self.stats = ConsumerStats()
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._sub: JetStreamContext.PullSubscription | None = None
-
-    async def start(self) -> "Consumer":
-        config = ConsumerConfig(
-            durable_name=self.durable,
-            ack_policy=AckPolicy.EXPLICIT,
-            ack_wait=self.ack_wait,
-            max_deliver=self.max_deliver,
-            filter_subject=self.filter_subject,
-            deliver_policy=self.deliver_policy,
-            max_ack_pending=self.max_ack_pending,
-        )
-        self._sub = await self.js.pull_subscribe(
-            self.filter_subject, durable=self.durable, stream=self.stream, config=config
-        )
-        self._task = asyncio.create_task(self._run(), name=f"consumer:{self.durable}")
-        return self
-
-    async def stop(self) -> None:
-        """Stop fetching; the message being handled is finished first."""
-        self._stopping.set()
-        if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-        if self._sub is not None:
-            # A message the server pushed after our last fetch would otherwise sit in the
-            # subscription's queue and stall the connection's drain; unacked, it is redelivered.
-            with contextlib.suppress(Exception):
-                await self._sub.unsubscribe()
-            self._sub = None
-
-    async def _run(self) -> None:
-        assert self._sub is not None
-        while not self._stopping.is_set():
-            try:
-                msgs = await self._sub.fetch(self.batch, timeout=0.5)
-            except (nats.errors.TimeoutError, asyncio.TimeoutError):
-                continue
-            except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError):
-                return
-            except Exception as exc:  # a server hiccup must not end the consumer
-                log.warning("consumer_fetch_failed", consumer=self.durable, error=type(exc).__name__,
-                            detail=str(exc))
-                await asyncio.sleep(self.retry_delay)
-                continue
-            for msg in msgs:
-                await self._process(msg)
-
-    async def _process(self, msg: Msg) -> None:
-        if self.accepts is not None and not self.accepts(msg.subject):
-            await msg.ack()
-            return
-        try:
-            message = self.codec.decode(msg.data, subject=msg.subject)
-        except MessageDecodeError as exc:
-            log.error("message_decode_error", consumer=self.durable, error="MessageDecodeError",
-                      family=exc.family, subject=exc.subject, reason=exc.reason, size=exc.size)
-            if self.on_decode_error is not None:
-                try:
-                    await self.on_decode_error(msg, exc)
-                except Exception:
-                    log.exception("decode_error_hook_failed", consumer=self.durable)
-            await self._dead_letter(msg, exc)
-            return
-        try:
-            await self.handler(message, msg)
-        except Exception as exc:
-            delivered = msg.metadata.num_delivered if msg.metadata else 1
-            log.exception("handler_failed", consumer=self.durable, subject=msg.subject,
-                          delivered=delivered, error=type(exc).__name__)
-            if 0 < self.max_deliver <= delivered:
-                await self._dead_letter(msg, exc)
-            else:
-                self.stats.retried += 1
-                await msg.nak(delay=self.retry_delay * delivered)
-            return
-        self.stats.handled += 1
-        await msg.ack()
-
-    async def _dead_letter(self, msg: Msg, exc: Exception) -> None:
-        letter = DeadLetter(consumer=self.durable, subject=msg.subject, error=type(exc).__name__,
-                            detail=str(exc)[:2000], data=msg.data)
-        try:
-            await publish(self.js, subjects.dlq(self.durable), letter)
-        except BusError:
-            log.error("dead_letter_publish_failed", consumer=self.durable, subject=msg.subject)
-            await msg.nak(delay=self.retry_delay)  # keep it: nothing may be lost
-            return
-        self.stats.dead_lettered += 1
-        await msg.term()
 
 
 # --- request / reply --------------------------------------------------------------------
@@ -371,13 +302,13 @@ def rpc_handler(
             message = codec.decode(req.data, subject=req.subject)
         except MessageDecodeError as exc:
             log.warning("rpc_decode_error", subject=exc.subject, family=exc.family, reason=exc.reason)
-            await req.respond(encode(RpcError(reason=RejectReason.MALFORMED, message=str(exc))))
+            await req.respond(encode(RpcError(reason=RejectReason.MALFORMED, message=clip(str(exc)))))
             return
         try:
             reply = await handler(message)
         except Exception as exc:
             log.exception("rpc_handler_failed", subject=req.subject, error=type(exc).__name__)
-            reply = RpcError(reason=RejectReason.INTERNAL, message=f"{type(exc).__name__}: {exc}")
+            reply = RpcError(reason=RejectReason.INTERNAL, message=clip(f"{type(exc).__name__}: {exc}"))
         await req.respond(encode(reply))
 
     return endpoint
@@ -463,3 +394,14 @@ async def history(
         except MessageDecodeError as exc:
             log.warning("history_undecodable", subject=exc.subject, reason=exc.reason)
     return out
+
+
+_CONSUMER_NAMES = frozenset({"Consumer", "ConsumerStats", "Handler", "DecodeErrorHook", "dead_letter_of"})
+
+
+def __getattr__(name: str) -> Any:
+    # Lazily, because consumer.py publishes its dead letters through this module.
+    if name in _CONSUMER_NAMES:
+        from . import consumer
+        return getattr(consumer, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

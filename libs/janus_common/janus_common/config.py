@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import msgspec
 import yaml
 
-from .messages import Broker, OrderType
+from .messages import ID_MAX, Broker, OrderType
 from .messages.contracts import IbContract, WebullInstrument
 from .subjects import ACCOUNT_RE
 from .symbols import AssetClass, SymbolError, normalize
@@ -114,6 +114,15 @@ class RegistryConfig(_Base, frozen=True, kw_only=True):
 class PricerConfig(_Base, frozen=True, kw_only=True):
     debounce_ms: int = 250
     stale_after_s: float = 60.0
+    # A tick stamped later than now + this is refused: cached, it would win every later
+    # (truthful) tick and freeze the symbol's price until the clock caught up.
+    max_clock_skew_s: float = 2.0
+
+
+class RouterConfig(_Base, frozen=True, kw_only=True):
+    # An intent older than this when a router comes to decide it is refused STALE: an order a
+    # client sent a minute ago, while no router ran, is not what it wants executed now.
+    max_intent_age_s: float = 30.0
 
 
 class SimulatorsConfig(_Base, frozen=True, kw_only=True):
@@ -132,6 +141,7 @@ class JanusConfig(_Base, frozen=True, kw_only=True):
     market_data_account: str | None = None
     registry: RegistryConfig = RegistryConfig()
     pricer: PricerConfig = PricerConfig()
+    router: RouterConfig = RouterConfig()
     simulators: SimulatorsConfig = SimulatorsConfig()
     risk: RiskConfig = RiskConfig()
 
@@ -225,12 +235,16 @@ def _check(config: JanusConfig) -> None:
     for alias, account in config.accounts.items():
         key = f"accounts.{alias}"
         _check_risk(account.risk, f"{key}.risk")
-        if not ACCOUNT_RE.match(alias):
-            raise ConfigError(key, "an account alias is letters, digits, '_' or '-'")
+        if not ACCOUNT_RE.match(alias) or len(alias) > ID_MAX:
+            raise ConfigError(key, f"an account alias is at most {ID_MAX} letters, digits, '_' or '-'")
         if account.broker is Broker.IB and account.ib is None:
             raise ConfigError(f"{key}.ib", "an IB account needs its connection fields (host, port, client_id)")
         if account.broker is Broker.WEBULL and account.webull is None:
             raise ConfigError(f"{key}.webull", "a Webull account needs app_key and app_secret")
+    if not config.router.max_intent_age_s > 0:
+        raise ConfigError("router.max_intent_age_s", "must be a positive number of seconds")
+    if not config.pricer.max_clock_skew_s >= 0:
+        raise ConfigError("pricer.max_clock_skew_s", "must be zero or a positive number of seconds")
     md = config.market_data_account
     if md is not None:
         if md not in config.accounts:

@@ -90,8 +90,14 @@ class OrderView(msgspec.Struct, frozen=True, kw_only=True):
         return next(iter(sorted(states)))
 
 
+def ledger_key(account: str, intent_id: str) -> str:
+    """Intent ids are chosen by clients, one account at a time: the same id on two accounts is
+    two orders. (Neither an account alias nor an intent id can contain ``:``.)"""
+    return f"{account}:{intent_id}"
+
+
 class Ledger(msgspec.Struct, frozen=True, kw_only=True):
-    """Orders by intent id, broker-reported positions by account and symbol, and an index of
+    """Orders by account and intent id (:func:`ledger_key`), broker-reported positions by account and symbol, and an index of
     what is still working per (account, symbol) as (buy, sell) quantities."""
 
     orders: Map[str, OrderView] = msgspec.field(default_factory=Map)
@@ -143,19 +149,21 @@ def _open_index(state: Ledger, old: OrderView | None, view: OrderView) -> Map[st
 
 
 def _with_order(state: Ledger, view: OrderView) -> Ledger:
-    old = state.orders.get(view.intent_id)
+    key = ledger_key(view.account, view.intent_id)
+    old = state.orders.get(key)
     open_orders = _open_index(state, old, view)
     old_b, old_s = _working(old)
     new_b, new_s = _working(view)
     working = state.working
     if (old_b, old_s) != (new_b, new_s):
-        key = (view.account, view.symbol)
-        b, s = working.get(key, (0.0, 0.0))
+        where = (view.account, view.symbol)
+        b, s = working.get(where, (0.0, 0.0))
         b, s = b - old_b + new_b, s - old_s + new_s
-        working = working.delete(key) if abs(b) < 1e-12 and abs(s) < 1e-12 and key in working \
-            else working.set(key, (b, s))
-    return msgspec.structs.replace(state, orders=state.orders.set(view.intent_id, view), working=working,
-                                   open_orders=open_orders, applied=state.applied + 1)
+        working = working.delete(where) if abs(b) < 1e-12 and abs(s) < 1e-12 and where in working \
+            else working.set(where, (b, s))
+    return msgspec.structs.replace(state, orders=state.orders.set(key, view), working=working,
+                                   open_orders=open_orders,
+                                   applied=state.applied + 1)
 
 
 def _routed_at(state: Ledger, account: str, ts: int) -> Ledger:
@@ -192,7 +200,7 @@ def apply(state: Ledger, event: Any) -> Ledger:
     intent_id = getattr(event, "intent_id", None)
     if intent_id is None:
         return _counted(state)
-    view = state.orders.get(intent_id)
+    view = state.orders.get(ledger_key(event.account, intent_id))
 
     if isinstance(event, OrderRouted):
         if view is not None:
@@ -262,6 +270,10 @@ def replay(events: Iterable[Any], state: Ledger | None = None) -> Ledger:
     for event in events:
         state = apply(state, event)
     return state
+
+
+def order(state: Ledger, account: str, intent_id: str) -> OrderView | None:
+    return state.orders.get(ledger_key(account, intent_id))
 
 
 def broker_position(state: Ledger, account: str, symbol: str) -> float:

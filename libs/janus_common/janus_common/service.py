@@ -4,6 +4,11 @@ It parses the common flags, loads the configuration (a bad one exits 2 with the 
 connects to NATS, makes sure the streams exist, registers the process for the NATS micro
 protocol (``$SRV.PING``, ``$SRV.INFO``, ``$SRV.STATS``), runs the service's ``setup``, and on
 SIGTERM/SIGINT stops consuming, lets in-flight work finish, runs the stop hooks and drains.
+
+A process that cannot serve does not pretend to: when a consumer's loop ends unasked, or when
+nats-py closes the connection for good (it does after some server errors, e.g. a payload
+violation), the service shuts down and exits non-zero, so its supervisor starts a fresh one.
+Consumer liveness is in ``$SRV.STATS`` (the ``data`` of the ``health`` endpoint).
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from nats.js import JetStreamContext
 from nats.micro.service import EndpointConfig, Service, ServiceConfig
 
 from . import logging as janus_logging
-from .bus import Consumer, connect, rpc_handler
+from .bus import connect, rpc_handler
+from .consumer import Consumer
 from .config import ConfigError, JanusConfig, load
 from .messages import Codec
 from .streams import Topology, ensure_streams
@@ -34,6 +40,7 @@ log = structlog.get_logger()
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_CONFIG = 2
+EXIT_UNSERVICEABLE = 3  # a consumer or the NATS connection is gone for good: restart me
 
 StopHook = Callable[[], Awaitable[None]]
 
@@ -47,6 +54,7 @@ class ServiceContext:
     js: JetStreamContext
     service: Service
     stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    failure: str | None = None  # why the process cannot serve any more (set once)
     _consumers: list[Consumer] = field(default_factory=list)
     _stop_hooks: list[StopHook] = field(default_factory=list)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -67,9 +75,34 @@ class ServiceContext:
         )
 
     async def add_consumer(self, consumer: Consumer) -> Consumer:
-        """Start a consumer; it is stopped (in-flight message finished) before the drain."""
+        """Start a consumer; it is stopped (in-flight message finished) before the drain. If its
+        loop ends while nobody asked it to, the service fails (see :meth:`fail`)."""
         self._consumers.append(consumer)
-        return await consumer.start()
+        await consumer.start()
+        assert consumer.task is not None
+
+        def ended(task: asyncio.Task[None]) -> None:
+            if consumer.stopping or self.stopping.is_set():
+                return
+            error = "cancelled" if task.cancelled() else type(task.exception()).__name__ \
+                if task.exception() else consumer.stats.last_error or "ended"
+            self.fail(f"consumer {consumer.durable} stopped: {error}")
+
+        consumer.task.add_done_callback(ended)
+        return consumer
+
+    def fail(self, why: str) -> None:
+        """The process can no longer do its job: stop it, with a non-zero exit code."""
+        if self.failure is None and not self.stopping.is_set():
+            self.failure = why
+            log.error("service_unserviceable", reason=why)
+        self.stopping.set()
+
+    def health(self) -> dict[str, Any]:
+        """What ``$SRV.STATS`` reports: the connection and every consumer's liveness and counts."""
+        return {"nats": "closed" if self.nc.is_closed else "connected" if self.nc.is_connected else "reconnecting",
+                "consumers": {c.durable: c.health() for c in self._consumers},
+                "failure": self.failure}
 
     def on_stop(self, hook: StopHook) -> None:
         self._stop_hooks.append(hook)
@@ -141,30 +174,47 @@ async def serve(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stopping.set)
 
-    nc = await connect(nats_url(args, config), name)
+    holder: list[ServiceContext] = []
+
+    def closed_for_good() -> None:
+        if holder:
+            holder[0].fail("the NATS connection was closed for good")
+        else:
+            stopping.set()
+
+    nc = await connect(nats_url(args, config), name, on_closed=closed_for_good)
     js = nc.jetstream()
     await ensure_streams(js, Topology(replicas=config.nats.replicas if config else 1))
     # Registered for $SRV.PING/INFO/STATS only after setup: a process answers PING once its
     # endpoints and consumers exist, so "it answers" means "it serves".
     service = Service(nc, ServiceConfig(name=name, version=version, description=description,
-                                        metadata=metadata or {}))
+                                        metadata=metadata or {},
+                                        stats_handler=lambda _endpoint: holder[0].health()))
     ctx = ServiceContext(name=name, config=config, args=args, nc=nc, js=js, service=service,
                          stopping=stopping)
+    holder.append(ctx)
     try:
         await setup(ctx)
     except ConfigError as exc:
         log.error("fatal_config_error", key=exc.key, reason=exc.reason)
         await ctx.shutdown()
         return EXIT_CONFIG
+    # Every instance answers its own health request (a queue group of one), and its STATS carry
+    # the same report for discovery.
+    await service.add_endpoint(EndpointConfig(
+        name="health", subject=f"janus.health.{name}", queue_group=service.id,
+        handler=lambda req: req.respond(msgspec.json.encode(ctx.health()))))
     await service.start()
     log.info("service_ready", service_id=service.id, version=version)
     if ready is not None:
         ready(ctx)
+    if nc.is_closed:
+        ctx.fail("the NATS connection was closed for good")
     await stopping.wait()
-    log.info("service_stopping")
+    log.info("service_stopping", failure=ctx.failure)
     await ctx.shutdown()
     log.info("service_stopped")
-    return EXIT_OK
+    return EXIT_UNSERVICEABLE if ctx.failure else EXIT_OK
 
 
 def run(

@@ -31,17 +31,26 @@ class Topology:
     intents_dedup_window_s: float = 2 * DAY
     market_max_age_s: float = 1 * DAY
     dlq_max_age_s: float = 30 * DAY
+    # Per-message bounds, far above any legitimate message (an intent or a route is under 2 KB
+    # with the catalogue's string bounds; a position snapshot of thousands of lines fits in
+    # EVENTS) and below the server's max payload, so whatever a stream stores can be read,
+    # re-published and described without hitting the connection's limit.
+    intents_max_msg_size: int = 64 * 1024
+    routes_max_msg_size: int = 64 * 1024
+    events_max_msg_size: int = 512 * 1024
+    dlq_max_msg_size: int = 64 * 1024
 
 
 def stream_configs(t: Topology = Topology()) -> list[StreamConfig]:
     return [
         StreamConfig(
             name="INTENTS",
-            description="client order and cancel intents (dedup by Nats-Msg-Id = intent id)",
+            description="client order and cancel intents (dedup by Nats-Msg-Id = account:intent id)",
             subjects=[subjects.ALL_INTENTS],
             storage=StorageType.FILE,
             retention=RetentionPolicy.LIMITS,
             duplicate_window=t.intents_dedup_window_s,
+            max_msg_size=t.intents_max_msg_size,
             num_replicas=t.replicas,
         ),
         StreamConfig(
@@ -51,6 +60,7 @@ def stream_configs(t: Topology = Topology()) -> list[StreamConfig]:
             storage=StorageType.FILE,
             retention=RetentionPolicy.WORK_QUEUE,
             duplicate_window=t.intents_dedup_window_s,
+            max_msg_size=t.routes_max_msg_size,
             num_replicas=t.replicas,
         ),
         StreamConfig(
@@ -60,6 +70,7 @@ def stream_configs(t: Topology = Topology()) -> list[StreamConfig]:
             storage=StorageType.FILE,
             retention=RetentionPolicy.LIMITS,
             duplicate_window=120.0,
+            max_msg_size=t.events_max_msg_size,
             num_replicas=t.replicas,
         ),
         StreamConfig(
@@ -79,6 +90,7 @@ def stream_configs(t: Topology = Topology()) -> list[StreamConfig]:
             storage=StorageType.FILE,
             retention=RetentionPolicy.LIMITS,
             max_age=t.dlq_max_age_s,
+            max_msg_size=t.dlq_max_msg_size,
             num_replicas=t.replicas,
         ),
     ]

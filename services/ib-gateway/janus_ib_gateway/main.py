@@ -28,6 +28,7 @@ from janus_common.messages import (
     GatewayConnection,
     MessageDecodeError,
     SyncDone,
+    clip,
 )
 from janus_common.service import ServiceContext, run
 
@@ -64,7 +65,7 @@ class Connection:
         log.info("gateway_state", state=str(state), detail=detail, code=code)
         with contextlib.suppress(bus.BusError):
             await bus.publish(self.ctx.js, subjects.evt_account(self.alias),
-                              GatewayConnection(account=self.alias, broker=Broker.IB, state=state, detail=detail,
+                              GatewayConnection(account=self.alias, broker=Broker.IB, state=state, detail=clip(detail),
                                                 code=code))
 
     def _on_error(self, req_id: int, code: int, text: str, contract) -> None:

@@ -232,7 +232,7 @@ class OrderDesk:
                                   symbol=trade.contract.localSymbol or trade.contract.symbol,
                                   side=BrokerSide.BUY if trade.order.action == "BUY" else BrokerSide.SELL,
                                   qty=trade.order.totalQuantity, order_type=trade.order.orderType, status=state)
-        await bus.publish(self.js, subjects.evt_order(self.alias), event, msg_id=f"ext:{perm}:{state}")
+        await bus.publish(self.js, subjects.evt_order(self.alias), event, msg_id=f"{self.alias}:ext:{perm}:{state}")
 
     def _acknowledge(self, key: str) -> None:
         waiting = self._placing.get(key)

@@ -21,6 +21,7 @@ from janus_common.messages import (
     OrderStatusChanged,
     OrderSubmitted,
     split_order_key,
+    clip,
 )
 
 from .mapping import IB_STATES
@@ -113,13 +114,13 @@ def on_error(t: OrderTrack, code: int, text: str) -> Emitted:
         if t.held:
             return t, []
         return replace(t, held=True, holds=t.holds + 1), [
-            (f"held:{t.order_key}:{t.holds + 1}", OrderHeld(**_base(t), code=str(code), text=text))]
+            (f"held:{t.order_key}:{t.holds + 1}", OrderHeld(**_base(t), code=str(code), text=clip(text)))]
     if code in INFO_CODES or 2100 <= code < 2200:
         return t, []
     if t.submitted and t.status not in (None, OrderState.PENDING):
         return t, []  # a warning about a live order (e.g. a refused modification): it still works
     return replace(t, rejected=True), [(f"rej:{t.order_key}", OrderBrokerRejected(**_base(t), code=str(code),
-                                                                                 text=text))]
+                                                                                 text=clip(text)))]
 
 
 def replay(t: OrderTrack, event: OrderEvent) -> OrderTrack:

@@ -44,7 +44,8 @@ async def setup(ctx: ServiceContext) -> None:
     await follower.caught_up(timeout=60)
     log.info("ledger_rebuilt", events=follower.ledger.applied, orders=len(follower.ledger.orders))
     router = Router(ctx.nc, ctx.js, rules, follower,
-                    SymbolResolver(ctx.nc, timeout=min(ctx.args.resolve_timeout, ctx.args.ack_wait / 2)))
+                    SymbolResolver(ctx.nc, timeout=min(ctx.args.resolve_timeout, ctx.args.ack_wait / 2)),
+                    max_intent_age_s=ctx.config.router.max_intent_age_s)
     await router.prices.start()
     ctx.spawn(router.prices.follow(), "reference-prices")
     ctx.on_stop(router.prices.stop)

@@ -4,7 +4,9 @@ redelivery completes without doubling anything."""
 
 from __future__ import annotations
 
+import re
 import time
+from collections.abc import Callable
 
 import msgspec
 import structlog
@@ -12,9 +14,11 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from janus_common import bus, projections, subjects
+from janus_common import bus, msgids, projections, subjects
 from janus_common.messages import (
     AccountCommand,
+    ID_MAX,
+    ID_PATTERN,
     CancelIntent,
     CancelOrder,
     CancelRouted,
@@ -23,6 +27,7 @@ from janus_common.messages import (
     OrderRejected,
     OrderRouted,
     RejectReason,
+    clip,
 )
 from janus_common.subjects import SubjectError
 from janus_common.symbols import SymbolError, infer_asset_class, normalize
@@ -32,10 +37,12 @@ from .control import AccountControl
 from .decide import Rejection, Route, plan_route, validate
 from .follower import EventFollower
 from .prices import ReferencePrices
+from .freshness import check_fresh
 from .resolver import SymbolResolver
 from .rules import AccountRules
 
 log = structlog.get_logger()
+ID_RE = re.compile(ID_PATTERN)
 
 _FIELD_REASONS = {"$.tif": RejectReason.UNKNOWN_TIF, "$.qty": RejectReason.INVALID_QTY,
                   "$.limit_price": RejectReason.INVALID_PRICE, "$.stop_price": RejectReason.INVALID_PRICE}
@@ -51,7 +58,8 @@ def reason_for_decode_error(exc: MessageDecodeError) -> RejectReason:
 
 class Router:
     def __init__(self, nc: NATS, js: JetStreamContext, rules: dict[str, AccountRules],
-                 follower: EventFollower, resolver: SymbolResolver) -> None:
+                 follower: EventFollower, resolver: SymbolResolver, *, max_intent_age_s: float = 30.0,
+                 clock: Callable[[], int] = time.time_ns) -> None:
         self.nc = nc
         self.js = js
         self.rules = rules
@@ -59,6 +67,8 @@ class Router:
         self.resolver = resolver
         self.prices = ReferencePrices(nc, js)
         self.control = AccountControl(js, rules, follower, self._cancel)
+        self.max_intent_age_s = max_intent_age_s
+        self.clock = clock
 
     # --- intents -------------------------------------------------------------------------
 
@@ -82,13 +92,17 @@ class Router:
             if isinstance(intent, CancelIntent):
                 await self._cancel(intent, rules)
             else:
-                await self._route(intent, rules)
+                await self._route(intent, rules, _stored_ns(msg))
 
-    async def _route(self, intent: OrderIntent, rules: AccountRules) -> None:
+    async def _route(self, intent: OrderIntent, rules: AccountRules, stored_ns: int | None = None) -> None:
         ledger = self.follower.ledger
-        seen = ledger.orders.get(intent.intent_id)
+        seen = projections.order(ledger, intent.account, intent.intent_id)
         if seen is not None:
             await self._duplicate(intent, seen)
+            return
+        stale = check_fresh(intent, stored_ns, self.clock(), self.max_intent_age_s)
+        if stale is not None:
+            await self._reject(intent, stale.reason, stale.message)
             return
         rejection = risk.trading_gate(intent.account, risk.account_facts(ledger, intent.account, "", 0)) \
             or validate(intent)
@@ -128,14 +142,15 @@ class Router:
     async def _publish_route(self, intent: OrderIntent, rules: AccountRules, route: Route) -> None:
         event = OrderRouted(account=intent.account, intent_id=intent.intent_id, intent=intent,
                             broker=rules.broker, decision=route.decision, orders=list(route.orders))
-        await bus.publish(self.js, subjects.evt_order(intent.account), event, msg_id=f"outcome:{intent.intent_id}")
+        await bus.publish(self.js, subjects.evt_order(intent.account), event, msg_id=msgids.outcome(intent.account, intent.intent_id))
         await self._send_orders(intent.account, rules, route.orders)
         log.info("intent_routed", broker=str(rules.broker), effect=str(route.decision.effect),
                  legs=len(route.orders))
 
     async def _send_orders(self, account: str, rules: AccountRules, orders) -> None:
         for order in orders:
-            await bus.publish(self.js, subjects.route(rules.broker, account), order, msg_id=order.order_key)
+            await bus.publish(self.js, subjects.route(rules.broker, account), order,
+                              msg_id=msgids.route(account, order.order_key))
 
     async def _duplicate(self, intent: OrderIntent, seen: projections.OrderView) -> None:
         """An intent id that already has its outcome: never a second broker order."""
@@ -145,7 +160,7 @@ class Router:
             await bus.publish(self.js, subjects.evt_order(intent.account), OrderRejected(
                 account=intent.account, intent_id=intent.intent_id, reason=RejectReason.DUPLICATE_INTENT,
                 message=f"intent id {intent.intent_id} was already used for a different order",
-                intent=intent), msg_id=f"duplicate:{intent.intent_id}:{intent.ts}")
+                intent=intent), msg_id=msgids.duplicate(intent.account, intent.intent_id, intent.ts))
             return
         log.info("intent_already_decided", rejected=str(seen.rejected) if seen.rejected else None)
         if seen.routed:
@@ -156,14 +171,15 @@ class Router:
     async def _reject(self, intent: OrderIntent | CancelIntent, reason: RejectReason, message: str,
                       *, account: str | None = None) -> None:
         account = account or intent.account
+        message = clip(message)
         if isinstance(intent, CancelIntent):
             event = OrderRejected(account=account, intent_id=intent.intent_id, cancel_id=intent.cancel_id,
                                   reason=reason, message=message)
-            msg_id = f"cancel-outcome:{intent.cancel_id}"
+            msg_id = msgids.cancel_outcome(account, intent.cancel_id)
         else:
             event = OrderRejected(account=account, intent_id=intent.intent_id, reason=reason, message=message,
                                   intent=intent)
-            msg_id = f"outcome:{intent.intent_id}"
+            msg_id = msgids.outcome(account, intent.intent_id)
         try:
             subject = subjects.evt_order(account)
         except SubjectError:
@@ -175,7 +191,7 @@ class Router:
     # --- cancels -------------------------------------------------------------------------
 
     async def _cancel(self, cancel: CancelIntent, rules: AccountRules) -> None:
-        view = self.follower.ledger.orders.get(cancel.intent_id)
+        view = projections.order(self.follower.ledger, cancel.account, cancel.intent_id)
         if view is None or view.account != cancel.account:
             await self._reject(cancel, RejectReason.UNKNOWN_INTENT,
                                f"no order for intent {cancel.intent_id} on account {cancel.account}")
@@ -187,11 +203,11 @@ class Router:
         await bus.publish(self.js, subjects.evt_order(cancel.account),
                           CancelRouted(account=cancel.account, intent_id=cancel.intent_id,
                                        cancel_id=cancel.cancel_id, broker=rules.broker),
-                          msg_id=f"cancel-outcome:{cancel.cancel_id}")
+                          msg_id=msgids.cancel_outcome(cancel.account, cancel.cancel_id))
         await bus.publish(self.js, subjects.route(rules.broker, cancel.account),
                           CancelOrder(intent_id=cancel.intent_id, account=cancel.account, broker=rules.broker,
                                       cancel_id=cancel.cancel_id),
-                          msg_id=f"cancel:{cancel.cancel_id}")
+                          msg_id=msgids.cancel_route(cancel.account, cancel.cancel_id))
         log.info("cancel_routed", cancel_id=cancel.cancel_id)
 
     # --- undecodable intents -------------------------------------------------------------
@@ -205,9 +221,17 @@ class Router:
         intent_id = _readable_intent_id(msg.data)
         seq = msg.metadata.sequence.stream if msg.metadata else 0
         event = OrderRejected(account=account, intent_id=intent_id, reason=reason_for_decode_error(exc),
-                              message=f"the intent could not be read: {exc.reason}")
+                              message=clip(f"the intent could not be read: {exc.reason}"))
         await bus.publish(self.js, subjects.evt_order(account), event,
-                          msg_id=f"outcome:{intent_id}" if intent_id else f"malformed:{seq}")
+                          msg_id=msgids.outcome(account, intent_id) if intent_id else msgids.malformed(account, seq))
+
+
+def _stored_ns(msg: Msg) -> int | None:
+    """When the stream stored the message (None outside JetStream)."""
+    try:
+        return int(msg.metadata.timestamp.timestamp() * 1_000_000_000)
+    except Exception:  # noqa: BLE001 - a core NATS message has no JetStream metadata
+        return None
 
 
 def _normalized(intent: OrderIntent) -> str | None:
@@ -223,4 +247,4 @@ def _readable_intent_id(data: bytes) -> str | None:
     except msgspec.DecodeError:
         return None
     value = raw.get("intent_id") if isinstance(raw, dict) else None
-    return value if isinstance(value, str) and 0 < len(value) <= 64 else None
+    return value if isinstance(value, str) and ID_RE.match(value) and len(value) <= ID_MAX else None

@@ -47,7 +47,8 @@ async def setup(ctx: service.ServiceContext) -> None:
 
     md = MarketDataSubscriptions(ctx.nc, requester=NAME)
     pricer = Pricer(ctx.nc, ctx.js, debounce_ms=settings.debounce_ms,
-                    stale_after_s=settings.stale_after_s, accounts=config.accounts, md=md)
+                    stale_after_s=settings.stale_after_s, max_clock_skew_s=settings.max_clock_skew_s,
+                    accounts=config.accounts, md=md)
     ctx.pricer = pricer  # type: ignore[attr-defined]  # for in-process tests and benchmarks
     await pricer.start()
     ctx.on_stop(pricer.stop)

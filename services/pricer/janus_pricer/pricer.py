@@ -35,7 +35,7 @@ from janus_common.streams import KV_PRICES, KV_VALUATIONS
 
 from . import debounce, holdings, subscriptions
 from .mdsub import MarketDataSubscriptions
-from .quotes import NS, QUOTES, Quote, merge_bar, merge_quotes, merge_tick
+from .quotes import NS, QUOTES, Quote, from_future, merge_bar, merge_quotes, merge_tick, quote_from_future
 from .replay import is_kv_delete, last_per_subject
 from .valuation import value_account
 
@@ -50,6 +50,7 @@ class PricerStats:
     bars: int = 0
     decode_errors: int = 0
     mismatched: int = 0
+    from_future: int = 0  # ticks and bars stamped beyond the allowed clock skew, refused
     valuations: int = 0
     kv_errors: int = 0
     restored_from_kv: int = 0
@@ -64,9 +65,11 @@ class Pricer:
         *,
         debounce_ms: int = 250,
         stale_after_s: float = 60.0,
+        max_clock_skew_s: float = 2.0,
         accounts: Iterable[str] | None = None,
         md: MarketDataSubscriptions | None = None,
     ) -> None:
+        self.max_skew_ns = int(max_clock_skew_s * NS)
         self.nc = nc
         self.js = js
         self.window_ns = debounce_ms * 1_000_000
@@ -107,6 +110,11 @@ class Pricer:
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 log.error("kv_price_decode_error", error=type(exc).__name__, key=msg.subject,
                           reason=str(exc))
+                continue
+            if quote_from_future(quote, time.time_ns(), self.max_skew_ns):
+                # frozen by a pricer that still took future ticks: let live prices replace it
+                self.stats.from_future += 1
+                log.error("kv_price_from_future", symbol=quote.symbol, ts=quote.ts)
                 continue
             self.quotes[quote.symbol] = merge_quotes(self.quotes.get(quote.symbol), quote)
             self.stats.restored_from_kv += 1
@@ -152,6 +160,13 @@ class Pricer:
             # a tick must be filed under the symbol its subject names, or the cache lies
             self.stats.mismatched += 1
             log.error("market_data_symbol_mismatch", subject=msg.subject, symbol=symbol)
+            return False
+        now = time.time_ns()
+        if from_future(data, now, self.max_skew_ns):
+            self.stats.from_future += 1
+            log.error("market_data_from_future", error="FutureTimestamp", subject=msg.subject, symbol=symbol,
+                      ts=data.ts, now=now, ahead_s=round((data.ts - now) / NS, 3),
+                      max_skew_s=self.max_skew_ns / NS, refused=self.stats.from_future)
             return False
         old = self.quotes.get(symbol)
         if isinstance(data, Tick):

@@ -45,6 +45,24 @@ def merge_tick(quote: Quote | None, tick: Tick) -> Quote:
     return msgspec.structs.replace(quote, **changes)
 
 
+def from_future(data: Tick | Bar, now: int, max_skew_ns: int) -> bool:
+    """Stamped later than the clock allows. Merges keep the newest stamp, so one such tick
+    would outrank every truthful one until the clock caught up: the price would freeze."""
+    return data.ts > now + max_skew_ns
+
+
+# A bar's close is timed at the bar's end, after its (checked) start: up to a bar's length later.
+BAR_SLACK_NS = 60 * NS
+
+
+def quote_from_future(quote: Quote, now: int, max_skew_ns: int) -> bool:
+    """A cached entry that holds a field from the future (what a pricer that still took such
+    ticks may have left in KV)."""
+    ticks = (quote.last_ts, quote.bid_ts, quote.ask_ts)
+    return any(ts is not None and ts > now + max_skew_ns for ts in ticks) or (
+        quote.close_ts is not None and quote.close_ts > now + max_skew_ns + BAR_SLACK_NS)
+
+
 def merge_bar(quote: Quote | None, bar: Bar) -> Quote:
     """The cache entry after ``bar``: its close, timed at the bar's end."""
     end = bar.ts + bar.interval_s * NS

@@ -34,6 +34,7 @@ from janus_common.messages import (
     RejectReason,
     RpcError,
     SyncDone,
+    clip,
 )
 from janus_common.service import ServiceContext, run
 
@@ -79,7 +80,7 @@ class Connection:
         log.info("gateway_state", state=str(state), detail=detail)
         with contextlib.suppress(bus.BusError):
             await bus.publish(self.ctx.js, subjects.evt_account(self.alias),
-                              GatewayConnection(account=self.alias, broker=Broker.WEBULL, state=state, detail=detail))
+                              GatewayConnection(account=self.alias, broker=Broker.WEBULL, state=state, detail=clip(detail)))
 
     async def run(self) -> None:
         delay = 0.5

@@ -25,6 +25,8 @@ from janus_common.messages import (
     OrderStatusChanged,
     OrderSubmitted,
     split_order_key,
+    ID_MAX,
+    clip,
 )
 
 from .mapping import WEBULL_STATES, Observation
@@ -76,7 +78,7 @@ def on_rejected(t: OrderTrack, code: str, text: str) -> Emitted:
     if t.rejected or (t.status is not None and t.status is not OrderState.REJECTED and t.status.terminal):
         return t, []
     return replace(t, rejected=True, status=OrderState.REJECTED), [
-        (f"rej:{t.order_key}", OrderBrokerRejected(**_base(t), code=code or "REJECTED", text=text or code))]
+        (f"rej:{t.order_key}", OrderBrokerRejected(**_base(t), code=clip(code or "REJECTED", ID_MAX), text=clip(text or code)))]
 
 
 def observe(t: OrderTrack, obs: Observation) -> Emitted:
@@ -115,7 +117,7 @@ def observe(t: OrderTrack, obs: Observation) -> Emitted:
         remaining=max(total - obs.filled, 0.0) if state is not OrderState.CANCELLED else 0.0,
         avg_fill_price=obs.avg_price or None, broker_status=obs.status)))
     if state is OrderState.CANCELLED:
-        events.append((f"cxl:{t.order_key}", OrderCancelled(**_base(t), filled=obs.filled, reason=obs.reason or None)))
+        events.append((f"cxl:{t.order_key}", OrderCancelled(**_base(t), filled=obs.filled, reason=clip(obs.reason) or None)))
     return replace(t, status=state, status_filled=obs.filled), events
 
 

@@ -7,17 +7,17 @@ from enum import StrEnum
 import msgspec
 
 from ..symbols import AssetClass
-from .base import Broker, Event
+from .base import Broker, BrokerRef, Event, Symbol, Text, Word
 
 
 class Position(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
-    symbol: str  # canonical (options canonical-like, display only)
+    symbol: Symbol  # canonical (options canonical-like, display only)
     asset_class: AssetClass
     qty: float  # signed: negative is short
     avg_cost: float  # per unit, without the multiplier
     multiplier: float = 1.0
-    currency: str = "USD"
-    broker_symbol: str | None = None
+    currency: Word = "USD"
+    broker_symbol: BrokerRef | None = None
     con_id: int | None = None
 
 
@@ -38,11 +38,11 @@ PositionEvent = PositionSnapshot
 
 class AccountValues(Event, frozen=True, kw_only=True):
     broker: Broker
-    currency: str = "USD"
+    currency: Word = "USD"
     cash: float | None = None
     net_liquidation: float | None = None
     buying_power: float | None = None
-    values: dict[str, str] = {}  # the broker's own key/values, for people
+    values: dict[Word, Text] = {}  # the broker's own key/values, for people
 
 
 class ConnectionState(StrEnum):
@@ -57,7 +57,7 @@ class ConnectionState(StrEnum):
 class GatewayConnection(Event, frozen=True, kw_only=True):
     broker: Broker
     state: ConnectionState
-    detail: str = ""
+    detail: Text = ""
     code: int | None = None
 
 

@@ -5,8 +5,36 @@ from __future__ import annotations
 import time
 import uuid
 from enum import StrEnum
+from typing import Annotated
 
 import msgspec
+
+# Bounds on every string of the catalogue, so that no field can carry a payload big enough to
+# be copied into a header, a dead letter or an outcome event beyond the server's max payload.
+# A value out of bounds is a decode error (MessageDecodeError), never a crash further on.
+ID_MAX = 64
+ID_PATTERN = r"^[A-Za-z0-9_-]+$"
+SYMBOL_MAX = 32
+TEXT_MAX = 2048
+
+# Ids Janus and its clients choose (intent, cancel and event ids; account aliases): they end up
+# in subjects, msg-ids, IB orderRef and Webull client_order_id.
+Id = Annotated[str, msgspec.Meta(min_length=1, max_length=ID_MAX, pattern=ID_PATTERN)]
+# Ids a broker assigns (IB execId "0000e0d5.6543a1b2.01.01", perm ids, Webull order ids): their
+# alphabet is the broker's, so only their length is ours to bound.
+BrokerRef = Annotated[str, msgspec.Meta(max_length=ID_MAX)]
+Symbol = Annotated[str, msgspec.Meta(max_length=SYMBOL_MAX)]
+# Short words: currencies, exchanges, sec types, status words, codes, sources, names.
+Word = Annotated[str, msgspec.Meta(max_length=ID_MAX)]
+Text = Annotated[str, msgspec.Meta(max_length=TEXT_MAX)]
+Subject = Annotated[str, msgspec.Meta(max_length=256)]
+Hash = Annotated[str, msgspec.Meta(max_length=ID_MAX)]  # SHA-256 hex, "" for the first
+
+
+def clip(text: str, limit: int = TEXT_MAX) -> str:
+    """Text from outside Janus (a broker's error, an exception) cut to fit its field: the event
+    that carries it must stay readable, and ``bus.publish`` refuses one that would not be."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def new_id() -> str:
@@ -29,10 +57,10 @@ class Event(Message, frozen=True, kw_only=True):
     the SHA-256 of the bytes stored just before on the same subject ("" for the first), so
     the audit can tell that an event was removed, edited or slipped in."""
 
-    event_id: str = msgspec.field(default_factory=new_id)
+    event_id: Id = msgspec.field(default_factory=new_id)
     ts: int = msgspec.field(default_factory=now_ns)
-    account: str
-    prev_hash: str = ""
+    account: Id
+    prev_hash: Hash = ""
 
 
 class Broker(StrEnum):
@@ -131,6 +159,7 @@ class RejectReason(StrEnum):
     RISK_MAX_POSITION = "RISK_MAX_POSITION"
     RISK_MAX_OPEN_ORDERS = "RISK_MAX_OPEN_ORDERS"
     RATE_LIMITED = "RATE_LIMITED"
+    STALE = "STALE"  # older than the router's max_intent_age_s when it came to be decided
 
 
 class TradingState(StrEnum):

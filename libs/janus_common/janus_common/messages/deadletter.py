@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import msgspec
 
-from .base import Message, new_id, now_ns
+from .base import Hash, Id, Message, Subject, Text, Word, new_id, now_ns
+
+# How much of the refused bytes a letter carries: enough to recognise the message, and small
+# enough that the letter always fits (the original may be as large as the server's max payload).
+HEAD_BYTES = 1024
 
 
 class DeadLetter(Message, frozen=True, kw_only=True):
-    event_id: str = msgspec.field(default_factory=new_id)
+    """A refused message, described: its size, its SHA-256 and its first bytes (``data``), and
+    where it is stored (``stream``/``stream_seq``), where the whole of it can still be read."""
+
+    event_id: Id = msgspec.field(default_factory=new_id)
     ts: int = msgspec.field(default_factory=now_ns)
-    consumer: str
-    subject: str
-    error: str  # the typed error's class name
-    detail: str
+    consumer: Word
+    subject: Subject
+    error: Word  # the typed error's class name
+    detail: Text
+    # Letters written before sizes were bounded carry the whole message here; they stay readable.
     data: bytes
+    size: int | None = None  # of the original payload
+    sha256: Hash | None = None
+    stream: Word | None = None
+    stream_seq: int | None = None
+    truncated: bool = False

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import msgspec
 
-from .base import Broker, Message, new_id, now_ns
+from .base import Broker, Id, Message, Symbol, new_id, now_ns
 
 # --- janus.md.tick.{symbol}, janus.md.bar.{symbol} --------------------------------------
 
 
 class Tick(Message, frozen=True, kw_only=True, omit_defaults=True):
-    symbol: str
+    symbol: Symbol
     ts: int = msgspec.field(default_factory=now_ns)
     source: Broker = Broker.IB
     bid: float | None = None
@@ -23,7 +23,7 @@ class Tick(Message, frozen=True, kw_only=True, omit_defaults=True):
 
 
 class Bar(Message, frozen=True, kw_only=True):
-    symbol: str
+    symbol: Symbol
     ts: int  # bar start, ns since the epoch
     interval_s: int = 5
     open: float
@@ -42,7 +42,7 @@ MarketData = Tick | Bar
 
 
 class PositionValuation(msgspec.Struct, frozen=True, kw_only=True):
-    symbol: str
+    symbol: Symbol
     qty: float
     avg_cost: float
     multiplier: float = 1.0
@@ -56,9 +56,9 @@ class PositionValuation(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class AccountValuation(Message, frozen=True, kw_only=True):
-    event_id: str = msgspec.field(default_factory=new_id)
+    event_id: Id = msgspec.field(default_factory=new_id)
     ts: int = msgspec.field(default_factory=now_ns)
-    account: str
+    account: Id
     broker: Broker
     positions: list[PositionValuation]
     market_value: float = 0.0

@@ -7,15 +7,20 @@ import msgspec
 from ..symbols import AssetClass
 from .base import (
     Broker,
+    BrokerRef,
     BrokerSide,
     Event,
+    Id,
     Message,
     OrderState,
     OrderType,
     PositionEffect,
     RejectReason,
     Side,
+    Symbol,
+    Text,
     Tif,
+    Word,
     new_id,
     now_ns,
 )
@@ -27,9 +32,9 @@ from .contracts import IbContract, WebullInstrument
 class OrderIntent(Message, frozen=True, kw_only=True):
     """A client asks for an order, in Janus's broker-agnostic vocabulary."""
 
-    intent_id: str = msgspec.field(default_factory=new_id)
-    account: str
-    symbol: str
+    intent_id: Id = msgspec.field(default_factory=new_id)
+    account: Id
+    symbol: Symbol
     side: Side
     order_type: OrderType = msgspec.field(name="type")
     qty: float
@@ -37,16 +42,16 @@ class OrderIntent(Message, frozen=True, kw_only=True):
     stop_price: float | None = None
     tif: Tif = Tif.DAY
     asset_class: AssetClass | None = None
-    locate_ref: str | None = None  # a short-locate reference, for accounts that need one
+    locate_ref: BrokerRef | None = None  # a short-locate reference, for accounts that need one
     ts: int = msgspec.field(default_factory=now_ns)
 
 
 class CancelIntent(Message, frozen=True, kw_only=True):
     """A client asks to cancel the order that ``intent_id`` created."""
 
-    cancel_id: str = msgspec.field(default_factory=new_id)
-    intent_id: str
-    account: str
+    cancel_id: Id = msgspec.field(default_factory=new_id)
+    intent_id: Id
+    account: Id
     ts: int = msgspec.field(default_factory=now_ns)
 
 
@@ -59,11 +64,11 @@ class PlaceOrder(Message, frozen=True, kw_only=True):
     """Router → gateway: place exactly this broker order for the intent (leg 0, or 1 when a
     SELL crossing zero is split into a closing SELL and an opening SHORT)."""
 
-    intent_id: str
+    intent_id: Id
     leg: int = 0
-    account: str
+    account: Id
     broker: Broker
-    symbol: str
+    symbol: Symbol
     side: BrokerSide
     order_type: OrderType = msgspec.field(name="type")
     qty: float
@@ -82,10 +87,10 @@ class PlaceOrder(Message, frozen=True, kw_only=True):
 
 
 class CancelOrder(Message, frozen=True, kw_only=True):
-    intent_id: str
-    account: str
+    intent_id: Id
+    account: Id
     broker: Broker
-    cancel_id: str = msgspec.field(default_factory=new_id)
+    cancel_id: Id = msgspec.field(default_factory=new_id)
     ts: int = msgspec.field(default_factory=now_ns)
 
 
@@ -118,7 +123,7 @@ class PositionDecision(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class OrderEvent(Event, frozen=True, kw_only=True):
-    intent_id: str | None = None
+    intent_id: Id | None = None
 
 
 class OrderRouted(OrderEvent, frozen=True, kw_only=True):
@@ -132,62 +137,62 @@ class OrderRejected(OrderEvent, frozen=True, kw_only=True):
     """Janus refused an intent (or a cancel) before it reached a broker."""
 
     reason: RejectReason
-    message: str
-    cancel_id: str | None = None
+    message: Text
+    cancel_id: Id | None = None
     intent: OrderIntent | None = None
 
 
 class CancelRouted(OrderEvent, frozen=True, kw_only=True):
     """The router sent a cancel for the intent's broker order(s); the outcome follows."""
 
-    cancel_id: str
+    cancel_id: Id
     broker: Broker
 
 
 class OrderSubmitted(OrderEvent, frozen=True, kw_only=True):
     broker: Broker
     leg: int = 0
-    broker_order_id: str
-    perm_id: str | None = None
-    client_order_id: str | None = None
+    broker_order_id: BrokerRef
+    perm_id: BrokerRef | None = None
+    client_order_id: BrokerRef | None = None
 
 
 class OrderStatusChanged(OrderEvent, frozen=True, kw_only=True):
     broker: Broker
     leg: int = 0
-    broker_order_id: str | None = None
+    broker_order_id: BrokerRef | None = None
     status: OrderState
     filled: float = 0.0
     remaining: float = 0.0
     avg_fill_price: float | None = None
-    broker_status: str | None = None  # the broker's own word, for people
+    broker_status: Word | None = None  # the broker's own word, for people
 
 
 class OrderFilled(OrderEvent, frozen=True, kw_only=True):
     broker: Broker
     leg: int = 0
-    fill_id: str  # IB execId / Webull fill id: each published exactly once
-    symbol: str
+    fill_id: BrokerRef  # IB execId / Webull fill id: each published exactly once
+    symbol: Symbol
     side: BrokerSide
     qty: float
     price: float
     commission: float | None = None
-    commission_currency: str | None = None
-    broker_order_id: str | None = None
+    commission_currency: Word | None = None
+    broker_order_id: BrokerRef | None = None
 
 
 class OrderCancelled(OrderEvent, frozen=True, kw_only=True):
     broker: Broker
     leg: int = 0
     filled: float = 0.0
-    reason: str | None = None
+    reason: Text | None = None
 
 
 class OrderBrokerRejected(OrderEvent, frozen=True, kw_only=True):
     broker: Broker
     leg: int = 0
-    code: str
-    text: str
+    code: Word
+    text: Text
 
 
 class OrderHeld(OrderEvent, frozen=True, kw_only=True):
@@ -195,19 +200,19 @@ class OrderHeld(OrderEvent, frozen=True, kw_only=True):
 
     broker: Broker
     leg: int = 0
-    code: str
-    text: str
+    code: Word
+    text: Text
 
 
 class ExternalOrderSeen(OrderEvent, frozen=True, kw_only=True):
     """An order on the account placed outside Janus (another IB client, the broker's app)."""
 
     broker: Broker
-    broker_order_id: str
-    symbol: str
+    broker_order_id: BrokerRef
+    symbol: BrokerRef  # the broker's own symbol: an order Janus did not make may not map
     side: BrokerSide
     qty: float
-    order_type: str
+    order_type: Word
     status: OrderState
 
 

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from .base import Message, new_id, now_ns
+from .base import Hash, Id, Message, Word, new_id, now_ns
 from .contracts import RegistryRecord
 
 import msgspec
 
 
 class RegistryEntryWritten(Message, frozen=True, kw_only=True):
-    event_id: str = msgspec.field(default_factory=new_id)
+    event_id: Id = msgspec.field(default_factory=new_id)
     ts: int = msgspec.field(default_factory=now_ns)
     record: RegistryRecord
-    source: str  # config, lookup, holdings, harmony
-    fields: list[str]  # what this write filled
-    prev_hash: str = ""  # the subject's hash chain, as on every Event (set by bus.publish)
+    source: Word  # config, lookup, holdings, harmony
+    fields: list[Word]  # what this write filled
+    prev_hash: Hash = ""  # the subject's hash chain, as on every Event (set by bus.publish)
 
 
 RegistryEvent = RegistryEntryWritten

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 
 from ..symbols import AssetClass
-from .base import Broker, Message, RejectReason
+from .base import Broker, Id, Message, RejectReason, Symbol, Text, Word
 from .contracts import IbContract, RegistryRecord, WebullInstrument
 
 
@@ -13,20 +13,20 @@ class RpcError(Message, frozen=True, kw_only=True):
     """Any RPC can answer this instead of its reply: a reason code and a sentence."""
 
     reason: RejectReason
-    message: str
+    message: Text
     candidates: list[RegistryRecord] = []
 
 
 # registry resolve: janus.rpc.registry.resolve
 class ResolveRequest(Message, frozen=True, kw_only=True):
-    symbol: str
+    symbol: Symbol
     asset_class: AssetClass | None = None
     broker: Broker | None = None  # what the caller will trade on; Webull needs only the ticker
 
 
 class Resolved(Message, frozen=True, kw_only=True):
     record: RegistryRecord
-    source: str  # cache, database, lookup
+    source: Word  # cache, database, lookup
 
 
 ResolveReply = Resolved | RpcError
@@ -34,17 +34,17 @@ ResolveReply = Resolved | RpcError
 
 # broker look-up: janus.rpc.lookup.{broker}
 class LookupRequest(Message, frozen=True, kw_only=True):
-    symbol: str
+    symbol: Symbol
     asset_class: AssetClass
-    exchange: str | None = None  # None = the default filter (US + SMART; FUT on CME)
-    currency: str = "USD"
+    exchange: Word | None = None  # None = the default filter (US + SMART; FUT on CME)
+    currency: Word = "USD"
     con_id: int | None = None
 
 
 class LookupCandidate(msgspec.Struct, frozen=True, kw_only=True):
     ib: IbContract | None = None
     webull: WebullInstrument | None = None
-    description: str = ""
+    description: Text = ""
 
 
 class LookupUnique(Message, frozen=True, kw_only=True):
@@ -56,7 +56,7 @@ class LookupAmbiguous(Message, frozen=True, kw_only=True):
 
 
 class LookupNotFound(Message, frozen=True, kw_only=True):
-    message: str
+    message: Text
 
 
 LookupReply = LookupUnique | LookupAmbiguous | LookupNotFound | RpcError
@@ -64,7 +64,7 @@ LookupReply = LookupUnique | LookupAmbiguous | LookupNotFound | RpcError
 
 # harmony: janus.rpc.registry.harmony
 class HarmonyRequest(Message, frozen=True, kw_only=True):
-    requested_by: str = "cli"
+    requested_by: Word = "cli"
 
 
 class HarmonyCounts(msgspec.Struct, frozen=True, kw_only=True):
@@ -77,8 +77,8 @@ class HarmonyCounts(msgspec.Struct, frozen=True, kw_only=True):
 
 class HarmonySummary(Message, frozen=True, kw_only=True):
     ok: bool
-    per_broker: dict[str, HarmonyCounts]
-    error: str | None = None
+    per_broker: dict[Word, HarmonyCounts]
+    error: Text | None = None
 
 
 HarmonyReply = HarmonySummary | RpcError
@@ -86,11 +86,11 @@ HarmonyReply = HarmonySummary | RpcError
 
 # sync: janus.rpc.sync.{account}
 class SyncRequest(Message, frozen=True, kw_only=True):
-    account: str
+    account: Id
 
 
 class SyncDone(Message, frozen=True, kw_only=True):
-    account: str
+    account: Id
     open_orders: int
 
 
@@ -99,21 +99,21 @@ SyncReply = SyncDone | RpcError
 
 # market-data subscriptions: janus.rpc.md.subscribe
 class MarketDataSubscribe(Message, frozen=True, kw_only=True):
-    symbols: list[str]
-    requester: str
+    symbols: list[Symbol]
+    requester: Word
 
 
 class MarketDataUnsubscribe(Message, frozen=True, kw_only=True):
-    symbols: list[str]
-    requester: str
+    symbols: list[Symbol]
+    requester: Word
 
 
 MarketDataRequest = MarketDataSubscribe | MarketDataUnsubscribe
 
 
 class MarketDataSubscribed(Message, frozen=True, kw_only=True):
-    subscribed: list[str]
-    failed: dict[str, str] = {}
+    subscribed: list[Symbol]
+    failed: dict[Symbol, Text] = {}
 
 
 MarketDataReply = MarketDataSubscribed | RpcError

@@ -1,0 +1,256 @@
+"""Typed durable pull consumers that no single message can stop.
+
+A message that does not decode is logged with its typed error, described in a bounded dead
+letter and terminated; a handler failure is retried with a delay until ``max_deliver``, then
+dead-lettered; while the handler runs the message is kept (``in_progress``) so no other replica
+gets it; whatever escapes every step is logged, counted and nak'ed, and the next message is
+served. The loop ends only when asked to or when the connection is closed for good.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import nats.errors
+import structlog
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from . import subjects
+from .bus import publish
+from .messages import HEAD_BYTES, ID_MAX, TEXT_MAX, Codec, DeadLetter, MessageDecodeError
+
+log = structlog.get_logger()
+
+
+Handler = Callable[[Any, Msg], Awaitable[None]]
+DecodeErrorHook = Callable[[Msg, MessageDecodeError], Awaitable[None]]
+
+
+@dataclass
+class ConsumerStats:
+    handled: int = 0
+    dead_lettered: int = 0
+    retried: int = 0
+    failures: int = 0  # exceptions the loop caught that no step handled (the message was nak'ed)
+    last_error: str = ""
+    alive: bool = False
+
+
+def dead_letter_of(consumer: str, msg: Msg, exc: BaseException) -> DeadLetter:
+    """The letter for a refused message: bounded whatever the message's size (a full copy of a
+    payload near max_payload could not be published, and publishing it used to end the
+    consumer), yet enough to find the original in its stream and to check it is that one."""
+    data = msg.data or b""
+    stream = seq = None
+    with contextlib.suppress(Exception):  # a message not delivered by JetStream has no metadata
+        stream, seq = msg.metadata.stream, msg.metadata.sequence.stream
+    return DeadLetter(consumer=consumer[:ID_MAX], subject=msg.subject[:256], error=type(exc).__name__[:ID_MAX],
+                      detail=str(exc)[:TEXT_MAX], data=data[:HEAD_BYTES], size=len(data),
+                      sha256=hashlib.sha256(data).hexdigest(), stream=stream, stream_seq=seq,
+                      truncated=len(data) > HEAD_BYTES)
+
+
+class Consumer:
+    """A durable pull consumer that hands typed messages to ``handler`` one at a time, in
+    stream order. A message that does not decode is logged with its typed error, described in a
+    dead letter and terminated; a handler failure is retried with a delay until ``max_deliver``,
+    then dead-lettered. While the handler runs the message is kept (``in_progress``) so no other
+    replica gets it. No exception from one message ends the loop: what escapes every step is
+    logged, counted and nak'ed, and the next message is served. The loop ends only when asked to
+    or when the connection is closed for good; ``alive`` says which, for health reports."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        *,
+        stream: str,
+        durable: str,
+        filter_subject: str,
+        codec: Codec[Any],
+        handler: Handler,
+        batch: int = 64,
+        ack_wait: float = 30.0,
+        max_deliver: int = 5,
+        retry_delay: float = 0.5,
+        deliver_policy: DeliverPolicy = DeliverPolicy.ALL,
+        max_ack_pending: int | None = None,
+        on_decode_error: DecodeErrorHook | None = None,
+        accepts: Callable[[str], bool] | None = None,
+    ) -> None:
+        self.js = js
+        self.stream = stream
+        self.durable = durable
+        self.filter_subject = filter_subject
+        self.codec = codec
+        self.handler = handler
+        self.batch = batch
+        self.ack_wait = ack_wait
+        self.max_deliver = max_deliver
+        self.retry_delay = retry_delay
+        self.deliver_policy = deliver_policy
+        # 1 = strictly one message in flight across every process sharing the durable:
+        # that is how per-account order survives several replicas.
+        self.max_ack_pending = max_ack_pending
+        self.on_decode_error = on_decode_error
+        # A subject test finer than a NATS filter can say (e.g. "every account but these"):
+        # what it refuses is acknowledged unread, so it is neither handled nor dead-lettered here.
+        self.accepts = accepts
+        self.stats = ConsumerStats()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._sub: JetStreamContext.PullSubscription | None = None
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self._task
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping.is_set()
+
+    def health(self) -> dict[str, Any]:
+        return {"alive": self.stats.alive, "handled": self.stats.handled,
+                "dead_lettered": self.stats.dead_lettered, "retried": self.stats.retried,
+                "failures": self.stats.failures, "last_error": self.stats.last_error}
+
+    async def start(self) -> "Consumer":
+        config = ConsumerConfig(
+            durable_name=self.durable,
+            ack_policy=AckPolicy.EXPLICIT,
+            ack_wait=self.ack_wait,
+            max_deliver=self.max_deliver,
+            filter_subject=self.filter_subject,
+            deliver_policy=self.deliver_policy,
+            max_ack_pending=self.max_ack_pending,
+        )
+        self._sub = await self.js.pull_subscribe(
+            self.filter_subject, durable=self.durable, stream=self.stream, config=config
+        )
+        self.stats.alive = True
+        self._task = asyncio.create_task(self._run(), name=f"consumer:{self.durable}")
+        return self
+
+    async def stop(self) -> None:
+        """Stop fetching; the message being handled is finished first."""
+        self._stopping.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        if self._sub is not None:
+            # A message the server pushed after our last fetch would otherwise sit in the
+            # subscription's queue and stall the connection's drain; unacked, it is redelivered.
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+            self._sub = None
+
+    async def _run(self) -> None:
+        assert self._sub is not None
+        try:
+            while not self._stopping.is_set():
+                try:
+                    msgs = await self._sub.fetch(self.batch, timeout=0.5)
+                except (nats.errors.TimeoutError, asyncio.TimeoutError):
+                    continue
+                except (nats.errors.ConnectionClosedError, nats.errors.ConnectionDrainingError) as exc:
+                    if not self._stopping.is_set():
+                        self.stats.last_error = type(exc).__name__
+                        log.error("consumer_connection_closed", consumer=self.durable, error=type(exc).__name__)
+                    return
+                except Exception as exc:  # a server hiccup must not end the consumer
+                    log.warning("consumer_fetch_failed", consumer=self.durable, error=type(exc).__name__,
+                                detail=str(exc)[:TEXT_MAX])
+                    await asyncio.sleep(self.retry_delay)
+                    continue
+                for msg in msgs:
+                    try:
+                        await self._process(msg)
+                    except Exception as exc:
+                        await self._failed(msg, exc)
+        finally:
+            self.stats.alive = False
+
+    async def _failed(self, msg: Msg, exc: Exception) -> None:
+        """The last line: something no step handled. Redelivery (bounded by max_deliver) is the
+        only safe outcome left; the message is neither lost nor allowed to stop the loop."""
+        self.stats.failures += 1
+        self.stats.last_error = type(exc).__name__
+        log.error("consumer_message_failed", consumer=self.durable, subject=msg.subject,
+                  error=type(exc).__name__, detail=str(exc)[:TEXT_MAX], exc_info=exc)
+        try:
+            await msg.nak(delay=self.retry_delay)
+        except Exception as nak_exc:
+            log.warning("consumer_nak_failed", consumer=self.durable, error=type(nak_exc).__name__)
+
+    async def _process(self, msg: Msg) -> None:
+        if self.accepts is not None and not self.accepts(msg.subject):
+            await msg.ack()
+            return
+        try:
+            message = self.codec.decode(msg.data, subject=msg.subject)
+        except MessageDecodeError as exc:
+            log.error("message_decode_error", consumer=self.durable, error="MessageDecodeError",
+                      family=exc.family, subject=exc.subject, reason=exc.reason[:TEXT_MAX], size=exc.size)
+            if self.on_decode_error is not None:
+                try:
+                    await self.on_decode_error(msg, exc)
+                except Exception as hook_exc:
+                    log.error("decode_error_hook_failed", consumer=self.durable,
+                              error=type(hook_exc).__name__, detail=str(hook_exc)[:TEXT_MAX], exc_info=hook_exc)
+            await self._dead_letter(msg, exc)
+            return
+        try:
+            await self._handle(message, msg)
+        except Exception as exc:
+            delivered = msg.metadata.num_delivered if msg.metadata else 1
+            self.stats.last_error = type(exc).__name__
+            log.error("handler_failed", consumer=self.durable, subject=msg.subject,
+                      delivered=delivered, error=type(exc).__name__, detail=str(exc)[:TEXT_MAX], exc_info=exc)
+            if 0 < self.max_deliver <= delivered:
+                await self._dead_letter(msg, exc)
+            else:
+                self.stats.retried += 1
+                await msg.nak(delay=self.retry_delay * delivered)
+            return
+        self.stats.handled += 1
+        await msg.ack()
+
+    async def _handle(self, message: Any, msg: Msg) -> None:
+        """Run the handler while telling the server, every third of ack_wait, that the message
+        is still being worked on: a long decision keeps its message."""
+        beat = asyncio.create_task(self._keep(msg), name=f"in-progress:{self.durable}")
+        try:
+            await self.handler(message, msg)
+        finally:
+            beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await beat
+
+    async def _keep(self, msg: Msg) -> None:
+        interval = max(self.ack_wait / 3, 0.05)
+        while True:
+            await asyncio.sleep(interval)  # a period, not a wait for something to happen
+            try:
+                await msg.in_progress()
+            except Exception as exc:
+                log.warning("in_progress_failed", consumer=self.durable, error=type(exc).__name__)
+
+    async def _dead_letter(self, msg: Msg, exc: Exception) -> None:
+        letter = dead_letter_of(self.durable, msg, exc)
+        try:
+            await publish(self.js, subjects.dlq(self.durable), letter)
+        except Exception as pub_exc:
+            log.error("dead_letter_publish_failed", consumer=self.durable, subject=msg.subject,
+                      error=type(pub_exc).__name__, detail=str(pub_exc)[:TEXT_MAX])
+            await msg.nak(delay=self.retry_delay)  # keep it: nothing may be lost
+            return
+        self.stats.dead_lettered += 1
+        log.warning("dead_lettered", consumer=self.durable, subject=msg.subject, size=letter.size,
+                    sha256=letter.sha256, stream_seq=letter.stream_seq)
+        await msg.term()
