@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import msgspec
 
-from .base import Event, Message, RejectReason, TradingState, new_id, now_ns
+from .base import Event, Id, Message, RejectReason, Symbol, Text, TradingState, Word, new_id, now_ns
 
 # --- janus.intent.{account} (commands) -----------------------------------------------------
 
@@ -17,11 +17,11 @@ from .base import Event, Message, RejectReason, TradingState, new_id, now_ns
 class TradingStateRequest(Message, frozen=True, kw_only=True):
     """Set the account's trading state; with ``cancel_working`` also cancel its working orders."""
 
-    request_id: str = msgspec.field(default_factory=new_id)
-    account: str
+    request_id: Id = msgspec.field(default_factory=new_id)
+    account: Id
     state: TradingState
-    reason: str = ""
-    requested_by: str = ""
+    reason: Text = ""
+    requested_by: Word = ""
     cancel_working: bool = False
     ts: int = msgspec.field(default_factory=now_ns)
 
@@ -29,11 +29,11 @@ class TradingStateRequest(Message, frozen=True, kw_only=True):
 class CancelAllRequest(Message, frozen=True, kw_only=True):
     """Cancel every working order of the account, or of one canonical symbol."""
 
-    request_id: str = msgspec.field(default_factory=new_id)
-    account: str
-    symbol: str | None = None
-    reason: str = ""
-    requested_by: str = ""
+    request_id: Id = msgspec.field(default_factory=new_id)
+    account: Id
+    symbol: Symbol | None = None
+    reason: Text = ""
+    requested_by: Word = ""
     ts: int = msgspec.field(default_factory=now_ns)
 
 
@@ -46,27 +46,27 @@ class TradingStateChanged(Event, frozen=True, kw_only=True):
     """The account's trading state from now on (``previous`` may equal ``state``: the request
     is recorded either way, with who asked and why)."""
 
-    request_id: str
+    request_id: Id
     state: TradingState
     previous: TradingState
-    reason: str = ""
-    requested_by: str = ""
+    reason: Text = ""
+    requested_by: Word = ""
 
 
 class CancelAllRouted(Event, frozen=True, kw_only=True):
     """The router sent a cancel for each working order listed (intent id → cancel id)."""
 
-    request_id: str
-    symbol: str | None = None
-    cancels: dict[str, str] = {}
-    reason: str = ""
-    requested_by: str = ""
+    request_id: Id
+    symbol: Symbol | None = None
+    cancels: dict[Id, Id] = {}
+    reason: Text = ""
+    requested_by: Word = ""
 
 
 class ControlRejected(Event, frozen=True, kw_only=True):
-    request_id: str
+    request_id: Id
     reason: RejectReason
-    message: str
+    message: Text
 
 
 ControlEvent = TradingStateChanged | CancelAllRouted | ControlRejected
