@@ -38,6 +38,7 @@ class Event(Message, frozen=True, kw_only=True):
 class Broker(StrEnum):
     IB = "ib"
     WEBULL = "webull"
+    PAPER = "paper"  # an account Janus keeps itself, priced by IB market data
 
 
 class Side(StrEnum):
