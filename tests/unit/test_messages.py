@@ -36,14 +36,14 @@ def _samples() -> list[tuple[codecs.Codec, msgspec.Struct]]:
                                         broker=m.Broker.IB, decision=decision, orders=[place])),
         (m.ORDER_EVENTS, m.OrderRejected(account="ib-1", intent_id="x",
                                           reason=m.RejectReason.SHORT_NOT_ALLOWED, message="no")),
-        (m.ORDER_EVENTS, m.OrderSubmitted(account="ib-1", broker=m.Broker.IB, broker_order_id="7")),
-        (m.ORDER_EVENTS, m.OrderStatusChanged(account="ib-1", broker=m.Broker.IB,
+        (m.ORDER_EVENTS, m.OrderSubmitted(intent_id="i", leg=0, account="ib-1", broker=m.Broker.IB, broker_order_id="7")),
+        (m.ORDER_EVENTS, m.OrderStatusChanged(intent_id="i", leg=0, account="ib-1", broker=m.Broker.IB,
                                                status=m.OrderState.PARTIALLY_FILLED, filled=1, remaining=1)),
-        (m.ORDER_EVENTS, m.OrderFilled(account="ib-1", broker=m.Broker.IB, fill_id="e1", symbol="AAPL",
+        (m.ORDER_EVENTS, m.OrderFilled(intent_id="i", leg=0, account="ib-1", broker=m.Broker.IB, fill_id="e1", symbol="AAPL",
                                         side=m.BrokerSide.BUY, qty=1, price=10.5, commission=1.0)),
-        (m.ORDER_EVENTS, m.OrderCancelled(account="ib-1", broker=m.Broker.WEBULL)),
-        (m.ORDER_EVENTS, m.OrderBrokerRejected(account="ib-1", broker=m.Broker.IB, code="110", text="tick")),
-        (m.ORDER_EVENTS, m.OrderHeld(account="ib-1", broker=m.Broker.IB, code="404", text="locate")),
+        (m.ORDER_EVENTS, m.OrderCancelled(intent_id="i", leg=0, account="ib-1", broker=m.Broker.WEBULL)),
+        (m.ORDER_EVENTS, m.OrderBrokerRejected(intent_id="i", leg=0, account="ib-1", broker=m.Broker.IB, code="110", text="tick")),
+        (m.ORDER_EVENTS, m.OrderHeld(intent_id="i", leg=0, account="ib-1", broker=m.Broker.IB, code="404", text="locate")),
         (m.ORDER_EVENTS, m.ExternalOrderSeen(account="ib-1", broker=m.Broker.IB, broker_order_id="9",
                                               symbol="AAPL", side=m.BrokerSide.SELL, qty=1,
                                               order_type="LMT", status=m.OrderState.SUBMITTED)),
@@ -83,7 +83,7 @@ def test_round_trip_through_the_family_decoder(codec, message):
 
 
 def test_events_carry_id_time_account_and_intent():
-    event = m.OrderFilled(account="a", intent_id="i", broker=m.Broker.IB, fill_id="f", symbol="X",
+    event = m.OrderFilled(leg=0, account="a", intent_id="i", broker=m.Broker.IB, fill_id="f", symbol="X",
                           side=m.BrokerSide.BUY, qty=1, price=1)
     assert len(event.event_id) == 32 and event.ts > 1_600_000_000 * 10**9
     assert event.account == "a" and event.intent_id == "i"

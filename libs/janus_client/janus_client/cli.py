@@ -66,6 +66,8 @@ def _describe(event: Any) -> str:
         return f"{event.intent_id} CANCELLED (filled {event.filled:g})"
     if isinstance(event, m.OrderBrokerRejected):
         return f"{event.intent_id} rejected by {event.broker}: [{event.code}] {event.text}"
+    if isinstance(event, m.OrderGatewayRefused):
+        return f"{event.intent_id} refused by the {event.broker} gateway: [{event.reason}] {event.text}"
     return repr(event)
 
 

@@ -105,7 +105,7 @@ class JanusClient:
                 return False
             if isinstance(e, m.OrderRejected) and e.cancel_id is None:
                 return True
-            if isinstance(e, (m.OrderCancelled, m.OrderBrokerRejected)):
+            if isinstance(e, (m.OrderCancelled, m.OrderBrokerRejected, m.OrderGatewayRefused)):
                 return True
             return isinstance(e, m.OrderStatusChanged) and e.status in TERMINAL
 

@@ -9,6 +9,17 @@ import msgspec
 from ..symbols import AssetClass
 from .base import Broker, Event
 
+__all__ = [
+    "AccountEvent",
+    "AccountValues",
+    "ConnectionState",
+    "GatewayConnection",
+    "Position",
+    "PositionEvent",
+    "PositionSnapshot",
+]
+
+
 
 class Position(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     symbol: str  # canonical (options canonical-like, display only)

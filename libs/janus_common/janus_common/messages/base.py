@@ -8,6 +8,22 @@ from enum import StrEnum
 
 import msgspec
 
+__all__ = [
+    "Broker",
+    "BrokerSide",
+    "Event",
+    "Message",
+    "OrderState",
+    "OrderType",
+    "PositionEffect",
+    "RejectReason",
+    "Side",
+    "Tif",
+    "new_id",
+    "now_ns",
+]
+
+
 
 def new_id() -> str:
     """A fresh message id: 32 lowercase hex characters (fits Webull's client_order_id rules)."""
@@ -120,3 +136,7 @@ class RejectReason(StrEnum):
     BROKER_UNAVAILABLE = "BROKER_UNAVAILABLE"
     DATABASE_ERROR = "DATABASE_ERROR"
     INTERNAL = "INTERNAL"
+    # Refusals by a gateway (OrderGatewayRefused): the order never reached the broker.
+    NO_CONTRACT = "NO_CONTRACT"  # the route carries nothing this broker can place
+    STALE = "STALE"  # the route message is older than the gateway's --max-route-age
+    POISON = "POISON"  # placing it failed the same way twice (dropped connection, exception)

@@ -6,6 +6,13 @@ import msgspec
 
 from ..symbols import AssetClass
 
+__all__ = [
+    "IbContract",
+    "RegistryRecord",
+    "WebullInstrument",
+]
+
+
 
 class IbContract(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """What IB needs to identify a contract. ``con_id`` alone suffices once known."""

@@ -6,6 +6,11 @@ import msgspec
 
 from .base import Message, new_id, now_ns
 
+__all__ = [
+    "DeadLetter",
+]
+
+
 
 class DeadLetter(Message, frozen=True, kw_only=True):
     event_id: str = msgspec.field(default_factory=new_id)

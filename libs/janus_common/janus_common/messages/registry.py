@@ -7,6 +7,12 @@ from .contracts import RegistryRecord
 
 import msgspec
 
+__all__ = [
+    "RegistryEntryWritten",
+    "RegistryEvent",
+]
+
+
 
 class RegistryEntryWritten(Message, frozen=True, kw_only=True):
     event_id: str = msgspec.field(default_factory=new_id)
