@@ -22,6 +22,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck
 
 from . import chain, subjects
+from .streams import EVENTS_STREAM
 from .messages import (
     Codec,
     DeadLetter,
@@ -139,7 +140,6 @@ async def publish(
         raise PublishFailed(f"no JetStream ack for {subject}: {type(exc).__name__}") from exc
 
 
-EVENTS_STREAM = "EVENTS"
 WRONG_LAST_SEQUENCE = 10071  # JetStream: Nats-Expected-Last-Subject-Sequence did not hold
 MAX_APPEND_ATTEMPTS = 100
 
@@ -225,6 +225,7 @@ class Consumer:
         max_ack_pending: int | None = None,
         on_decode_error: DecodeErrorHook | None = None,
         accepts: Callable[[str], bool] | None = None,
+        handler_acks: bool = False,
     ) -> None:
         self.js = js
         self.stream = stream
@@ -244,6 +245,9 @@ class Consumer:
         # A subject test finer than a NATS filter can say (e.g. "every account but these"):
         # what it refuses is acknowledged unread, so it is neither handled nor dead-lettered here.
         self.accepts = accepts
+        # True: a handler that returns normally has taken the message over (it acks, naks or
+        # dead-letters it later, e.g. from its own worker), so several can be in flight at once.
+        self.handler_acks = handler_acks
         self.stats = ConsumerStats()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -324,7 +328,12 @@ class Consumer:
                 await msg.nak(delay=self.retry_delay * delivered)
             return
         self.stats.handled += 1
-        await msg.ack()
+        if not self.handler_acks:
+            await msg.ack()
+
+    async def dead_letter(self, msg: Msg, exc: Exception) -> None:
+        """Copy the message to the dead-letter subject and terminate it (for handlers that ack)."""
+        await self._dead_letter(msg, exc)
 
     async def _dead_letter(self, msg: Msg, exc: Exception) -> None:
         letter = DeadLetter(consumer=self.durable, subject=msg.subject, error=type(exc).__name__,

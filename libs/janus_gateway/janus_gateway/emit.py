@@ -1,0 +1,34 @@
+"""Idempotent emission of a gateway's order events: one ``Nats-Msg-Id`` scheme for every
+broker, so a republish after a crash (or a second observer saying the same thing) is dropped by
+JetStream's duplicate window."""
+
+from __future__ import annotations
+
+import structlog
+from nats.js import JetStreamContext
+
+from janus_common import bus, subjects
+from janus_common.messages import OrderEvent
+
+__all__ = ["Emitter"]
+
+log = structlog.get_logger()
+
+
+class Emitter:
+    def __init__(self, js: JetStreamContext, alias: str) -> None:
+        self.js = js
+        self.alias = alias
+
+    def msg_id(self, local_id: str) -> str:
+        """``local_id`` is unique within the account (e.g. ``fill:<execId>``, ``rej:<key>``)."""
+        return f"{self.alias}:{local_id}"
+
+    async def emit(self, local_id: str, event: OrderEvent) -> None:
+        await bus.publish(self.js, subjects.evt_order(self.alias), event, msg_id=self.msg_id(local_id))
+        log.info("order_event", kind=type(event).__name__, intent_id=event.intent_id,
+                 leg=getattr(event, "leg", None))
+
+    async def emit_all(self, events: list[tuple[str, OrderEvent]]) -> None:
+        for local_id, event in events:
+            await self.emit(local_id, event)
