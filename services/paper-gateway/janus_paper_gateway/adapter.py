@@ -93,12 +93,13 @@ class PaperAdapter:
     broker = Broker.PAPER
 
     def __init__(self, nc: NATS, js: JetStreamContext, alias: str, settings: PaperSettings, *,
-                 clock: Callable[[], int] = time.time_ns) -> None:
+                 clock: Callable[[], int] = time.time_ns, first_tick_wait_s: float = FIRST_TICK_WAIT_S) -> None:
         self.nc = nc
         self.js = js
         self.alias = alias
         self.settings = settings
         self.clock = clock
+        self.first_tick_wait_s = first_tick_wait_s
         self.max_age_ns = int(settings.max_quote_age_s * 1e9)
         self.book = Book(cash=settings.starting_cash)
         self.quotes: dict[str, Quote] = {}
@@ -244,4 +245,4 @@ class PaperAdapter:
         fresh.clear()
         self.market.want(self.market.wanted | {symbol})
         with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(fresh.wait(), FIRST_TICK_WAIT_S)
+            await asyncio.wait_for(fresh.wait(), self.first_tick_wait_s)
