@@ -206,9 +206,11 @@ class PaperAdapter:
         for report in reports:
             self._sink(report)
 
-    def _want(self) -> None:
+    def _want(self, *also: str) -> None:
+        """Stream what the book needs: working orders' and positions' symbols (and ``also``).
+        A symbol no longer needed is given up, so a refused unknown one is not asked forever."""
         symbols = {w.order.symbol for w in self.book.working.values()} | set(self.book.holdings)
-        self.market.want(frozenset(symbols | self.market.wanted))
+        self.market.want(frozenset(symbols | set(also)))
 
     async def _on_tick(self, msg: Msg) -> None:
         try:
@@ -243,6 +245,6 @@ class PaperAdapter:
             return
         fresh = self._fresh.setdefault(symbol, asyncio.Event())
         fresh.clear()
-        self.market.want(self.market.wanted | {symbol})
+        self._want(symbol)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(fresh.wait(), self.first_tick_wait_s)
