@@ -49,6 +49,8 @@ __all__ = ["LegState", "OrderDesk", "RouteDesk", "RouteSettings"]
 
 log = structlog.get_logger()
 
+CONFIRM_POLL_S = 0.05  # the desk's tracks change in its own worker; checked this often
+
 
 class LegState(NamedTuple):
     known: bool  # the order key is Janus's (routed, or seen in our own events)
@@ -85,6 +87,7 @@ class RouteSettings:
     ready_wait_s: float = 5.0  # how long a message waits for the connection before it is retried
     retry_delay_s: float = 1.0
     keepalive_s: float = 5.0  # in_progress for held messages (well under the consumer's ack_wait)
+    cancel_confirm_s: float = 5.0
 
 
 @dataclass
@@ -280,12 +283,25 @@ class RouteDesk:
         if state.submitted or await self.desk.has_order(key):
             await self.desk.cancel(key)
             log.info("cancel_sent", order_key=key)
+            await self._confirmed(key)
             return
         # Not at the broker (queued behind another place, or between retries): it ends here.
         intent_id, leg = split_order_key(key)
         await self.emitter.emit(f"cxl:{key}", self._noted(OrderCancelled(
             account=self.emitter.alias, intent_id=intent_id, broker=self.broker, leg=leg,
             reason="cancelled before it reached the broker")))
+
+    async def _confirmed(self, key: str) -> None:
+        """Wait (bounded) for the order to end. A connection that drops first may have taken the
+        cancel with it: the cancel message is then tried again. Still working at the bound (the
+        broker is slow to cancel) is no failure: its outcome arrives as reports."""
+        deadline = time.monotonic() + self.settings.cancel_confirm_s
+        while time.monotonic() < deadline:
+            if self.desk.leg_state(key).finished:
+                return
+            if not self.ready.is_set():
+                raise BrokerUnavailable(f"the connection dropped before the cancel of {key} was confirmed")
+            await asyncio.sleep(CONFIRM_POLL_S)
 
     def _queued_only(self, key: str) -> bool:
         """True while the key's place still waits in the queue (not taken by the worker)."""
