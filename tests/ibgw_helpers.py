@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import uuid
@@ -11,7 +10,8 @@ from janus_common import bus, subjects
 from janus_common import messages as m
 from janus_common.config import from_dict
 from janus_common.service import serve
-from janus_ib_gateway.main import setup
+from janus_gateway import kernel
+from janus_ib_gateway.main import ib_arguments, setup
 
 
 def new_id() -> str:
@@ -31,7 +31,8 @@ def config(port: int) -> dict:
 
 @contextlib.asynccontextmanager
 async def running_gateway(nats_url: str, port: int, alias: str = "ib-1"):
-    args = argparse.Namespace(nats_url=nats_url, account=alias, heartbeat=0.5, dead_after=1.0, route_ack_wait=3.0)
+    args = kernel.namespace(ib_arguments, nats_url=nats_url, account=alias, heartbeat=0.5, dead_after=1.0,
+                            route_ack_wait=3.0)
     ready = asyncio.Event()
     holder = []
 

@@ -21,6 +21,7 @@ import msgspec
 
 from janus_common.messages import (
     Broker,
+    RejectReason,
     BrokerSide,
     LookupReply,
     LookupRequest,
@@ -40,6 +41,7 @@ __all__ = [
     "ExternalOrderReport",
     "FillReport",
     "NoticeKind",
+    "OrderRefused",
     "OrderStatusReport",
     "PlaceFailed",
     "Report",
@@ -161,6 +163,16 @@ class PlaceFailed(AdapterError):
     it, or the broker never acknowledged it. Counts towards the poison quarantine."""
 
     reason = "PLACE_FAILED"
+
+
+class OrderRefused(AdapterError):
+    """Janus cannot send this order to this broker (no contract for it, addressed to another
+    account, a leg whose prior leg did not fill, a field the broker cannot express): it is
+    refused (``OrderGatewayRefused``) and never sent."""
+
+    def __init__(self, reason: RejectReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = RejectReason(reason)
 
 
 # --- the adapter -----------------------------------------------------------------------------

@@ -42,12 +42,14 @@ from janus_common.messages import (
 )
 
 from . import safety
-from .adapter import BrokerUnavailable
+from .adapter import BrokerUnavailable, OrderRefused
 from .emit import Emitter
 
 __all__ = ["LegState", "OrderDesk", "RouteDesk", "RouteSettings"]
 
 log = structlog.get_logger()
+
+CONFIRM_POLL_S = 0.05  # the desk's tracks change in its own worker; checked this often
 
 
 class LegState(NamedTuple):
@@ -63,6 +65,9 @@ class OrderDesk(Protocol):
         """The order keys actually routed for the intent (one, or two for a split SELL)."""
 
     def leg_state(self, order_key: str) -> LegState: ...
+
+    def refusal(self, order: PlaceOrder) -> OrderRefused | None:
+        """Why this order cannot go to this broker at all (pure: no contract, wrong account)."""
 
     def note(self, event: GatewayOrderEvent) -> None:
         """Fold an event the kernel published about one of the desk's orders into its track."""
@@ -82,6 +87,7 @@ class RouteSettings:
     ready_wait_s: float = 5.0  # how long a message waits for the connection before it is retried
     retry_delay_s: float = 1.0
     keepalive_s: float = 5.0  # in_progress for held messages (well under the consumer's ack_wait)
+    cancel_confirm_s: float = 5.0
 
 
 @dataclass
@@ -103,7 +109,7 @@ class RouteDesk:
         self._places: asyncio.Queue[tuple[PlaceOrder, Msg]] = asyncio.Queue()
         self._attempts: dict[str, _Attempts] = {}
         self._placing: dict[str, asyncio.Event] = {}  # keys whose place is queued or under way
-        self._held: set[Msg] = set()
+        self._held: dict[int, Msg] = {}  # by id(): nats-py messages are not hashable
         self._tasks: set[asyncio.Task[None]] = set()
 
     # --- state from EVENTS -------------------------------------------------------------------
@@ -121,7 +127,7 @@ class RouteDesk:
     # --- the consumer's handler ----------------------------------------------------------------
 
     async def handle(self, command: PlaceOrder | CancelOrder, msg: Msg) -> None:
-        self._held.add(msg)
+        self._held[id(msg)] = msg
         if isinstance(command, CancelOrder):
             task = asyncio.create_task(self._cancel(command, msg), name=f"cancel:{command.intent_id}")
             self._tasks.add(task)
@@ -151,12 +157,12 @@ class RouteDesk:
     async def _keep_alive(self) -> None:
         while True:
             await asyncio.sleep(self.settings.keepalive_s)
-            for msg in list(self._held):
+            for msg in list(self._held.values()):
                 with contextlib.suppress(Exception):
                     await msg.in_progress()
 
     async def _settle(self, msg: Msg, how: str, delay: float | None = None) -> None:
-        self._held.discard(msg)
+        self._held.pop(id(msg), None)
         with contextlib.suppress(Exception):  # an ack that cannot go out: redelivered, handled again
             if how == "ack":
                 await msg.ack()
@@ -185,6 +191,11 @@ class RouteDesk:
                               f"the route message is {age:.1f} s old (max {self.settings.max_route_age_s:g} s)")
             await self._settle(msg, "ack")
             return
+        refused = self.desk.refusal(order)
+        if refused is not None:
+            await self.refuse(order, refused.reason, refused.detail)
+            await self._settle(msg, "ack")
+            return
         attempts = self._attempts.setdefault(key, _Attempts())
         if attempts.made > len(attempts.failures) and not state.submitted:
             # Attempted before (this process or the one before it) and it never settled here.
@@ -205,6 +216,10 @@ class RouteDesk:
             attempt=attempts.made, detail=attempts.last_detail)))
         try:
             await self.desk.place(order)
+        except OrderRefused as exc:
+            await self.refuse(order, exc.reason, exc.detail)
+            await self._settle(msg, "ack")
+            return
         except BrokerUnavailable as exc:
             attempts.made -= 1  # nothing reached the broker
             log.warning("route_place_unavailable", order_key=key, detail=exc.detail)
@@ -226,7 +241,7 @@ class RouteDesk:
         detail = safety.quarantine_detail(order.order_key, attempts.failures, attempts.last_detail)
         log.error("route_quarantined", order_key=order.order_key, detail=detail)
         await self.refuse(order, RejectReason.POISON, detail)
-        self._held.discard(msg)
+        self._held.pop(id(msg), None)
         if self.dead_letter is not None:
             await self.dead_letter(msg, RuntimeError(detail))
         else:
@@ -268,12 +283,25 @@ class RouteDesk:
         if state.submitted or await self.desk.has_order(key):
             await self.desk.cancel(key)
             log.info("cancel_sent", order_key=key)
+            await self._confirmed(key)
             return
         # Not at the broker (queued behind another place, or between retries): it ends here.
         intent_id, leg = split_order_key(key)
         await self.emitter.emit(f"cxl:{key}", self._noted(OrderCancelled(
             account=self.emitter.alias, intent_id=intent_id, broker=self.broker, leg=leg,
             reason="cancelled before it reached the broker")))
+
+    async def _confirmed(self, key: str) -> None:
+        """Wait (bounded) for the order to end. A connection that drops first may have taken the
+        cancel with it: the cancel message is then tried again. Still working at the bound (the
+        broker is slow to cancel) is no failure: its outcome arrives as reports."""
+        deadline = time.monotonic() + self.settings.cancel_confirm_s
+        while time.monotonic() < deadline:
+            if self.desk.leg_state(key).finished:
+                return
+            if not self.ready.is_set():
+                raise BrokerUnavailable(f"the connection dropped before the cancel of {key} was confirmed")
+            await asyncio.sleep(CONFIRM_POLL_S)
 
     def _queued_only(self, key: str) -> bool:
         """True while the key's place still waits in the queue (not taken by the worker)."""

@@ -14,6 +14,7 @@ from janus_common.messages import (
     BrokerSide,
     OrderBrokerRejected,
     OrderCancelled,
+    OrderGatewayRefused,
     OrderEvent,
     OrderFilled,
     OrderHeld,
@@ -23,10 +24,8 @@ from janus_common.messages import (
     split_order_key,
 )
 
+from .codes import CodeClass, classify
 from .mapping import IB_STATES
-
-INFO_CODES = frozenset({202, 10147, 10148, 10167, 10168, 399, 1100, 1101, 1102})
-HELD_CODES = frozenset({404})
 
 
 @dataclass(frozen=True)
@@ -109,12 +108,13 @@ def on_error(t: OrderTrack, code: int, text: str) -> Emitted:
     rejection; warnings and confirmations are nothing to report."""
     if t.finished:
         return t, []  # nothing IB says about a finished order changes it
-    if code in HELD_CODES:
+    kind = classify(code)
+    if kind is CodeClass.HELD:
         if t.held:
             return t, []
         return replace(t, held=True, holds=t.holds + 1), [
             (f"held:{t.order_key}:{t.holds + 1}", OrderHeld(**_base(t), code=str(code), text=text))]
-    if code in INFO_CODES or 2100 <= code < 2200:
+    if kind is not CodeClass.ORDER:
         return t, []
     if t.submitted and t.status not in (None, OrderState.PENDING):
         return t, []  # a warning about a live order (e.g. a refused modification): it still works
@@ -130,7 +130,7 @@ def replay(t: OrderTrack, event: OrderEvent) -> OrderTrack:
         return replace(t, status=event.status, filled=event.filled, submitted=True, updates=t.updates + 1)
     if isinstance(event, OrderFilled):
         return replace(t, fill_ids=t.fill_ids | {event.fill_id}, symbol=event.symbol or t.symbol)
-    if isinstance(event, OrderBrokerRejected):
+    if isinstance(event, (OrderBrokerRejected, OrderGatewayRefused)):
         return replace(t, rejected=True)
     if isinstance(event, OrderHeld):
         return replace(t, held=True, holds=t.holds + 1)

@@ -138,5 +138,6 @@ class RejectReason(StrEnum):
     INTERNAL = "INTERNAL"
     # Refusals by a gateway (OrderGatewayRefused): the order never reached the broker.
     NO_CONTRACT = "NO_CONTRACT"  # the route carries nothing this broker can place
+    PRIOR_LEG_NOT_FILLED = "PRIOR_LEG_NOT_FILLED"  # the closing leg of a split SELL did not fill
     STALE = "STALE"  # the route message is older than the gateway's --max-route-age
     POISON = "POISON"  # placing it failed the same way twice (dropped connection, exception)
