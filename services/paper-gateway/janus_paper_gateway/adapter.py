@@ -134,7 +134,7 @@ class PaperAdapter:
         # Every outcome the book holds came from EVENTS, so it was published: only the working
         # orders' state is worth repeating (the tracker drops what it already said).
         for key in sorted(self.book.working):
-            self._emit(reports_for(Accepted(key)))
+            self._report_working(key)
         await self._step(engine.expire(self.book, self.clock()))
         return len(self.book.working)
 
@@ -166,7 +166,7 @@ class PaperAdapter:
 
     async def has_order(self, order_key: str) -> bool:
         if order_key in self.book.working:
-            self._emit(reports_for(Accepted(order_key)))
+            self._report_working(order_key)
         return order_key in self.book.known
 
     async def cancel(self, order_key: str) -> None:
@@ -177,7 +177,7 @@ class PaperAdapter:
 
     async def open_orders(self) -> int:
         for key in sorted(self.book.working):
-            self._emit(reports_for(Accepted(key)))
+            self._report_working(key)
         return len(self.book.working)
 
     async def positions(self) -> list[Position]:
@@ -200,6 +200,10 @@ class PaperAdapter:
         for outcome in outcomes:
             log.info("paper_outcome", outcome=type(outcome).__name__, order_key=outcome.order_key)
             self._emit(reports_for(outcome))
+
+    def _report_working(self, key: str) -> None:
+        """A working order's state as it stands (the tracker drops what it already said)."""
+        self._emit(reports_for(Triggered(key) if self.book.working[key].triggered else Accepted(key)))
 
     def _emit(self, reports: list[Report]) -> None:
         assert self._sink is not None, "bind() comes before anything is reported"
