@@ -1,7 +1,7 @@
 """The paper broker as a gateway-kernel adapter: ``broker: paper`` in config.yaml.
 
-The "broker" is :mod:`.engine` (pure); this module is its IO: the book rebuilt from EVENTS on
-every connect (:mod:`.history`), prices from the MARKET stream (IB market-data ticks, asked for
+The "broker" is :mod:`.engine` (pure); this module is its IO: the book rebuilt from EVENTS at
+start-up (:meth:`PaperAdapter.replay`, fed by the kernel's rebuild; :mod:`.history`), prices from the MARKET stream (IB market-data ticks, asked for
 through the md-subscribe RPC like the pricer does), and the engine's outcomes turned into the
 kernel's broker-neutral reports. The connection never drops on its own (the broker is in this
 process); ``watch`` is the paper broker's clock: it ends DAY orders at the New York close.
@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
+from typing import Any
 
 import nats.js.errors
 import structlog
@@ -21,11 +22,10 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 
-from janus_common import bus, subjects
+from janus_common import subjects
 from janus_common.config import PaperSettings
 from janus_common.messages import (
     MARKET_DATA,
-    ORDER_EVENTS,
     Broker,
     BrokerSide,
     LookupNotFound,
@@ -38,6 +38,7 @@ from janus_common.messages import (
     Position,
     Tick,
 )
+from janus_common.streams import MARKET_STREAM
 from janus_common.symbols import AssetClass
 from janus_gateway.adapter import (
     AccountValuesReport,
@@ -102,6 +103,7 @@ class PaperAdapter:
         self.first_tick_wait_s = first_tick_wait_s
         self.max_age_ns = int(settings.max_quote_age_s * 1e9)
         self.book = Book(cash=settings.starting_cash)
+        self._restoring = history.Restoring(self.book)
         self.quotes: dict[str, Quote] = {}
         self.market = MarketDataSubscriptions(nc, requester=f"janus-paper-{alias}")
         self._sink: ReportSink | None = None
@@ -115,9 +117,14 @@ class PaperAdapter:
 
     # --- the connection: the book from EVENTS, ticks from MARKET --------------------------
 
+    def replay(self, event: Any) -> None:
+        """Fold one of the account's events already published (the kernel's rebuild at start-up).
+        Only then: afterwards this process's book is ahead of EVENTS (reports not yet published),
+        so a reconnect keeps it rather than reading it back."""
+        self._restoring = history.apply(self._restoring, event)
+        self.book = self._restoring.book
+
     async def connect(self) -> str:
-        events = await bus.history(self.js, "EVENTS", subjects.evt_order(self.alias), ORDER_EVENTS)
-        self.book = history.restore(self.settings.starting_cash, events)
         self._down.clear()
         if self._ticks is None:
             self._ticks = await self.nc.subscribe(subjects.ALL_TICKS, cb=self._on_tick)
@@ -126,8 +133,7 @@ class PaperAdapter:
             self.market = MarketDataSubscriptions(self.nc, requester=self.market.requester)
             self._md_task = asyncio.ensure_future(self.market.run())
         self._want()
-        log.info("paper_book_restored", cash=self.book.cash, positions=len(self.book.holdings),
-                 working=len(self.book.working), events=len(events))
+        log.info("paper_book", cash=self.book.cash, positions=len(self.book.holdings), working=len(self.book.working))
         return f"paper account {self.alias}: cash {self.book.cash:.2f}, {len(self.book.holdings)} positions"
 
     async def reconcile(self, known: frozenset[str]) -> int:
@@ -241,7 +247,7 @@ class PaperAdapter:
         if engine.touch(self.quotes.get(symbol), side, now, self.max_age_ns) is not None:
             return
         with contextlib.suppress(nats.js.errors.NotFoundError, MessageDecodeError):
-            stored = await self.js.get_last_msg("MARKET", subjects.md_tick(symbol))
+            stored = await self.js.get_last_msg(MARKET_STREAM, subjects.md_tick(symbol))
             tick = MARKET_DATA.decode(stored.data or b"", subject=stored.subject)
             if isinstance(tick, Tick):
                 self._merge(tick)

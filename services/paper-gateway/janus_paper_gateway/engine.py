@@ -62,8 +62,8 @@ class Working(msgspec.Struct, frozen=True):
 
 class Book(msgspec.Struct, frozen=True):
     cash: float
-    holdings: Mapping[str, Holding] = msgspec.field(default_factory=Map)
-    working: Mapping[str, Working] = msgspec.field(default_factory=Map)
+    holdings: Map[str, Holding] = msgspec.field(default_factory=Map)  # persistent: O(log n) updates
+    working: Map[str, Working] = msgspec.field(default_factory=Map)
     known: frozenset[str] = frozenset()  # every order key ever accepted or refused: placed once
 
 
@@ -138,10 +138,11 @@ def trigger_price(quote: Quote | None, side: BrokerSide, now: int, max_age_ns: i
 
 def mark(holding: Holding, quote: Quote | None) -> float:
     """Value per unit: last, else mid, else what the position cost (never zero for lack of data)."""
-    if quote is not None and _ok(quote.last):
-        return float(quote.last)  # type: ignore[arg-type]
-    if quote is not None and _ok(quote.bid) and _ok(quote.ask):
-        return (quote.bid + quote.ask) / 2  # type: ignore[operator]
+    if quote is not None:
+        if quote.last is not None and _ok(quote.last):
+            return quote.last
+        if quote.bid is not None and quote.ask is not None and _ok(quote.bid) and _ok(quote.ask):
+            return (quote.bid + quote.ask) / 2
     return holding.avg_cost
 
 
@@ -206,7 +207,7 @@ def with_fill(book: Book, symbol: str, side: BrokerSide, qty: float, price: floa
             avg = old.avg_cost if (old.qty > 0) == (new_qty > 0) and old.qty != 0 else price
         else:
             avg = (old.qty * old.avg_cost + signed * price) / new_qty
-        holdings = book.holdings.set(symbol, Holding(new_qty, avg))  # type: ignore[attr-defined]
+        holdings = book.holdings.set(symbol, Holding(new_qty, avg))
     return msgspec.structs.replace(book, cash=book.cash - signed * price, holdings=holdings)
 
 
@@ -239,7 +240,7 @@ def _executable(w: Working, quote: Quote | None, now: int, max_age_ns: int) -> t
 
 
 def _remove(book: Book, key: str) -> Book:
-    return msgspec.structs.replace(book, working=book.working.delete(key))  # type: ignore[attr-defined]
+    return msgspec.structs.replace(book, working=book.working.delete(key))
 
 
 def _try_fill(book: Book, key: str, quotes: Mapping[str, Quote], now: int, max_age_ns: int) -> Step:
@@ -249,7 +250,7 @@ def _try_fill(book: Book, key: str, quotes: Mapping[str, Quote], now: int, max_a
     out: list[Outcome] = []
     if triggered and not w.triggered:
         w = msgspec.structs.replace(w, triggered=True)
-        book = msgspec.structs.replace(book, working=book.working.set(key, w))  # type: ignore[attr-defined]
+        book = msgspec.structs.replace(book, working=book.working.set(key, w))
         out.append(Triggered(key))
     if price is None:
         return book, out
@@ -283,7 +284,7 @@ def place(book: Book, order: PlaceOrder, quotes: Mapping[str, Quote], now: int, 
     if cost > 0 and cost > available + EPS:
         return book, [Refused(key, Refusal.INSUFFICIENT_BUYING_POWER,
                               f"the order needs {cost:.2f}, buying power is {available:.2f}")]
-    book = msgspec.structs.replace(book, working=book.working.set(key, Working(order, now)))  # type: ignore[attr-defined]
+    book = msgspec.structs.replace(book, working=book.working.set(key, Working(order, now)))
     book, out = _try_fill(book, key, quotes, now, max_age_ns)
     out = [Accepted(key), *out]
     if key in book.working and order.tif is Tif.IOC:

@@ -46,7 +46,7 @@ def _key(event: Any) -> str:
 def _end(state: Restoring, event: Any) -> Restoring:
     key = _key(event)
     book = state.book
-    working = book.working.delete(key) if key in book.working else book.working  # type: ignore[attr-defined]
+    working = book.working.delete(key) if key in book.working else book.working
     book = msgspec.structs.replace(book, working=working, known=book.known | {key})
     return msgspec.structs.replace(state, book=book)
 
@@ -65,7 +65,7 @@ def _submitted(state: Restoring, event: OrderSubmitted) -> Restoring:
     book = state.book
     if order is None or key in book.known:
         return state
-    book = msgspec.structs.replace(book, working=book.working.set(key, Working(order, event.ts)),  # type: ignore[attr-defined]
+    book = msgspec.structs.replace(book, working=book.working.set(key, Working(order, event.ts)),
                                    known=book.known | {key})
     return msgspec.structs.replace(state, book=book)
 
@@ -77,7 +77,7 @@ def _status(state: Restoring, event: OrderStatusChanged) -> Restoring:
     w = state.book.working.get(key)
     if w is None or event.broker_status != TRIGGERED:
         return state
-    working = state.book.working.set(key, msgspec.structs.replace(w, triggered=True))  # type: ignore[attr-defined]
+    working = state.book.working.set(key, msgspec.structs.replace(w, triggered=True))
     return msgspec.structs.replace(state, book=msgspec.structs.replace(state.book, working=working))
 
 

@@ -59,7 +59,7 @@ async def setup(ctx: ServiceContext) -> None:
         await publisher.publish(force=True)
         return open_orders
 
-    await kernel.rebuild(ctx, alias, desk.replay, routes.replay)
+    await kernel.rebuild(ctx, alias, desk.replay, routes.replay, adapter.replay)
     ctx.spawn(desk.work(), "order-events")
     ctx.spawn(publisher.work(life.ready), "account-events")
     ctx.spawn(life.run(adapter, reconcile, f"paper book of {alias}"), "paper-connection")
