@@ -20,6 +20,7 @@ from janus_common.messages import (
     OrderBrokerRejected,
     OrderCancelled,
     OrderEvent,
+    OrderGatewayRefused,
     OrderFilled,
     OrderState,
     OrderStatusChanged,
@@ -130,7 +131,7 @@ def replay(t: OrderTrack, event: OrderEvent) -> OrderTrack:
     if isinstance(event, OrderFilled):
         return replace(t, filled=t.filled + event.qty, notional=t.notional + event.qty * event.price,
                        symbol=event.symbol or t.symbol)
-    if isinstance(event, OrderBrokerRejected):
+    if isinstance(event, (OrderBrokerRejected, OrderGatewayRefused)):
         return replace(t, rejected=True, status=OrderState.REJECTED)
     if isinstance(event, OrderCancelled):
         return replace(t, status=OrderState.CANCELLED)
