@@ -5,8 +5,8 @@ At most once: before placing, the track (rebuilt from EVENTS) and then Webull it
 detail by client_order_id) are asked whether the order exists. An ambiguous failure (429, 5xx,
 a dropped connection) is never retried blind: the order detail decides whether it was placed.
 
-Exactly once: every observation, whichever way it came, goes through the pure tracker under one
-lock, so two sources saying the same thing publish it once.
+Exactly once: every observation, whichever way it came, goes through the kernel's tracker core under
+the order book's one lock, so two sources saying the same thing publish it once.
 """
 
 from __future__ import annotations
@@ -18,25 +18,14 @@ from typing import Any
 import structlog
 
 from janus_common.backoff import Backoff
-from janus_common.messages import (
-    Broker,
-    GatewayOrderEvent,
-    OrderFilled,
-    OrderPlaceAttempted,
-    OrderRouted,
-    OrderState,
-    PlaceOrder,
-    RejectReason,
-    order_key,
-    split_order_key,
-)
+from janus_common.messages import Broker, OrderEvent, OrderFilled, OrderState, PlaceOrder, RejectReason, order_key
 from janus_gateway.adapter import BrokerUnavailable, OrderRefused
+from janus_gateway.book import OrderBook
 from janus_gateway.emit import Emitter
-from janus_gateway.routes import LegState
 
 from . import tracker
 from .mapping import Observation, RouteError, client_order_id, from_event, from_group, new_order
-from .tracker import OrderTrack
+from janus_gateway.tracker import Track
 from .webull_api import WebullApi, WebullError
 
 log = structlog.get_logger()
@@ -47,22 +36,20 @@ def _at_least(exc: WebullError) -> float:
     return 1.0 if exc.http_status == 429 else 0.0
 
 
-class OrderDesk:
+class OrderDesk(OrderBook):
+    """The Webull side of the kernel's route desk, on the kernel's order book."""
+
     def __init__(self, api: WebullApi, emitter: Emitter, alias: str, *,
                  retries: int = 6, backoff: float = 0.2, max_backoff: float = 5.0) -> None:
+        super().__init__(emitter, alias, Broker.WEBULL)
         self.api = api
-        self.emitter = emitter
-        self.alias = alias
         self.retries = retries
         self.backoff = backoff
         self.max_backoff = max_backoff
-        self.tracks: dict[str, OrderTrack] = {}
-        self.by_coid: dict[str, str] = {}  # client_order_id → order key (the reverse mapping)
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.on_fill: Callable[[], None] = lambda: None
         # How a refusal of a deferred leg is published (the kernel's route desk, bound at setup).
         self.refuse: Callable[[PlaceOrder, RejectReason, str], Awaitable[None]] | None = None
-        self._lock = asyncio.Lock()
         # Keys whose place call is under way: Webull's own answer (400 + error code) is what a
         # refusal is published with, not the FAILED event that may overtake it on the stream.
         self._placing: set[str] = set()
@@ -70,9 +57,9 @@ class OrderDesk:
         # the account is still long, so a later leg waits here (keyed by the leg before it) until
         # that leg has filled. Routed legs are rebuilt from EVENTS, so a restart loses none.
         self.deferred: dict[str, PlaceOrder] = {}
-        self.routed: dict[str, PlaceOrder] = {}
 
-    # --- state from EVENTS ----------------------------------------------------------------
+    def client_order_id(self, key: str) -> str:
+        return client_order_id(key)
 
     def defer_unplaced(self) -> None:
         """After the rebuild: later legs routed but not placed wait for their prior leg again."""
@@ -89,43 +76,8 @@ class OrderDesk:
                 self.deferred.pop(prior_key, None)
                 await self._place_later(order)
 
-    def _track(self, key: str, **kw: Any) -> OrderTrack:
-        track = self.tracks.get(key)
-        if track is None:
-            track = OrderTrack(key, self.alias, client_order_id(key), **kw)
-            self.tracks[key] = track
-            self.by_coid[track.client_order_id] = key
-        return track
-
-    def replay(self, event: Any) -> None:
-        """Fold one of the account's events (at start-up, and the kernel's own as it emits them)."""
-        if isinstance(event, OrderRouted):
-            for o in event.orders:
-                if o.broker is Broker.WEBULL:
-                    self._track(o.order_key, symbol=o.symbol, side=o.side, qty=o.qty)
-                    self.routed[o.order_key] = o
-            return
-        if not isinstance(event, GatewayOrderEvent) or event.broker is not Broker.WEBULL \
-                or isinstance(event, OrderPlaceAttempted):  # the route desk's count, not the order's life
-            return
-        key = order_key(event.intent_id, event.leg)
-        track = tracker.replay(self._track(key, symbol=event.symbol if isinstance(event, OrderFilled) else ""), event)
-        self.tracks[key] = track
-        self.by_coid[track.client_order_id] = key
-
-    note = replay
-
-    # --- what the route desk asks ---------------------------------------------------------
-
-    def legs_of(self, intent_id: str) -> list[str]:
-        return sorted(k for k in self.tracks if split_order_key(k)[0] == intent_id)
-
-    def leg_state(self, key: str) -> LegState:
-        track = self.tracks.get(key)
-        if track is None:
-            return LegState(False, False, False)
-        waiting = any(o.order_key == key for o in self.deferred.values())
-        return LegState(True, track.submitted, track.finished, waiting)
+    def waiting(self, key: str) -> bool:
+        return any(o.order_key == key for o in self.deferred.values())
 
     def refusal(self, order: PlaceOrder) -> OrderRefused | None:
         if order.account != self.alias or order.broker is not Broker.WEBULL:
@@ -178,7 +130,7 @@ class OrderDesk:
 
     async def _place(self, order: PlaceOrder) -> None:
         key = order.order_key
-        track = self._track(key, symbol=order.symbol, side=order.side, qty=order.qty)
+        track = self.track(key, symbol=order.symbol, side=order.side, qty=order.qty)
         if track.submitted or track.finished:
             log.info("order_already_placed", order_key=key, client_order_id=track.client_order_id)
             return  # redelivered, or placed before a restart: never twice
@@ -188,7 +140,7 @@ class OrderDesk:
             if prior is None or not prior.finished:
                 self.deferred[prior_key] = order
                 log.info("leg_waits_for_prior_leg", order_key=key, prior=prior_key)
-                return  # placed by _apply when the prior leg ends
+                return  # placed by after() when the prior leg ends
             if prior.status is not OrderState.FILLED:
                 raise OrderRefused(RejectReason.PRIOR_LEG_NOT_FILLED, f"the closing leg {prior_key} ended "
                                    f"{prior.status or 'REJECTED'}; the opening leg is not placed")
@@ -199,7 +151,7 @@ class OrderDesk:
         finally:
             self._placing.discard(key)
 
-    async def _place_once(self, order: PlaceOrder, key: str, track: OrderTrack, body: dict[str, Any]) -> None:
+    async def _place_once(self, order: PlaceOrder, key: str, track: Track, body: dict[str, Any]) -> None:
         pause = Backoff(initial=self.backoff, cap=self.max_backoff)
         for attempt in range(self.retries):
             # Webull may already have it: behind an ambiguous failure (the route desk asked
@@ -219,7 +171,7 @@ class OrderDesk:
                 if exc.code == "DUPLICATE_CLIENT_ORDER_ID":
                     continue
                 log.info("order_refused", order_key=key, status=exc.http_status, code=exc.code)
-                await self._apply(key, lambda t: tracker.on_rejected(t, exc.code, exc.text))
+                await self.report(key, tracker.rejection(key, exc.code, exc.text))
                 return
             order_id = str(answer.get("order_id") or "")
             log.info("order_placed", order_key=key, client_order_id=track.client_order_id, order_id=order_id,
@@ -251,20 +203,18 @@ class OrderDesk:
             await self.observe(obs, placing=placing)
 
     async def observe(self, obs: Observation, *, placing: bool = False) -> None:
-        key = self.by_coid.get(obs.client_order_id)
+        key = self.by_client_order_id.get(obs.client_order_id)
         if key is None:
             return  # not Janus's order (placed by another app on the account)
         if not placing and key in self._placing and obs.status == "FAILED":
             return
-        await self._apply(key, lambda t: tracker.observe(t, obs))
+        report = tracker.report_of(key, obs)
+        if report is not None:
+            await self.report(key, report)
 
-    async def _apply(self, key: str, step: Callable[[OrderTrack], tracker.Emitted]) -> None:
-        async with self._lock:
-            self.tracks[key], events = step(self.tracks[key])
-            for msg_id, event in events:
-                await self.emitter.emit(msg_id, event)
-                if isinstance(event, OrderFilled):
-                    self.on_fill()
+    def after(self, key: str, events: list[OrderEvent]) -> None:
+        if any(isinstance(e, OrderFilled) for e in events):
+            self.on_fill()
         waiting = self.deferred.get(key)
         if waiting is not None and self.tracks[key].finished:
             del self.deferred[key]
@@ -279,9 +229,6 @@ class OrderDesk:
         except Exception:
             # Not lost: it is in EVENTS (OrderRouted); the next start places it.
             log.exception("deferred_leg_failed", order_key=order.order_key)
-
-    def open_keys(self) -> list[str]:
-        return [k for k, t in self.tracks.items() if t.submitted and not t.finished]
 
     # --- the event stream (fed by the SDK's thread) and polling ----------------------------
 
