@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import uuid
@@ -11,7 +10,8 @@ from janus_common import bus, subjects
 from janus_common import messages as m
 from janus_common.config import from_dict
 from janus_common.service import serve
-from janus_webull_gateway.main import setup
+from janus_gateway import kernel
+from janus_webull_gateway.main import setup, webull_arguments
 
 ALIAS = "wb-1"
 
@@ -33,7 +33,8 @@ def config(sim, poll: float = 0.25) -> dict:
 
 @contextlib.asynccontextmanager
 async def running_gateway(nats_url: str, sim, *, poll: float = 0.25, dead_after: float = 2.0):
-    args = argparse.Namespace(nats_url=nats_url, account=ALIAS, stream_dead_after=dead_after, ack_wait=2.0)
+    args = kernel.namespace(webull_arguments, nats_url=nats_url, account=ALIAS, stream_dead_after=dead_after,
+                            route_ack_wait=2.0)
     ready = asyncio.Event()
     holder = []
 

@@ -66,6 +66,13 @@ class OrderStatusReport(msgspec.Struct, frozen=True, kw_only=True):
     client_order_id: str | None = None
     broker_status: str = ""  # the broker's own word, for people
     reason: str | None = None  # why it was cancelled, when the broker says
+    qty: float = 0.0  # the order's total as the broker says it (0: the routed quantity)
+    acknowledged: bool = True  # the broker accepted the order (IB: it has a permId)
+    # Brokers that report fills only as the growth of ``filled`` (Webull): the tracker derives the
+    # fill from it, priced by the last execution when it covers the growth, else by the averages.
+    fills_from_status: bool = False
+    last_fill_qty: float = 0.0
+    last_fill_price: float = 0.0
 
 
 class FillReport(msgspec.Struct, frozen=True, kw_only=True):
@@ -86,6 +93,7 @@ class ErrorKind(StrEnum):
     """What an error about one order means for it."""
 
     REJECTED = "REJECTED"  # the broker refused the order: it is finished
+    ERROR = "ERROR"  # a refusal if the broker had not accepted the order yet, else a WARNING
     HELD = "HELD"  # the broker holds it (e.g. waiting for a locate): not rejected, may go on
     WARNING = "WARNING"  # about a live order (e.g. a refused modification): it still works
     INFORMATIONAL = "INFORMATIONAL"  # confirmations and notices: nothing to report

@@ -123,7 +123,7 @@ async def serve_rpcs(ctx: ServiceContext, alias: str, broker: Broker, ready: Any
         try:
             return SyncDone(account=alias, open_orders=await sync())
         except AdapterError as exc:
-            return RpcError(reason=RejectReason.BROKER_UNAVAILABLE, message=f"{broker} unavailable: {exc.detail}")
+            return RpcError(reason=RejectReason.BROKER_UNAVAILABLE, message=exc.detail)
 
     if "lookup" in names:
         await ctx.add_rpc("lookup", subjects.rpc_lookup(str(broker)), LOOKUP_REQUEST, lookup,

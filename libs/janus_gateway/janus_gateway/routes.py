@@ -56,6 +56,7 @@ class LegState(NamedTuple):
     known: bool  # the order key is Janus's (routed, or seen in our own events)
     submitted: bool  # the broker acknowledged it
     finished: bool  # filled, cancelled, rejected or refused: nothing more to do
+    waiting: bool = False  # the desk holds it until its prior leg ends, and settles it then
 
 
 class OrderDesk(Protocol):
@@ -278,8 +279,8 @@ class RouteDesk:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(placing.wait(), self.settings.ready_wait_s * 2)
         state = self.desk.leg_state(key)
-        if state.finished:
-            return
+        if state.finished or state.waiting:
+            return  # a waiting leg ends with its prior leg (refused when that one did not fill)
         if state.submitted or await self.desk.has_order(key):
             await self.desk.cancel(key)
             log.info("cancel_sent", order_key=key)

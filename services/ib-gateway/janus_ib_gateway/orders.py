@@ -8,35 +8,19 @@ heavy runs inside ib_async and per-order event order is IB's order.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from typing import Any
 
 import structlog
 from ib_async import IB, Contract, Order, OrderStatus, Trade
 
-from janus_common.messages import (
-    Broker,
-    BrokerSide,
-    ExternalOrderSeen,
-    GatewayOrderEvent,
-    OrderEvent,
-    OrderFilled,
-    OrderPlaceAttempted,
-    OrderRouted,
-    OrderState,
-    PlaceOrder,
-    RejectReason,
-    order_key,
-    split_order_key,
-)
+from janus_common.messages import Broker, BrokerSide, ExternalOrderSeen, OrderState, PlaceOrder, RejectReason
 from janus_gateway.adapter import BrokerUnavailable, OrderRefused, PlaceFailed
+from janus_gateway.book import OrderBook
 from janus_gateway.emit import Emitter
-from janus_gateway.routes import LegState
 
 from . import tracker
 from .codes import CodeClass, classify
 from .mapping import IB_STATES, contract_fields, order_fields
-from .tracker import OrderTrack
 
 log = structlog.get_logger()
 
@@ -50,56 +34,19 @@ def _known(value: float | None) -> float:
     return 0.0 if value is None or value >= UNSET_DOUBLE else value
 
 
-class OrderDesk:
+class OrderDesk(OrderBook):
     """The IB side of the kernel's route desk (:class:`janus_gateway.routes.OrderDesk`) and the
-    observer of IB's order callbacks."""
+    observer of IB's order callbacks, on the kernel's order book."""
 
     def __init__(self, ib: IB, emitter: Emitter, alias: str, account_number: str, *,
                  ack_timeout: float = 10.0, fill_grace: float = FILL_GRACE_S) -> None:
+        super().__init__(emitter, alias, Broker.IB)
         self.ib = ib
         self.fill_grace = fill_grace
-        self.emitter = emitter
-        self.alias = alias
         self.account_number = account_number
         self.ack_timeout = ack_timeout
-        self.tracks: dict[str, OrderTrack] = {}
-        self.externals: set[tuple[int, str]] = set()
         self.queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
         self._placing: dict[str, asyncio.Event] = {}
-
-    # --- state from EVENTS ----------------------------------------------------------------
-
-    def replay(self, event: Any) -> None:
-        """Fold one of the account's events: our order keys and what was already published."""
-        if isinstance(event, OrderRouted):
-            for o in event.orders:
-                if o.broker is Broker.IB and o.order_key not in self.tracks:
-                    self.tracks[o.order_key] = OrderTrack(o.order_key, self.alias, o.symbol, o.side)
-            return
-        if isinstance(event, ExternalOrderSeen):
-            self.externals.add((int(event.broker_order_id), str(event.status)))
-            return
-        if not isinstance(event, GatewayOrderEvent) or event.broker is not Broker.IB \
-                or isinstance(event, OrderPlaceAttempted):  # the route desk's count, not the order's life
-            return
-        key = order_key(event.intent_id, event.leg)
-        # The router's OrderRouted may be missing (a route sent by another tool): our own events
-        # for the account are enough to know the order is Janus's.
-        track = self.tracks.get(key) or OrderTrack(key, self.alias, event.symbol if isinstance(event, OrderFilled) else "")
-        self.tracks[key] = tracker.replay(track, event)
-
-    note = replay
-
-    # --- what the route desk asks ---------------------------------------------------------
-
-    def legs_of(self, intent_id: str) -> list[str]:
-        return sorted(k for k in self.tracks if split_order_key(k)[0] == intent_id)
-
-    def leg_state(self, key: str) -> LegState:
-        track = self.tracks.get(key)
-        if track is None:
-            return LegState(False, False, False)
-        return LegState(True, track.submitted, track.finished)
 
     def refusal(self, order: PlaceOrder) -> OrderRefused | None:
         if order.ib is None:
@@ -114,10 +61,7 @@ class OrderDesk:
 
     async def place(self, order: PlaceOrder) -> None:
         key = order.order_key
-        track = self.tracks.get(key) or OrderTrack(key, self.alias, order.symbol, order.side)
-        if not track.symbol:  # known from our own events only (no OrderRouted seen)
-            track = dataclasses.replace(track, symbol=order.symbol, side=order.side)
-        self.tracks[key] = track
+        track = self.track(key, symbol=order.symbol, side=order.side, qty=order.qty)
         existing = self.trade_for(key)
         if track.submitted or track.finished or existing is not None:
             # Redelivered, or placed before a restart: IB already has it. Never place twice.
@@ -199,8 +143,7 @@ class OrderDesk:
             trade = next((t for t in self.ib.trades() if t.order.orderId == req_id and req_id > 0), None)
             if trade is not None and trade.order.orderRef in self.tracks:
                 key = trade.order.orderRef
-                self.tracks[key], events = tracker.on_error(self.tracks[key], code, text)
-                await self._emit_list(events)
+                events = await self.report(key, tracker.error_report(key, code, text))
                 if events or classify(code) is CodeClass.ORDER:
                     self._acknowledge(key)
 
@@ -212,18 +155,17 @@ class OrderDesk:
             # error: the order never existed at IB, so it is a rejection with IB's code.
             refusal = next((e for e in reversed(trade.log) if e.errorCode and e.errorCode != 202), None)
             if refusal is not None:
-                self.tracks[key], events = tracker.on_error(self.tracks[key], refusal.errorCode, refusal.message)
-                await self._emit_list(events)
+                await self.report(key, tracker.error_report(key, refusal.errorCode, refusal.message))
                 self._acknowledge(key)
                 return
         if key in self.tracks:
             # A completed order (reqCompletedOrders, after a restart) has a bare status: its filled
             # quantity is on the order itself.
             filled = status.filled or _known(trade.order.filledQuantity)
-            self.tracks[key], events = tracker.on_status(
-                self.tracks[key], status.status, filled, status.remaining, status.avgFillPrice,
-                trade.order.orderId, trade.order.permId or status.permId)
-            await self._emit_list(events)
+            report = tracker.status_report(key, status.status, filled, status.remaining, status.avgFillPrice,
+                                           trade.order.orderId, trade.order.permId or status.permId)
+            if report is not None:
+                await self.report(key, report)
             if status.status not in (OrderStatus.PendingSubmit, OrderStatus.ApiPending):
                 self._acknowledge(key)
             return
@@ -231,38 +173,32 @@ class OrderDesk:
 
     async def _observe_fill(self, trade: Trade | None, fill: Any) -> None:
         key = fill.execution.orderRef or (trade.order.orderRef if trade else "")
-        track = self.tracks.get(key)
-        if track is None:
+        if key not in self.tracks:
             return
-        report = fill.commissionReport if fill.commissionReport and fill.commissionReport.execId else None
-        self.tracks[key], events = tracker.on_fill(track, fill.execution.execId, fill.execution.shares,
+        commission = fill.commissionReport if fill.commissionReport and fill.commissionReport.execId else None
+        await self.report(key, tracker.fill_report(key, fill.execution.execId, fill.execution.shares,
                                                    fill.execution.price, fill.execution.side,
-                                                   report.commission if report else None,
-                                                   report.currency if report else None, fill.execution.orderId)
-        await self._emit_list(events)
+                                                   commission.commission if commission else None,
+                                                   commission.currency if commission else None,
+                                                   fill.execution.orderId))
 
     async def _external(self, trade: Trade) -> None:
         """An order on our account that Janus did not place (another client, the TWS window)."""
         if trade.order.account and trade.order.account != self.account_number:
             return
-        state = IB_STATES.get(trade.orderStatus.status, OrderState.SUBMITTED)
         perm = trade.order.permId or trade.orderStatus.permId
-        if not perm or (perm, str(state)) in self.externals:
+        if not perm:
             return
-        self.externals.add((perm, str(state)))
-        event = ExternalOrderSeen(account=self.alias, broker=Broker.IB, broker_order_id=str(perm),
-                                  symbol=trade.contract.localSymbol or trade.contract.symbol,
-                                  side=BrokerSide.BUY if trade.order.action == "BUY" else BrokerSide.SELL,
-                                  qty=trade.order.totalQuantity, order_type=trade.order.orderType, status=state)
-        await self.emitter.emit(f"ext:{perm}:{state}", event)
+        await self.external(ExternalOrderSeen(
+            account=self.alias, broker=Broker.IB, broker_order_id=str(perm),
+            symbol=trade.contract.localSymbol or trade.contract.symbol,
+            side=BrokerSide.BUY if trade.order.action == "BUY" else BrokerSide.SELL, qty=trade.order.totalQuantity,
+            order_type=trade.order.orderType, status=IB_STATES.get(trade.orderStatus.status, OrderState.SUBMITTED)))
 
     def _acknowledge(self, key: str) -> None:
         waiting = self._placing.get(key)
         if waiting is not None:
             waiting.set()
-
-    async def _emit_list(self, events: list[tuple[str, OrderEvent]]) -> None:
-        await self.emitter.emit_all(events)
 
     # --- reconcile ------------------------------------------------------------------------
 
