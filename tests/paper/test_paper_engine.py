@@ -305,7 +305,7 @@ def test_a_resting_limit_fills_when_the_market_crosses_it_and_a_stop_triggers_on
     book, out = e.on_quote(book, "AAPL", q, T0 + S, MAX_AGE)
     assert out == [e.Filled("i0", "AAPL", BrokerSide.BUY, 10, 94.0)]  # at the ask, below the limit
     book, out = e.place(book, order(1, "AAPL", BrokerSide.SELL, OrderType.STOP, 10, stop=90.0), q, T0 + S, MAX_AGE)
-    assert out == [e.Accepted("i1")]
+    assert out == [e.Accepted("i1", waits_for_stop=True)]
     q = _quotes(T0 + 2 * S, bid=89.5, ask=90.5, last=90.0)
     book, out = e.on_quote(book, "AAPL", q, T0 + 2 * S, MAX_AGE)
     assert out == [e.Triggered("i1"), e.Filled("i1", "AAPL", BrokerSide.SELL, 10, 89.5)] and not book.holdings

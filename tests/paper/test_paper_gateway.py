@@ -158,3 +158,22 @@ async def test_a_cancel_ends_a_resting_order_and_an_unpriceable_market_order_is_
         await route(js, place("blind", symbol="ZZZZ"))
         rejected = await events.next(m.OrderBrokerRejected, where=lambda e: e.intent_id == "blind", timeout=20)
         assert rejected.code == "NO_PRICE" and rejected.broker is m.Broker.PAPER
+
+
+async def test_a_triggered_stop_limit_stays_triggered_across_a_restart(nc, js, nats_url, sim, events):
+    async with running_gateway(nats_url, sim.port), running_paper(nats_url, sim.port):
+        await events.next(m.GatewayConnection, where=ready, timeout=20)
+        await route(js, place("warm", qty=1.0))  # streams AAPL and tells where the market is
+        price = (await events.next(m.OrderFilled, where=lambda e: e.intent_id == "warm", timeout=20)).price
+        # BUY stop 10 below the market triggers at once; its limit 30 below does not fill.
+        stop, limit = round(price - 10, 2), round(price - 30, 2)
+        await route(js, place("sl", order_type=m.OrderType.STOP_LIMIT, stop_price=stop, limit_price=limit,
+                              tif=m.Tif.GTC, qty=1.0))
+        waiting = await events.next(m.OrderStatusChanged, where=lambda e: e.intent_id == "sl", timeout=20)
+        triggered = await events.next(m.OrderStatusChanged, where=lambda e: e.intent_id == "sl", timeout=20)
+        assert (waiting.status, triggered.status) == (m.OrderState.PRE_SUBMITTED, m.OrderState.SUBMITTED)
+    async with running_gateway(nats_url, sim.port), running_paper(nats_url, sim.port):
+        # Below the stop now: only an order that remembers its trigger fills at its limit.
+        sim.set_price("AAPL", limit - 1)
+        fill = await events.next(m.OrderFilled, where=lambda e: e.intent_id == "sl", timeout=20)
+        assert fill.price <= limit

@@ -70,8 +70,11 @@ def broker_order_id(key: str) -> str:
 def reports_for(outcome: Outcome) -> list[Report]:
     """The kernel's words for what the engine decided. Pure."""
     match outcome:
-        case Accepted(key):
-            return [OrderStatusReport(order_key=key, status=OrderState.SUBMITTED, broker_order_id=broker_order_id(key),
+        case Accepted(key, waits_for_stop):
+            # A stop waiting for its trigger is PRE_SUBMITTED (as at IB), so its trigger is a change
+            # of state the tracker publishes, and the book rebuilds it as triggered.
+            state = OrderState.PRE_SUBMITTED if waits_for_stop else OrderState.SUBMITTED
+            return [OrderStatusReport(order_key=key, status=state, broker_order_id=broker_order_id(key),
                                       broker_status="Accepted")]
         case Triggered(key):
             return [OrderStatusReport(order_key=key, status=OrderState.SUBMITTED, broker_order_id=broker_order_id(key),
@@ -209,7 +212,8 @@ class PaperAdapter:
 
     def _report_working(self, key: str) -> None:
         """A working order's state as it stands (the tracker drops what it already said)."""
-        self._emit(reports_for(Triggered(key) if self.book.working[key].triggered else Accepted(key)))
+        w = self.book.working[key]
+        self._emit(reports_for(Triggered(key) if w.triggered else Accepted(key, w.order.order_type in engine.STOPS)))
 
     def _emit(self, reports: list[Report]) -> None:
         assert self._sink is not None, "bind() comes before anything is reported"

@@ -36,6 +36,7 @@ EPS = 1e-9
 SHORT_MARGIN = 1.5  # Reg T initial requirement on a short, proceeds included
 NEW_YORK = ZoneInfo("America/New_York")
 CLOSE = time(16, 0)
+STOPS = (OrderType.STOP, OrderType.STOP_LIMIT)
 
 
 class Refusal(StrEnum):
@@ -72,6 +73,7 @@ class Book(msgspec.Struct, frozen=True):
 
 class Accepted(msgspec.Struct, frozen=True):
     order_key: str
+    waits_for_stop: bool = False  # a STOP / STOP_LIMIT not triggered yet
 
 
 class Triggered(msgspec.Struct, frozen=True):
@@ -226,7 +228,7 @@ def _executable(w: Working, quote: Quote | None, now: int, max_age_ns: int) -> t
     """(triggered now, fill price or None) for a working order against the quote."""
     o = w.order
     triggered = w.triggered
-    if o.order_type in (OrderType.STOP, OrderType.STOP_LIMIT) and not triggered:
+    if o.order_type in STOPS and not triggered:
         level = trigger_price(quote, o.side, now, max_age_ns)
         triggered = level is not None and _stop_reached(o.side, level, float(o.stop_price or 0.0))
         if not triggered:
@@ -286,7 +288,7 @@ def place(book: Book, order: PlaceOrder, quotes: Mapping[str, Quote], now: int, 
                               f"the order needs {cost:.2f}, buying power is {available:.2f}")]
     book = msgspec.structs.replace(book, working=book.working.set(key, Working(order, now)))
     book, out = _try_fill(book, key, quotes, now, max_age_ns)
-    out = [Accepted(key), *out]
+    out = [Accepted(key, order.order_type in STOPS), *out]
     if key in book.working and order.tif is Tif.IOC:
         book = _remove(book, key)
         out.append(Ended(key, Refusal.IOC_NOT_MARKETABLE, "immediate-or-cancel: not executable now"))

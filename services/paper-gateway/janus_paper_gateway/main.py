@@ -1,8 +1,8 @@
 """janus-paper-gateway --config config.yaml --account ALIAS
 
 A ``broker: paper`` account on the gateway kernel: the kernel's lifecycle, route desk, account
-publisher and RPCs around :class:`~.adapter.PaperAdapter`. The wiring below is what every
-adapter-only gateway needs; it moves into the kernel with its tracker core (see :mod:`.reports`).
+publisher, order book and tracker core around :class:`~.adapter.PaperAdapter`. The wiring below
+(and :mod:`.desk`) is what any adapter-only gateway needs; it belongs in the kernel.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from janus_gateway.lifecycle import Lifecycle
 from janus_gateway.routes import RouteDesk
 
 from .adapter import PaperAdapter
-from .reports import ReportDesk
+from .desk import AdapterDesk
 
 NAME = "janus-paper-gateway"
 VERSION = "0.1.0"
@@ -51,7 +51,7 @@ async def setup(ctx: ServiceContext) -> None:
             state = ConnectionState.DEGRADED if notice.kind is NoticeKind.DEGRADED else ConnectionState.READY
             asyncio.ensure_future(life.notice(state, notice.detail, notice.code))
 
-    desk = ReportDesk(adapter, emitter, alias, on_notice=on_notice)
+    desk = AdapterDesk(adapter, emitter, alias, on_notice=on_notice)
     routes = RouteDesk(desk, emitter, Broker.PAPER, life.ready, kernel.route_settings(ctx.args))
 
     async def reconcile() -> int:
