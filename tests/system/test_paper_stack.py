@@ -11,7 +11,6 @@ import json
 import os
 import signal
 import time
-import urllib.request
 
 import pytest
 
@@ -19,22 +18,13 @@ from cli_runner import janus
 from janus_client.client import JanusClient
 from janus_common import bus, subjects
 from janus_common import messages as m
-from stack_runner import start_stack
+from stack_runner import admin_post, start_stack
 
 pytestmark = pytest.mark.system
 
 
 def _lines(out: str) -> list[dict]:
     return [json.loads(line) for line in out.splitlines() if line.strip()]
-
-
-async def _post(port: int, path: str, body: dict) -> dict:
-    def call() -> dict:
-        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"}, method="POST")
-        with urllib.request.urlopen(request, timeout=10) as reply:
-            return json.loads(reply.read() or b"{}")
-    return await asyncio.to_thread(call)
 
 
 async def _next(feed, kind, where, timeout: float = 60.0):
@@ -76,7 +66,7 @@ async def test_paper_1_trades_on_ib_prices_keeps_its_book_across_a_kill_and_audi
             await _next(orders, m.OrderSubmitted, lambda e: True)
             await orders.close()
             assert not resting.done()
-            await _post(admin, "/price", {"symbol": "AAPL", "price": limit - 1})
+            await admin_post(admin, "/price", {"symbol": "AAPL", "price": limit - 1})
             code, out = await resting
             assert code == 0, out
             assert _lines(out)[-1]["status"] == "FILLED" and _lines(out)[-1]["avg_fill_price"] <= limit
