@@ -17,7 +17,7 @@ from janus_common import audit, bus, chain, projections, subjects
 from .connect import connect_or_explain
 from janus_common.messages import ANY_EVENT, MessageDecodeError
 
-EXIT_OK, EXIT_NOTHING, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_TIMEOUT, EXIT_VIOLATIONS = 0, 1, 2, 3, 4, 6
+from .exits import EXIT_NOTHING, EXIT_OK, EXIT_TIMEOUT, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_VIOLATIONS
 
 
 # What reading EVENTS can fail with once connected (nats.js.errors.NotFoundError: no stream yet).

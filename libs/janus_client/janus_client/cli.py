@@ -22,7 +22,7 @@ from . import audit_cmd, events_cmd, positions_cmd, rpc_commands
 from .connect import connect_or_explain
 from .discovery import discover
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_TIMEOUT, EXIT_REJECTED = 0, 1, 2, 3, 4, 5
+from .exits import EXIT_FAIL, EXIT_OK, EXIT_REJECTED, EXIT_TIMEOUT, EXIT_UNREACHABLE, EXIT_USAGE
 
 
 def nats_url(args: argparse.Namespace) -> str:

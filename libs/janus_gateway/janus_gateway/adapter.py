@@ -8,7 +8,8 @@ order it hears about is named by its Janus order key (``order_key(intent_id, leg
 adapter carries to the broker and back (IB ``orderRef``, Webull ``client_order_id`` mapping).
 
 Reports are plain frozen structs: the kernel's tracker folds them into events, one apply per
-report type.
+report type. A gateway made of an adapter only is served by
+:func:`janus_gateway.service.serve_adapter` (its ``setup`` builds the adapter and calls it).
 """
 
 from __future__ import annotations

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import msgspec
+import nats.js.errors
 import structlog
 
 from janus_common import bus, subjects
@@ -40,6 +42,7 @@ log = structlog.get_logger()
 
 ROUTE_ACK_WAIT_S = 15.0
 MAX_ROUTE_AGE_S = 60.0
+ROUTE_WINDOW = 64  # route messages one gateway holds at once (places queue locally, cancels pass)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -79,6 +82,19 @@ async def rebuild(ctx: ServiceContext, alias: str, *folds: Callable[[Any], None]
     return len(events)
 
 
+async def lift_route_window(js: Any, durable: str) -> None:
+    """A route consumer created before the kernel (one message in flight) keeps its old window:
+    the server keeps a durable's config and a pull subscription does not change it. Widen it,
+    or a cancel would again wait behind a stuck place."""
+    try:
+        info = await js.consumer_info(ROUTES_STREAM, durable)
+    except nats.js.errors.NotFoundError:
+        return
+    if info.config.max_ack_pending != ROUTE_WINDOW:
+        await js.add_consumer(ROUTES_STREAM, config=dataclasses.replace(info.config, max_ack_pending=ROUTE_WINDOW))
+        log.info("route_window_lifted", consumer=durable, was=info.config.max_ack_pending, now=ROUTE_WINDOW)
+
+
 def _named_order(data: bytes) -> tuple[str, int] | None:
     """(intent id, leg) of an undecodable route message, when its bytes still say them."""
     with contextlib.suppress(Exception):
@@ -103,11 +119,13 @@ async def serve_routes(ctx: ServiceContext, alias: str, broker: Broker, desk: Ro
                 account=alias, intent_id=intent_id, broker=broker, leg=leg, reason=RejectReason.MALFORMED,
                 text=f"route message not understood: {exc.reason}"))
 
+    durable = f"{broker}-gateway-{alias}"
+    await lift_route_window(ctx.js, durable)
     consumer = bus.Consumer(
-        ctx.js, stream=ROUTES_STREAM, durable=f"{broker}-gateway-{alias}", filter_subject=subjects.route(broker, alias),
+        ctx.js, stream=ROUTES_STREAM, durable=durable, filter_subject=subjects.route(broker, alias),
         codec=ROUTES, handler=desk.handle, on_decode_error=undecodable, handler_acks=True,
         # Several in flight: cancels must get past a place that is stuck (the desk orders places).
-        max_ack_pending=64, batch=8, ack_wait=ack_wait, max_deliver=-1, retry_delay=1.0)
+        max_ack_pending=ROUTE_WINDOW, batch=8, ack_wait=ack_wait, max_deliver=-1, retry_delay=1.0)
     desk.dead_letter = consumer.dead_letter
     ctx.spawn(desk.work(), "route-desk")
     await ctx.add_consumer(consumer)

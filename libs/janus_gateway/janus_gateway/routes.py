@@ -207,9 +207,14 @@ class RouteDesk:
         if not await self._connected():
             await self._settle(msg, "nak")  # not an attempt: nothing was sent
             return
-        if state.submitted or await self.desk.has_order(key):
-            await self.desk.place(order)  # the desk reports what the broker did with it; never twice
-            await self._settle(msg, "ack")
+        try:
+            if state.submitted or await self.desk.has_order(key):
+                await self.desk.place(order)  # the desk reports what the broker did with it; never twice
+                await self._settle(msg, "ack")
+                return
+        except BrokerUnavailable as exc:
+            log.warning("route_place_unavailable", order_key=key, detail=exc.detail)
+            await self._settle(msg, "nak")
             return
         attempts.made += 1
         await self.emitter.emit(f"try:{key}:{attempts.made}", self._noted(OrderPlaceAttempted(

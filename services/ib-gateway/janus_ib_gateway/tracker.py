@@ -25,7 +25,8 @@ _ERROR_KINDS = {
 }
 
 
-def OrderTrack(order_key: str, account: str, symbol: str = "", side: BrokerSide = BrokerSide.BUY) -> Track:  # noqa: N802
+def OrderTrack(order_key: str, account: str, symbol: str = "",  # noqa: N802
+               side: BrokerSide = BrokerSide.BUY) -> Track:
     return Track(order_key, account, Broker.IB, symbol=symbol, side=side)
 
 
