@@ -1,7 +1,7 @@
 """The paper broker as a gateway-kernel adapter: ``broker: paper`` in config.yaml.
 
 The "broker" is :mod:`.engine` (pure); this module is its IO: the book rebuilt from EVENTS at
-start-up (:meth:`PaperAdapter.replay`, fed by the kernel's rebuild; :mod:`.history`), prices from the MARKET stream (IB market-data ticks, asked for
+start-up (:mod:`.history`), prices from the MARKET stream (IB market-data ticks, asked for
 through the md-subscribe RPC like the pricer does), and the engine's outcomes turned into the
 kernel's broker-neutral reports. The connection never drops on its own (the broker is in this
 process); ``watch`` is the paper broker's clock: it ends DAY orders at the New York close.
@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import time
 from collections.abc import Callable
-from typing import Any
 
 import nats.js.errors
 import structlog
@@ -22,10 +21,11 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
 
-from janus_common import subjects
+from janus_common import bus, subjects
 from janus_common.config import PaperSettings
 from janus_common.messages import (
     MARKET_DATA,
+    ORDER_EVENTS,
     Broker,
     BrokerSide,
     LookupNotFound,
@@ -36,9 +36,10 @@ from janus_common.messages import (
     OrderType,
     PlaceOrder,
     Position,
+    RejectReason,
     Tick,
 )
-from janus_common.streams import MARKET_STREAM
+from janus_common.streams import EVENTS_STREAM, MARKET_STREAM
 from janus_common.symbols import AssetClass
 from janus_gateway.adapter import (
     AccountValuesReport,
@@ -47,6 +48,7 @@ from janus_gateway.adapter import (
     ErrorReport,
     FillReport,
     NoticeKind,
+    OrderRefused,
     OrderStatusReport,
     Report,
     ReportSink,
@@ -106,7 +108,7 @@ class PaperAdapter:
         self.first_tick_wait_s = first_tick_wait_s
         self.max_age_ns = int(settings.max_quote_age_s * 1e9)
         self.book = Book(cash=settings.starting_cash)
-        self._restoring = history.Restoring(self.book)
+        self._restored = False
         self.quotes: dict[str, Quote] = {}
         self.market = MarketDataSubscriptions(nc, requester=f"janus-paper-{alias}")
         self._sink: ReportSink | None = None
@@ -120,14 +122,14 @@ class PaperAdapter:
 
     # --- the connection: the book from EVENTS, ticks from MARKET --------------------------
 
-    def replay(self, event: Any) -> None:
-        """Fold one of the account's events already published (the kernel's rebuild at start-up).
-        Only then: afterwards this process's book is ahead of EVENTS (reports not yet published),
-        so a reconnect keeps it rather than reading it back."""
-        self._restoring = history.apply(self._restoring, event)
-        self.book = self._restoring.book
-
     async def connect(self) -> str:
+        if not self._restored:
+            # Once per process: afterwards the book here is ahead of EVENTS (reports the kernel has
+            # not published yet), so a reconnect keeps it. (The kernel reads the same history for
+            # its order book; serve_adapter has no hook to fold it through an adapter as well.)
+            events = await bus.history(self.js, EVENTS_STREAM, subjects.evt_order(self.alias), ORDER_EVENTS)
+            self.book = history.restore(self.settings.starting_cash, events)
+            self._restored = True
         self._down.clear()
         if self._ticks is None:
             self._ticks = await self.nc.subscribe(subjects.ALL_TICKS, cb=self._on_tick)
@@ -168,6 +170,9 @@ class PaperAdapter:
     # --- orders ---------------------------------------------------------------------------
 
     async def place(self, order: PlaceOrder) -> None:
+        if order.account != self.alias or order.broker is not Broker.PAPER:
+            raise OrderRefused(RejectReason.ACCOUNT_MISMATCH, f"sent to the paper gateway of {self.alias} but "
+                                                               f"addressed to {order.broker}/{order.account}")
         if order.order_type is OrderType.MARKET:
             await self._price_for(order.symbol, order.side)
         await self._step(engine.place(self.book, order, self.quotes, self.clock(), self.max_age_ns))
