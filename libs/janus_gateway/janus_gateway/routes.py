@@ -110,6 +110,7 @@ class RouteDesk:
         self._places: asyncio.Queue[tuple[PlaceOrder, Msg]] = asyncio.Queue()
         self._attempts: dict[str, _Attempts] = {}
         self._placing: dict[str, asyncio.Event] = {}  # keys whose place is queued or under way
+        self._queued: dict[str, int] = {}  # keys whose place waits in the queue (how many copies)
         self._held: dict[int, Msg] = {}  # by id(): nats-py messages are not hashable
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -135,6 +136,7 @@ class RouteDesk:
             task.add_done_callback(self._tasks.discard)
             return
         self._placing.setdefault(command.order_key, asyncio.Event())
+        self._queued[command.order_key] = self._queued.get(command.order_key, 0) + 1
         self._places.put_nowait((command, msg))
 
     async def work(self) -> None:
@@ -143,6 +145,7 @@ class RouteDesk:
         try:
             while True:
                 order, msg = await self._places.get()
+                self._unqueue(order.order_key)
                 try:
                     await self._place(order, msg)
                 except Exception:  # the next order must not wait on this one's bug
@@ -311,7 +314,12 @@ class RouteDesk:
 
     def _queued_only(self, key: str) -> bool:
         """True while the key's place still waits in the queue (not taken by the worker)."""
-        return any(order.order_key == key for order, _ in list(self._places._queue))  # type: ignore[attr-defined]
+        return key in self._queued
+
+    def _unqueue(self, key: str) -> None:
+        left = self._queued.pop(key, 0) - 1
+        if left > 0:
+            self._queued[key] = left
 
 
 def _key(event: GatewayOrderEvent) -> str:

@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from .adapter import PlaceFailed
+
 __all__ = ["NO_ANSWER", "failure_kind", "is_stale", "quarantine", "quarantine_detail"]
 
 NO_ANSWER = "NO_ANSWER"
 
 
 def failure_kind(exc: BaseException) -> str:
-    from .adapter import PlaceFailed  # the adapter's own word for "sent, and no answer came"
-
     return NO_ANSWER if isinstance(exc, PlaceFailed) else type(exc).__name__
 
 
