@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import contextlib
 import uuid
 
@@ -11,8 +9,9 @@ from contract_months import front
 from janus_common import bus, subjects
 from janus_common import messages as m
 from janus_common.config import from_dict
-from janus_common.service import serve
-from janus_ib_gateway.main import setup
+from gateway_harness import serving
+from janus_gateway import kernel
+from janus_ib_gateway.main import ib_arguments, setup
 
 
 def new_id() -> str:
@@ -32,23 +31,11 @@ def config(port: int) -> dict:
 
 @contextlib.asynccontextmanager
 async def running_gateway(nats_url: str, port: int, alias: str = "ib-1"):
-    args = argparse.Namespace(nats_url=nats_url, account=alias, heartbeat=0.5, dead_after=1.0, route_ack_wait=3.0)
-    ready = asyncio.Event()
-    holder = []
-
-    def on_ready(ctx):
-        holder.append(ctx)
-        ready.set()
-
-    task = asyncio.create_task(serve("janus-ib-gateway", "0.1.0", setup, args, from_dict(config(port), env={}),
-                                     metadata={"account": alias},
-                                     ready=on_ready))
-    await asyncio.wait_for(ready.wait(), 30)
-    try:
-        yield holder[0]
-    finally:
-        holder[0].stopping.set()
-        await asyncio.wait_for(task, 20)
+    args = kernel.namespace(ib_arguments, nats_url=nats_url, account=alias, heartbeat=0.5, dead_after=1.0,
+                            route_ack_wait=3.0)
+    async with serving("janus-ib-gateway", setup, args, from_dict(config(port), env={}),
+                       metadata={"account": alias}, timeout=30) as ctx:
+        yield ctx
 
 
 AAPL = m.IbContract(symbol="AAPL", sec_type="STK", exchange="SMART", con_id=265598, primary_exchange="NASDAQ")

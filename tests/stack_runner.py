@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import sysconfig
+import urllib.request
 from pathlib import Path
 
 import yaml
@@ -74,3 +75,13 @@ async def start_stack(tmp_path: Path, *extra: str, env: dict[str, str] | None = 
     task = asyncio.create_task(drain())
     summary = json.loads((tmp_path / "janus" / "stack.json").read_text())
     return Stack(proc, summary, yaml.safe_load(config.read_text()), seen, task)
+
+
+async def admin_post(port: int, path: str, body: dict) -> dict:
+    """A request to the IB simulator's HTTP control (``simulators.admin_port``), as a user sends it."""
+    def call() -> dict:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
+                                         headers={"Content-Type": "application/json"}, method="POST")
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return json.loads(reply.read() or b"{}")
+    return await asyncio.to_thread(call)

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 
 import pytest
-from event_collector import Events
+from gateway_harness import collect_events, until_ready
 
 from ibgw_helpers import running_gateway
 
-from janus_common import messages as m
 from janus_ib_sim import IBSimulator
 
 
@@ -21,22 +19,13 @@ async def sim():
 
 @pytest.fixture
 async def events(nc):
-    queue: asyncio.Queue = asyncio.Queue()
-
-    async def on_msg(msg):
-        try:
-            await queue.put(m.ANY_EVENT.decode(msg.data))
-        except m.MessageDecodeError:
-            pass
-
-    await nc.subscribe("janus.evt.>", cb=on_msg)
-    return Events(queue)
+    return await collect_events(nc)
 
 
 @pytest.fixture
 async def gateway(js, nats_url, sim, events):
     async with running_gateway(nats_url, sim.port) as ctx:
-        await events.next(m.GatewayConnection, where=lambda e: e.state is m.ConnectionState.READY, timeout=20)
+        await until_ready(events)
         yield ctx
 
 

@@ -27,10 +27,10 @@ async def test_audit_replay_is_clean_and_repeatable_then_catches_a_second_outcom
                                           order_type=m.OrderType.MARKET, qty=5))  # rejected: no shorts
     # The broker's side of the story, as a gateway would tell it.
     for event, msg_id in (
-        (m.OrderSubmitted(account="ib-1", intent_id=routed.intent_id, broker=m.Broker.IB, broker_order_id="7"), "s"),
-        (m.OrderFilled(account="ib-1", intent_id=routed.intent_id, broker=m.Broker.IB, fill_id="e1", symbol="AAPL",
+        (m.OrderSubmitted(leg=0, account="ib-1", intent_id=routed.intent_id, broker=m.Broker.IB, broker_order_id="7"), "s"),
+        (m.OrderFilled(leg=0, account="ib-1", intent_id=routed.intent_id, broker=m.Broker.IB, fill_id="e1", symbol="AAPL",
                        side=m.BrokerSide.BUY, qty=5, price=190.0), "f"),
-        (m.OrderStatusChanged(account="ib-1", intent_id=routed.intent_id, broker=m.Broker.IB,
+        (m.OrderStatusChanged(leg=0, account="ib-1", intent_id=routed.intent_id, broker=m.Broker.IB,
                               status=m.OrderState.FILLED, filled=5), "st"),
         (m.PositionSnapshot(account="ib-1", broker=m.Broker.IB, positions=[
             m.Position(symbol="AAPL", asset_class="EQUITY", qty=5, avg_cost=190.0)]), "p"),
@@ -53,7 +53,7 @@ async def test_audit_replay_is_clean_and_repeatable_then_catches_a_second_outcom
     # Tampering: a second outcome for the same intent, and a fill the broker never reported.
     await bus.publish(js, subjects.evt_order("ib-1"), m.OrderRejected(
         account="ib-1", intent_id=routed.intent_id, reason=m.RejectReason.INVALID_QTY, message="forged"))
-    await bus.publish(js, subjects.evt_order("ib-1"), m.OrderFilled(
+    await bus.publish(js, subjects.evt_order("ib-1"), m.OrderFilled(leg=0,
         account="ib-1", intent_id=routed.intent_id, broker=m.Broker.IB, fill_id="e-forged", symbol="AAPL",
         side=m.BrokerSide.BUY, qty=1, price=1.0))
     code, out = await janus(nats_url, "audit", "replay")

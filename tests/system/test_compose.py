@@ -86,11 +86,11 @@ def test_one_gateway_per_configured_account_and_dependencies_exist(compose):
     gateways = {}
     for name, service in services.items():
         command = service.get("command") or []
-        if command and command[0] in ("janus-ib-gateway", "janus-webull-gateway"):
+        if command and command[0] in ("janus-ib-gateway", "janus-webull-gateway", "janus-paper-gateway"):
             gateways[command[command.index("--account") + 1]] = command[0]
         for needed in service.get("depends_on", {}):
             assert needed in services, f"{name} depends on an undefined service {needed}"
-    assert gateways == {alias: f"janus-{'ib' if acct['broker'] == 'ib' else 'webull'}-gateway"
-                        for alias, acct in config["accounts"].items()}
+    assert gateways == {alias: f"janus-{acct['broker']}-gateway" for alias, acct in config["accounts"].items()}
+    assert "paper" in {acct["broker"] for acct in config["accounts"].values()}
     assert services["order-router"]["deploy"]["replicas"] > 1
     assert {name for name, s in services.items() if "sim" in s.get("profiles", [])} == {"ib-sim", "webull-sim"}

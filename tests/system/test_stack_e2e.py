@@ -9,7 +9,6 @@ import asyncio
 import json
 import os
 import signal
-import urllib.request
 
 import msgspec
 import psutil
@@ -19,7 +18,7 @@ from cli_runner import janus
 from janus_client.client import JanusClient
 from janus_common import bus, subjects
 from janus_common import messages as m
-from stack_runner import start_stack
+from stack_runner import admin_post, start_stack
 
 pytestmark = pytest.mark.system
 
@@ -40,15 +39,6 @@ async def _valued(client: JanusClient, account: str, symbol: str, timeout: float
             current = await feed.next(timeout)
     finally:
         await feed.close()
-
-
-async def _post(port: int, path: str, body: dict) -> dict:
-    def call() -> dict:
-        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"}, method="POST")
-        with urllib.request.urlopen(request, timeout=10) as reply:
-            return json.loads(reply.read() or b"{}")
-    return await asyncio.to_thread(call)
 
 
 def _kill(summary: dict, process: str) -> int:
@@ -97,7 +87,7 @@ async def test_make_run_stack_through_the_cli_survives_kills_and_audits_clean(tm
             # A buy stop rests until the simulated price (moved through the simulator's HTTP
             # control, as a user of `make run` would) reaches it.
             admin = stack.config["simulators"]["admin_port"]
-            await _post(admin, "/price", {"symbol": "MSFT", "price": 420.0})
+            await admin_post(admin, "/price", {"symbol": "MSFT", "price": 420.0})
             orders = await client.follow_orders("ib-1")
             stop = asyncio.create_task(janus(url, "--json", "order", "--account", "ib-1", "BUY", "MSFT", "3",
                                              "--type", "STOP", "--stop", "425", "--wait", "--timeout", "60",
@@ -107,7 +97,7 @@ async def test_make_run_stack_through_the_cli_survives_kills_and_audits_clean(tm
                 pass  # the only order resting on ib-1 now is the stop
             await orders.close()
             assert not stop.done()  # resting, not filled
-            await _post(admin, "/price", {"symbol": "MSFT", "price": 426.0})
+            await admin_post(admin, "/price", {"symbol": "MSFT", "price": 426.0})
             code, out = await stop
             assert code == 0, out
             assert _lines(out)[-1]["status"] == "FILLED" and _lines(out)[-1]["avg_fill_price"] >= 425

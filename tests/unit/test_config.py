@@ -17,7 +17,9 @@ def _raw() -> dict:
 
 def test_the_shipped_example_loads():
     config = load(EXAMPLE, env={})
-    assert set(config.accounts) == {"ib-1", "ib-2", "wb-1"}
+    assert set(config.accounts) == {"ib-1", "ib-2", "wb-1", "paper-1"}
+    assert config.accounts["paper-1"].broker is Broker.PAPER
+    assert config.accounts["paper-1"].paper.starting_cash == 1_000_000
     assert config.accounts["ib-1"].broker is Broker.IB and config.accounts["ib-1"].allow_short
     assert config.accounts["wb-1"].webull.app_secret == "sim-app-secret"
     assert config.market_data_account == "ib-1"
@@ -53,6 +55,12 @@ def test_missing_env_names_the_key():
         (lambda r: r["registry"]["mappings"][0].update(symbol="brk..b"), "registry.mappings[0].symbol", "bad symbol"),
         (lambda r: r["accounts"]["ib-1"].update(order_type_fallback={"TRAIL": "STOP"}),
          "accounts.ib-1.order_type_fallback", "Invalid"),
+        (lambda r: r.pop("market_data_account"), "accounts.paper-1.broker", "market_data_account"),
+        (lambda r: r["accounts"]["paper-1"]["paper"].update(starting_cash=-1), "accounts.paper-1.paper.starting_cash",
+         "zero or more"),
+        (lambda r: r["accounts"]["paper-1"]["paper"].update(max_quote_age_s=0),
+         "accounts.paper-1.paper.max_quote_age_s", "above zero"),
+        (lambda r: r["accounts"]["paper-1"]["paper"].update(cash=5), "accounts.paper-1.paper", "cash"),
     ],
 )
 def test_errors_name_the_bad_key(mutate, key, fragment):

@@ -39,14 +39,21 @@ def _samples() -> list[tuple[codecs.Codec, msgspec.Struct]]:
                                         broker=m.Broker.IB, decision=decision, orders=[place])),
         (m.ORDER_EVENTS, m.OrderRejected(account="ib-1", intent_id="x",
                                           reason=m.RejectReason.SHORT_NOT_ALLOWED, message="no")),
-        (m.ORDER_EVENTS, m.OrderSubmitted(account="ib-1", broker=m.Broker.IB, broker_order_id="7")),
-        (m.ORDER_EVENTS, m.OrderStatusChanged(account="ib-1", broker=m.Broker.IB,
+        (m.ORDER_EVENTS, m.OrderSubmitted(intent_id="i", leg=0, account="ib-1", broker=m.Broker.IB,
+                                          broker_order_id="7")),
+        (m.ORDER_EVENTS, m.OrderStatusChanged(intent_id="i", leg=0, account="ib-1", broker=m.Broker.IB,
                                                status=m.OrderState.PARTIALLY_FILLED, filled=1, remaining=1)),
-        (m.ORDER_EVENTS, m.OrderFilled(account="ib-1", broker=m.Broker.IB, fill_id="e1", symbol="AAPL",
-                                        side=m.BrokerSide.BUY, qty=1, price=10.5, commission=1.0)),
-        (m.ORDER_EVENTS, m.OrderCancelled(account="ib-1", broker=m.Broker.WEBULL)),
-        (m.ORDER_EVENTS, m.OrderBrokerRejected(account="ib-1", broker=m.Broker.IB, code="110", text="tick")),
-        (m.ORDER_EVENTS, m.OrderHeld(account="ib-1", broker=m.Broker.IB, code="404", text="locate")),
+        (m.ORDER_EVENTS, m.OrderFilled(intent_id="i", leg=0, account="ib-1", broker=m.Broker.IB, fill_id="e1",
+                                       symbol="AAPL", side=m.BrokerSide.BUY, qty=1, price=10.5, commission=1.0)),
+        (m.ORDER_EVENTS, m.OrderGatewayRefused(intent_id="i", leg=1, account="ib-1", broker=m.Broker.IB,
+                                               reason=m.RejectReason.POISON, text="dropped twice")),
+        (m.ORDER_EVENTS, m.OrderPlaceAttempted(intent_id="i", leg=0, account="ib-1", broker=m.Broker.IB,
+                                               attempt=2, detail="NO_ANSWER: dropped")),
+        (m.ORDER_EVENTS, m.OrderCancelled(intent_id="i", leg=0, account="ib-1", broker=m.Broker.WEBULL)),
+        (m.ORDER_EVENTS, m.OrderBrokerRejected(intent_id="i", leg=0, account="ib-1", broker=m.Broker.IB, code="110",
+                                               text="tick")),
+        (m.ORDER_EVENTS, m.OrderHeld(intent_id="i", leg=0, account="ib-1", broker=m.Broker.IB, code="404",
+                                     text="locate")),
         (m.ORDER_EVENTS, m.ExternalOrderSeen(account="ib-1", broker=m.Broker.IB, broker_order_id="9",
                                               symbol="AAPL", side=m.BrokerSide.SELL, qty=1,
                                               order_type="LMT", status=m.OrderState.SUBMITTED)),
@@ -86,7 +93,7 @@ def test_round_trip_through_the_family_decoder(codec, message):
 
 
 def test_events_carry_id_time_account_and_intent():
-    event = m.OrderFilled(account="a", intent_id="i", broker=m.Broker.IB, fill_id="f", symbol="X",
+    event = m.OrderFilled(leg=0, account="a", intent_id="i", broker=m.Broker.IB, fill_id="f", symbol="X",
                           side=m.BrokerSide.BUY, qty=1, price=1)
     assert len(event.event_id) == 32 and event.ts > 1_600_000_000 * 10**9
     assert event.account == "a" and event.intent_id == "i"
@@ -140,3 +147,13 @@ def test_codec_for_subject_families():
     assert m.codec_for_subject(f"janus.md.tick.NQ~{NQ.canonical[3:]}") is m.MARKET_DATA
     with pytest.raises(KeyError):
         m.codec_for_subject("other.subject")
+
+
+def test_a_gateway_event_stored_before_the_schema_was_tightened_still_decodes():
+    # What the gateways stored before GatewayOrderEvent existed: leg was always encoded (msgspec
+    # encodes defaults), so making it required reinterprets nothing.
+    stored = msgspec.msgpack.encode({"kind": "OrderCancelled", "event_id": "e", "ts": 1, "account": "ib-1",
+                                     "prev_hash": "", "intent_id": "abc", "broker": "ib", "leg": 1,
+                                     "filled": 0.0, "reason": None})
+    event = m.ORDER_EVENTS.decode(stored)
+    assert isinstance(event, m.OrderCancelled) and (event.intent_id, event.broker, event.leg) == ("abc", "ib", 1)

@@ -37,7 +37,7 @@ events = st.one_of(
     st.builds(lambda i, a, leg, s: m.OrderStatusChanged(account=a, intent_id=i, broker=m.Broker.WEBULL, leg=leg,
                                                         status=s),
               st.sampled_from(INTENTS), st.sampled_from(ACCOUNTS), st.integers(0, 1), st.sampled_from(list(m.OrderState))),
-    st.builds(lambda i, a: m.OrderCancelled(account=a, intent_id=i, broker=m.Broker.WEBULL),
+    st.builds(lambda i, a: m.OrderCancelled(leg=0, account=a, intent_id=i, broker=m.Broker.WEBULL),
               st.sampled_from(INTENTS), st.sampled_from(ACCOUNTS)),
     st.builds(lambda i, a, r: m.OrderRejected(account=a, intent_id=i, reason=r, message="x"),
               st.sampled_from(INTENTS), st.sampled_from(ACCOUNTS), st.sampled_from(list(m.RejectReason))),
@@ -90,7 +90,7 @@ def test_fold_invariants(seq):
 
 def test_fills_are_counted_once_per_fill_id_and_finish_the_leg():
     state = p.replay([routed("x", "a", m.Side.BUY, 10, 1)])
-    fill = m.OrderFilled(account="a", intent_id="x", broker=m.Broker.WEBULL, fill_id="e1", symbol="AAPL",
+    fill = m.OrderFilled(leg=0, account="a", intent_id="x", broker=m.Broker.WEBULL, fill_id="e1", symbol="AAPL",
                          side=m.BrokerSide.BUY, qty=4, price=1)
     state = p.replay([fill, fill], state)
     assert p.order(state, "a", "x").filled == 4 and p.in_flight(state, "a", "AAPL") == (6.0, 0.0)

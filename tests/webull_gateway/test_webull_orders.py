@@ -137,8 +137,8 @@ async def test_the_opening_leg_is_refused_when_the_close_does_not_fill(gateway, 
     await route(js, place(cross, leg=1, symbol="META", side=m.BrokerSide.SHORT, qty=2.0))
     await events.next(m.OrderSubmitted, where=lambda e: e.intent_id == cross and e.leg == 0)
     await route(js, m.CancelOrder(intent_id=cross, account="wb-1", broker=m.Broker.WEBULL))
-    refused = await events.next(m.OrderBrokerRejected, where=lambda e: e.intent_id == cross and e.leg == 1)
-    assert refused.code == "PRIOR_LEG_NOT_FILLED"
+    refused = await events.next(m.OrderGatewayRefused, where=lambda e: e.intent_id == cross and e.leg == 1)
+    assert refused.reason == "PRIOR_LEG_NOT_FILLED"
 
 
 async def test_broker_rules_reject_once(gateway, js, events, sim):
@@ -152,14 +152,16 @@ async def test_broker_rules_reject_once(gateway, js, events, sim):
     assert rej.code == "SELL_QUANTITY_EXCEEDS_POSITION"
     fractional = new_id()
     await route(js, place(fractional, qty=1.5))
-    rej = await events.next(m.OrderBrokerRejected, where=lambda e: e.intent_id == fractional)
-    assert rej.code == "INVALID_QTY"
+    # Janus cannot express it for Webull: the gateway refuses it, it is never sent.
+    refused = await events.next(m.OrderGatewayRefused, where=lambda e: e.intent_id == fractional)
+    assert refused.reason == "INVALID_QTY"
     marker = new_id()
     await route(js, place(marker, qty=1.0))
     await events.next(m.OrderStatusChanged, where=status(marker, m.OrderState.FILLED))
     # The REST 400 and the PLACE_FAILED stream event said the same thing: one rejection each.
     rejections = [e for e in events.drain() if isinstance(e, m.OrderBrokerRejected)]
-    assert sorted(e.intent_id for e in rejections) == sorted([not_shortable, naked_sell, fractional])
+    assert sorted(e.intent_id for e in rejections) == sorted([not_shortable, naked_sell])
+    assert [e.intent_id for e in events.seen if isinstance(e, m.OrderGatewayRefused)] == [fractional]
 
 
 async def test_cancel(gateway, js, events, sim):
@@ -178,8 +180,8 @@ async def test_malformed_route_message_gets_an_error_event(gateway, js, nc, even
     dead = await nc.subscribe(subjects.dlq(f"webull-gateway-{ALIAS}"))
     bad = msgspec.msgpack.encode({"kind": "PlaceOrder", "intent_id": intent, "account": ALIAS, "qty": "lots"})
     await js.publish(subjects.route("webull", ALIAS), bad)
-    rej = await events.next(m.OrderBrokerRejected, where=lambda e: e.intent_id == intent)
-    assert rej.code == "MALFORMED"
+    rej = await events.next(m.OrderGatewayRefused, where=lambda e: e.intent_id == intent)
+    assert rej.reason == "MALFORMED"
     letter = m.DEAD_LETTERS.decode((await dead.next_msg(timeout=5)).data)
     assert letter.data == bad
     await js.publish(subjects.route("webull", ALIAS), b"\xc1 not msgpack")
@@ -220,5 +222,5 @@ async def test_sdk_side_effects_tamed(gateway, js, events, sim, capfd, tmp_path)
 async def test_order_for_another_account_is_refused_not_placed(gateway, js, events, sim):
     intent = new_id()
     await route(js, place(intent, account="wb-other"))  # on our subject, addressed elsewhere
-    rej = await events.next(m.OrderBrokerRejected, where=lambda e: e.intent_id == intent)
-    assert rej.code == "ACCOUNT_MISMATCH" and broker_orders(sim, intent) == []
+    rej = await events.next(m.OrderGatewayRefused, where=lambda e: e.intent_id == intent)
+    assert rej.reason == "ACCOUNT_MISMATCH" and broker_orders(sim, intent) == []

@@ -14,6 +14,7 @@ from wbgw_helpers import ALIAS, new_id, place, route, running_gateway
 from janus_common import bus, subjects
 from janus_common import messages as m
 from janus_common.config import from_dict
+from janus_gateway.emit import Emitter
 from janus_webull_gateway.mapping import client_order_id, new_order
 from janus_webull_gateway.orders import OrderDesk
 from janus_webull_gateway.webull_api import WebullApi
@@ -134,11 +135,9 @@ async def test_ambiguous_place_checks_the_broker_before_retrying(js, sim, events
     cfg = from_dict(config(sim), env={}).account(ALIAS).webull
     api = _PlaceAnsweredWith5xx(sim, asyncio.get_running_loop(), executed, cfg, str(tmp_path))
     await asyncio.to_thread(api.connect)
-    ready = asyncio.Event()
-    ready.set()
-    desk = OrderDesk(api, js, ALIAS, ready, backoff=0.05)
+    desk = OrderDesk(api, Emitter(js, ALIAS), ALIAS, backoff=0.05)
     intent = new_id()
-    await desk.handle_route(place(intent, qty=1.0), None)
+    await desk.place(place(intent, qty=1.0))
     submitted = await events.next(m.OrderSubmitted, where=lambda e: e.intent_id == intent)
     assert submitted.client_order_id == intent
     assert len(broker_orders(sim, intent)) == 1
@@ -211,7 +210,9 @@ async def test_gateway_process_killed_mid_place_then_restarted(js, nats_url, sim
             await proc.wait()
     await _until(lambda: len(broker_orders(sim, intent)) == 1)  # Webull carried the place out
     sim.clear_faults()
-    assert not [e for e in events.drain() if getattr(e, "intent_id", None) == intent]
+    # Nothing about the order's life was said (the attempt record is the poison count's, not the order's).
+    assert not [e for e in events.drain() if getattr(e, "intent_id", None) == intent
+                and not isinstance(e, m.OrderPlaceAttempted)]
     async with running_gateway(nats_url, sim):
         # The unacknowledged route message comes back: the broker check finds the order.
         await events.next(m.OrderSubmitted, where=lambda e: e.intent_id == intent, timeout=20)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import contextlib
 import uuid
 
 from janus_common import bus, subjects
 from janus_common import messages as m
 from janus_common.config import from_dict
-from janus_common.service import serve
-from janus_webull_gateway.main import setup
+from gateway_harness import serving
+from janus_gateway import kernel
+from janus_webull_gateway.main import setup, webull_arguments
 
 ALIAS = "wb-1"
 
@@ -33,28 +32,10 @@ def config(sim, poll: float = 0.25) -> dict:
 
 @contextlib.asynccontextmanager
 async def running_gateway(nats_url: str, sim, *, poll: float = 0.25, dead_after: float = 2.0):
-    args = argparse.Namespace(nats_url=nats_url, account=ALIAS, stream_dead_after=dead_after, ack_wait=2.0)
-    ready = asyncio.Event()
-    holder = []
-
-    def on_ready(ctx):
-        holder.append(ctx)
-        ready.set()
-
-    task = asyncio.create_task(serve("janus-webull-gateway", "0.1.0", setup, args,
-                                     from_dict(config(sim, poll), env={}), ready=on_ready))
-    done, _ = await asyncio.wait({task, asyncio.ensure_future(ready.wait())}, timeout=60,
-                                 return_when=asyncio.FIRST_COMPLETED)
-    if task in done:
-        task.result()
-    if not holder:  # a loaded machine can be slow; say so instead of an IndexError below
-        task.cancel()
-        raise TimeoutError("the Webull gateway did not get ready within 60 s")
-    try:
-        yield holder[0]
-    finally:
-        holder[0].stopping.set()
-        await asyncio.wait_for(task, 20)
+    args = kernel.namespace(webull_arguments, nats_url=nats_url, account=ALIAS, stream_dead_after=dead_after,
+                            route_ack_wait=2.0)
+    async with serving("janus-webull-gateway", setup, args, from_dict(config(sim, poll), env={})) as ctx:
+        yield ctx
 
 
 def place(intent_id: str, **kw) -> m.PlaceOrder:

@@ -18,8 +18,9 @@ from janus_common import audit, bus, chain, projections, subjects
 
 from .connect import connect_or_explain
 from janus_common.messages import ANY_EVENT, MessageDecodeError
+from janus_common.streams import EVENTS_STREAM
 
-EXIT_OK, EXIT_NOTHING, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_TIMEOUT, EXIT_VIOLATIONS = 0, 1, 2, 3, 4, 6
+from .exits import EXIT_NOTHING, EXIT_OK, EXIT_TIMEOUT, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_VIOLATIONS
 
 
 # What reading EVENTS can fail with once connected (nats.js.errors.NotFoundError: no stream yet).
@@ -55,7 +56,7 @@ async def read_events(js: JetStreamContext, *, account: str | None, since: datet
     """Every event of the stream (or the account's) as stored, from the start or ``since``."""
     subject = events_subject(account)
     start = since.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if since is not None else None
-    return await bus.stored(js, bus.EVENTS_STREAM, subject, since=start, timeout=timeout)
+    return await bus.stored(js, EVENTS_STREAM, subject, since=start, timeout=timeout)
 
 
 def decode_all(records: list[chain.Stored]) -> list[msgspec.Struct]:
@@ -100,7 +101,7 @@ async def replay_command(args: argparse.Namespace, nats_url: str) -> int:
         if not args.json:
             print("reading EVENTS …", file=sys.stderr)
         records = await read_events(nc.jetstream(), account=args.account, since=since)
-        removed = await bus.removed_sequences(nc, bus.EVENTS_STREAM)
+        removed = await bus.removed_sequences(nc, EVENTS_STREAM)
     except READ_ERRORS as exc:
         return read_failed("janus audit replay", exc)
     finally:
@@ -109,7 +110,7 @@ async def replay_command(args: argparse.Namespace, nats_url: str) -> int:
     first = projections.replay(events)
     second = projections.replay(events)
     breaks = (audit.chain_findings(records, anchored=since is None)
-              + audit.removal_findings(bus.EVENTS_STREAM, removed)
+              + audit.removal_findings(EVENTS_STREAM, removed)
               + audit.unreadable_findings(records))
     report = audit.check(first, account=args.account, chain_breaks=breaks)
     agree = audit.state_hash(second) == report.state_hash

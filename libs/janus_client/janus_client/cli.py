@@ -22,7 +22,7 @@ from . import audit_cmd, control_cmd, events_cmd, positions_cmd, rpc_commands
 from .connect import connect_or_explain
 from .discovery import ServiceInstance, discover
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_TIMEOUT, EXIT_REJECTED = 0, 1, 2, 3, 4, 5
+from .exits import EXIT_FAIL, EXIT_OK, EXIT_REJECTED, EXIT_TIMEOUT, EXIT_UNREACHABLE, EXIT_USAGE
 
 
 def nats_url(args: argparse.Namespace) -> str:
@@ -66,6 +66,8 @@ def _describe(event: Any) -> str:
         return f"{event.intent_id} CANCELLED (filled {event.filled:g})"
     if isinstance(event, m.OrderBrokerRejected):
         return f"{event.intent_id} rejected by {event.broker}: [{event.code}] {event.text}"
+    if isinstance(event, m.OrderGatewayRefused):
+        return f"{event.intent_id} refused by the {event.broker} gateway: [{event.reason}] {event.text}"
     return repr(event)
 
 

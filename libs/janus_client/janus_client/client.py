@@ -21,6 +21,7 @@ from nats.js.api import DeliverPolicy
 
 from janus_common import bus, msgids, projections, subjects
 from janus_common import messages as m
+from janus_common.streams import EVENTS_STREAM
 
 from . import valuations
 
@@ -34,7 +35,7 @@ def ends_order(e: Any) -> bool:
     """Whether ``e`` is the event that ends its intent's order."""
     if isinstance(e, m.OrderRejected) and e.cancel_id is None:
         return True
-    if isinstance(e, (m.OrderCancelled, m.OrderBrokerRejected)):
+    if isinstance(e, (m.OrderCancelled, m.OrderBrokerRejected, m.OrderGatewayRefused)):
         return True
     return isinstance(e, m.OrderStatusChanged) and e.status in TERMINAL
 
@@ -101,8 +102,9 @@ class JanusClient:
     async def submit(self, intent: m.OrderIntent, *, timeout: float = 10.0) -> Outcome:
         """Publish the intent (deduplicated by its id) and return its routing outcome."""
         def is_outcome(e: Any) -> bool:
-            return isinstance(e, (m.OrderRouted, m.OrderRejected)) and e.intent_id == intent.intent_id \
-                and getattr(e, "cancel_id", None) is None
+            if isinstance(e, m.OrderRejected):
+                return e.intent_id == intent.intent_id and e.cancel_id is None
+            return isinstance(e, m.OrderRouted) and e.intent_id == intent.intent_id
 
         async with self._order_events(intent.account) as live:
             ack = await bus.publish(self.js, subjects.intent(intent.account), intent, msg_id=msgids.intent(intent.account, intent.intent_id))
@@ -116,7 +118,7 @@ class JanusClient:
         cancel = m.CancelIntent(intent_id=intent_id, account=account)
 
         def is_outcome(e: Any) -> bool:
-            return isinstance(e, (m.CancelRouted, m.OrderRejected)) and getattr(e, "cancel_id", None) == cancel.cancel_id
+            return isinstance(e, (m.CancelRouted, m.OrderRejected)) and e.cancel_id == cancel.cancel_id
 
         async with self._order_events(account) as live:
             await bus.publish(self.js, subjects.intent(account), cancel, msg_id=msgids.cancel(account, cancel.cancel_id))
@@ -125,7 +127,7 @@ class JanusClient:
     async def wait_terminal(self, account: str, intent_id: str, *, timeout: float = 30.0) -> Any:
         """The event that ends the order: filled, cancelled, rejected by Janus or the broker."""
         def ends(e: Any) -> bool:
-            return getattr(e, "intent_id", None) == intent_id and ends_order(e)
+            return isinstance(e, m.OrderEvent) and e.intent_id == intent_id and ends_order(e)
 
         async with self._order_events(account, from_start=True) as history:
             return await self._first(history, ends, "final state", intent_id, timeout)
@@ -201,7 +203,7 @@ class JanusClient:
 
     async def trading_state(self, account: str, *, timeout: float = 10.0) -> m.TradingState:
         """The account's trading state, folded from its control events the way the router folds them."""
-        records = await bus.stored(self.js, bus.EVENTS_STREAM, subjects.evt_control(account), timeout=timeout)
+        records = await bus.stored(self.js, EVENTS_STREAM, subjects.evt_control(account), timeout=timeout)
         ledger = projections.replay(m.CONTROL_EVENTS.decode(r.data, subject=r.subject) for r in records)
         return projections.trading_state(ledger, account)
 
@@ -209,7 +211,7 @@ class JanusClient:
         """The account's order events as they happen (or its whole history first). The
         subscription exists when this returns: nothing published afterwards is missed."""
         feed = Feed(m.ORDER_EVENTS)
-        feed.sub = await self.js.subscribe(subjects.evt_order(account), stream="EVENTS", ordered_consumer=True,
+        feed.sub = await self.js.subscribe(subjects.evt_order(account), stream=EVENTS_STREAM, ordered_consumer=True,
                                            deliver_policy=DeliverPolicy.ALL if from_start else DeliverPolicy.NEW,
                                            cb=feed.on_msg)
         return feed
@@ -225,7 +227,7 @@ class JanusClient:
     async def positions(self, account: str) -> m.PositionSnapshot | None:
         """The broker's latest position snapshot for the account, as recorded in EVENTS."""
         try:
-            raw = await self.js.get_last_msg("EVENTS", subjects.evt_position(account))
+            raw = await self.js.get_last_msg(EVENTS_STREAM, subjects.evt_position(account))
         except Exception:
             return None
         # nats-py leaves ``data`` None for an empty payload: decode it as the empty payload it is

@@ -8,7 +8,7 @@ from nats.aio.client import Client as NATS
 
 from janus_common import bus
 
-EXIT_UNREACHABLE = 3
+from .exits import EXIT_UNREACHABLE
 
 
 async def connect_or_explain(url: str, name: str = "janus-cli") -> NATS | None:

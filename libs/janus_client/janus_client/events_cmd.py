@@ -13,11 +13,12 @@ from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
 from janus_common.messages import ANY_EVENT, MessageDecodeError
+from janus_common.streams import EVENTS_STREAM
 
 from .audit_cmd import READ_ERRORS, decode_all, events_subject, parse_since, read_events, read_failed
-from .connect import EXIT_UNREACHABLE, connect_or_explain
+from .connect import connect_or_explain
 
-EXIT_USAGE = 2
+from .exits import EXIT_UNREACHABLE, EXIT_USAGE
 
 
 def matches(event: object, args: argparse.Namespace) -> bool:
@@ -68,7 +69,7 @@ async def events_command(args: argparse.Namespace, nats_url: str) -> int:
             except MessageDecodeError as exc:
                 print(f"(undecodable event on {exc.subject})", file=sys.stderr)
 
-        sub = await js.subscribe(subject, stream="EVENTS", ordered_consumer=True, cb=on_msg,
+        sub = await js.subscribe(subject, stream=EVENTS_STREAM, ordered_consumer=True, cb=on_msg,
                                  deliver_policy=DeliverPolicy.NEW)
         await nc.flush()
         print(f"following {subject} (Ctrl-C stops)", file=sys.stderr, flush=True)

@@ -11,9 +11,9 @@ from janus_common.messages import AccountValuation
 
 from . import positions_view, valuations
 from .client import JanusClient
-from .connect import EXIT_UNREACHABLE, connect_or_explain
+from .connect import connect_or_explain
 
-EXIT_OK, EXIT_NOTHING = 0, 1
+from .exits import EXIT_NOTHING, EXIT_OK, EXIT_UNREACHABLE
 CLEAR = "\x1b[H\x1b[2J"
 
 

@@ -15,7 +15,7 @@ from janus_common.symbols import AssetClass
 
 from .connect import connect_or_explain
 
-EXIT_OK, EXIT_FAIL, EXIT_UNREACHABLE, EXIT_TIMEOUT, EXIT_REFUSED = 0, 1, 3, 4, 5
+from .exits import EXIT_FAIL, EXIT_OK, EXIT_REJECTED, EXIT_TIMEOUT, EXIT_UNREACHABLE
 
 
 def _text(reply: Any) -> str:
@@ -59,7 +59,7 @@ async def call(args: argparse.Namespace, nats_url: str, subject: str, request: m
         await nc.close()
     print(msgspec.json.encode(reply).decode() if args.json else _text(reply))
     if isinstance(reply, m.RpcError) or (isinstance(reply, m.HarmonySummary) and not reply.ok):
-        return EXIT_REFUSED
+        return EXIT_REJECTED
     return EXIT_OK
 
 

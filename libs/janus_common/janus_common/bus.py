@@ -21,6 +21,7 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy, PubAck
 
 from . import chain, subjects
+from .streams import EVENTS_STREAM
 from .messages import (
     TEXT_MAX,
     Codec,
@@ -219,7 +220,6 @@ async def publish(
         raise PublishFailed(f"JetStream refused {subject}: {exc.description}") from exc
 
 
-EVENTS_STREAM = "EVENTS"
 WRONG_LAST_SEQUENCE = 10071  # JetStream: Nats-Expected-Last-Subject-Sequence did not hold
 MAX_APPEND_ATTEMPTS = 100
 

@@ -74,6 +74,15 @@ class RiskConfig(_Base, frozen=True, kw_only=True):
     reference_wait_s: Annotated[float, msgspec.Meta(ge=0)] = 3.0  # how long to wait for a first price
 
 
+class PaperSettings(_Base, frozen=True, kw_only=True):
+    """The paper broker: an account Janus keeps itself, filled at IB market-data prices."""
+
+    starting_cash: float = 1_000_000.0
+    currency: str = "USD"
+    # A market order needs a quote at most this old; older is refused, never filled blind.
+    max_quote_age_s: float = 10.0
+
+
 class AccountConfig(_Base, frozen=True, kw_only=True):
     broker: Broker
     allow_short: bool = False
@@ -86,6 +95,7 @@ class AccountConfig(_Base, frozen=True, kw_only=True):
     ib: IbConnection | None = None
     webull: WebullConnection | None = None
     risk: RiskConfig = RiskConfig()  # the top-level risk block with this account's overrides
+    paper: PaperSettings | None = None  # broker: paper (defaults when absent)
 
 
 class SymbolMapping(_Base, frozen=True, kw_only=True):
@@ -241,6 +251,8 @@ def _check(config: JanusConfig) -> None:
             raise ConfigError(f"{key}.ib", "an IB account needs its connection fields (host, port, client_id)")
         if account.broker is Broker.WEBULL and account.webull is None:
             raise ConfigError(f"{key}.webull", "a Webull account needs app_key and app_secret")
+        if account.broker is Broker.PAPER:
+            _check_paper(config, key, account.paper or PaperSettings())
     if not config.router.max_intent_age_s > 0:
         raise ConfigError("router.max_intent_age_s", "must be a positive number of seconds")
     if not config.pricer.max_clock_skew_s >= 0:
@@ -256,6 +268,16 @@ def _check(config: JanusConfig) -> None:
             normalize(mapping.symbol, mapping.asset_class)
         except SymbolError as exc:
             raise ConfigError(f"registry.mappings[{i}].symbol", str(exc)) from None
+
+
+def _check_paper(config: JanusConfig, key: str, paper: PaperSettings) -> None:
+    if config.market_data_account is None:
+        raise ConfigError(f"{key}.broker", "a paper account trades at IB market-data prices: "
+                                           "set market_data_account to an IB account")
+    if not (paper.starting_cash >= 0 and paper.starting_cash < float("inf")):
+        raise ConfigError(f"{key}.paper.starting_cash", "a finite amount, zero or more")
+    if not paper.max_quote_age_s > 0:
+        raise ConfigError(f"{key}.paper.max_quote_age_s", "a number of seconds above zero")
 
 
 def load(path: str | Path, env: dict[str, str] | None = None) -> JanusConfig:

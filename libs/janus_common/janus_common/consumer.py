@@ -83,6 +83,7 @@ class Consumer:
         max_ack_pending: int | None = None,
         on_decode_error: DecodeErrorHook | None = None,
         accepts: Callable[[str], bool] | None = None,
+        handler_acks: bool = False,
     ) -> None:
         self.js = js
         self.stream = stream
@@ -102,6 +103,9 @@ class Consumer:
         # A subject test finer than a NATS filter can say (e.g. "every account but these"):
         # what it refuses is acknowledged unread, so it is neither handled nor dead-lettered here.
         self.accepts = accepts
+        # True: a handler that returns normally has taken the message over (it acks, naks or
+        # dead-letters it later, e.g. from its own worker), so several can be in flight at once.
+        self.handler_acks = handler_acks
         self.stats = ConsumerStats()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -219,7 +223,8 @@ class Consumer:
                 await msg.nak(delay=self.retry_delay * delivered)
             return
         self.stats.handled += 1
-        await msg.ack()
+        if not self.handler_acks:
+            await msg.ack()
 
     async def _handle(self, message: Any, msg: Msg) -> None:
         """Run the handler while telling the server, every third of ack_wait, that the message
@@ -240,6 +245,10 @@ class Consumer:
                 await msg.in_progress()
             except Exception as exc:
                 log.warning("in_progress_failed", consumer=self.durable, error=type(exc).__name__)
+
+    async def dead_letter(self, msg: Msg, exc: Exception) -> None:
+        """Describe the message in a dead letter and terminate it (for handlers that ack)."""
+        await self._dead_letter(msg, exc)
 
     async def _dead_letter(self, msg: Msg, exc: Exception) -> None:
         letter = dead_letter_of(self.durable, msg, exc)

@@ -10,6 +10,7 @@ returns a new state and never mutates its input. The maps are persistent (HAMT,
 from __future__ import annotations
 
 import bisect
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -19,9 +20,11 @@ from immutables import Map
 from .messages import (
     Broker,
     BrokerSide,
+    GatewayOrderEvent,
     OrderBrokerRejected,
     OrderCancelled,
     OrderFilled,
+    OrderGatewayRefused,
     OrderHeld,
     OrderRejected,
     OrderRouted,
@@ -186,83 +189,119 @@ def _counted(state: Ledger) -> Ledger:
 
 def apply(state: Ledger, event: Any) -> Ledger:
     """Fold one event into the ledger. Unknown events and events of unknown intents only count."""
-    if isinstance(event, PositionSnapshot):
-        book = Map({p.symbol: p.qty for p in event.positions})
-        unreported = state.unreported
-        for key in [k for k in unreported if k[0] == event.account]:
-            unreported = unreported.delete(key)
-        return msgspec.structs.replace(state, positions=state.positions.set(event.account, book),
-                                       unreported=unreported, applied=state.applied + 1)
-    if isinstance(event, TradingStateChanged):
-        return msgspec.structs.replace(state, trading=state.trading.set(event.account, event),
-                                       applied=state.applied + 1)
+    return _apply(event, state)
 
-    intent_id = getattr(event, "intent_id", None)
-    if intent_id is None:
+
+@functools.singledispatch
+def _apply(event: Any, state: Ledger) -> Ledger:
+    return _counted(state)
+
+
+@_apply.register
+def _(event: PositionSnapshot, state: Ledger) -> Ledger:
+    book = Map({p.symbol: p.qty for p in event.positions})
+    unreported = state.unreported
+    for key in [k for k in unreported if k[0] == event.account]:
+        unreported = unreported.delete(key)
+    return msgspec.structs.replace(state, positions=state.positions.set(event.account, book),
+                                   unreported=unreported, applied=state.applied + 1)
+
+
+@_apply.register
+def _(event: TradingStateChanged, state: Ledger) -> Ledger:
+    return msgspec.structs.replace(state, trading=state.trading.set(event.account, event),
+                                   applied=state.applied + 1)
+
+
+@_apply.register
+def _(event: OrderRouted, state: Ledger) -> Ledger:
+    if event.intent_id is None:
         return _counted(state)
-    view = state.orders.get(ledger_key(event.account, intent_id))
+    view = state.orders.get(ledger_key(event.account, event.intent_id))
+    if view is not None:
+        return _with_order(state, msgspec.structs.replace(view, outcomes=view.outcomes + 1))
+    legs = tuple(LegView(leg=o.leg, side=o.side, qty=o.qty) for o in event.orders)
+    intent = event.intent
+    state = _routed_at(state, event.account, event.ts)
+    return _with_order(state, OrderView(intent_id=event.intent_id, account=event.account,
+                                        symbol=intent.symbol, side=intent.side, qty=intent.qty,
+                                        broker=event.broker, legs=legs, routed=tuple(event.orders)))
 
-    if isinstance(event, OrderRouted):
-        if view is not None:
-            return _with_order(state, msgspec.structs.replace(view, outcomes=view.outcomes + 1))
-        legs = tuple(LegView(leg=o.leg, side=o.side, qty=o.qty) for o in event.orders)
-        intent = event.intent
-        state = _routed_at(state, event.account, event.ts)
-        return _with_order(state, OrderView(intent_id=intent_id, account=event.account,
-                                            symbol=intent.symbol, side=intent.side, qty=intent.qty,
-                                            broker=event.broker, legs=legs,
-                                            routed=tuple(event.orders)))
-    if isinstance(event, OrderRejected):
-        if event.cancel_id is not None or event.reason is RejectReason.DUPLICATE_INTENT:
-            # A refused cancel, or a reused intent id, changes nothing about the order.
-            return _counted(state)
-        if view is not None:
-            return _with_order(state, msgspec.structs.replace(view, outcomes=view.outcomes + 1))
-        refused = event.intent
-        return _with_order(state, OrderView(
-            intent_id=intent_id, account=event.account, rejected=event.reason,
-            symbol=refused.symbol if refused else "", side=refused.side if refused else None,
-            qty=refused.qty if refused else 0.0))
 
-    if view is None:
+@_apply.register
+def _(event: OrderRejected, state: Ledger) -> Ledger:
+    if event.intent_id is None or event.cancel_id is not None or event.reason is RejectReason.DUPLICATE_INTENT:
+        # A refused cancel, or a reused intent id, changes nothing about the order.
         return _counted(state)
-    leg_no = getattr(event, "leg", 0)
-    leg = _leg(view, leg_no)
-    if leg is None:
-        return _counted(state)
+    view = state.orders.get(ledger_key(event.account, event.intent_id))
+    if view is not None:
+        return _with_order(state, msgspec.structs.replace(view, outcomes=view.outcomes + 1))
+    intent = event.intent
+    return _with_order(state, OrderView(
+        intent_id=event.intent_id, account=event.account, rejected=event.reason,
+        symbol=intent.symbol if intent else "", side=intent.side if intent else None,
+        qty=intent.qty if intent else 0.0))
 
-    if isinstance(event, OrderFilled):
-        if event.fill_id in view.fill_ids:
-            return _counted(state)
-        filled = leg.filled + event.qty
-        status = OrderState.FILLED if filled >= leg.qty else OrderState.PARTIALLY_FILLED
-        view = _replace_leg(view, leg_no, filled=filled,
-                            status=leg.status if leg.status.terminal else status)
-        state = _with_order(state, msgspec.structs.replace(view, fill_ids=view.fill_ids | {event.fill_id}))
-        key = (view.account, view.symbol)
-        signed = event.qty if leg.side is BrokerSide.BUY else -event.qty
-        return msgspec.structs.replace(state, unreported=state.unreported.set(
-            key, state.unreported.get(key, 0.0) + signed))
-    if isinstance(event, OrderStatusChanged):
-        # Fills are counted from OrderFilled (deduplicated by fill id); the status total is kept
-        # beside them so the audit can check that the two agree. A late status never revives
-        # a finished leg.
-        status = leg.status if leg.status.terminal else event.status
-        return _with_order(state, _replace_leg(view, leg_no, status=status,
-                                               reported_filled=max(leg.reported_filled, event.filled)))
+
+@_apply.register
+def _(event: GatewayOrderEvent, state: Ledger) -> Ledger:
+    view = state.orders.get(ledger_key(event.account, event.intent_id))
+    leg = _leg(view, event.leg) if view is not None else None
+    if view is None or leg is None:
+        return _counted(state)
+    return _on_leg(event, state, view, leg)
+
+
+@functools.singledispatch
+def _on_leg(event: GatewayOrderEvent, state: Ledger, view: OrderView, leg: LegView) -> Ledger:
+    return _counted(state)  # e.g. OrderPlaceAttempted: nothing about the order changes yet
+
+
+@_on_leg.register
+def _(event: OrderFilled, state: Ledger, view: OrderView, leg: LegView) -> Ledger:
+    if event.fill_id in view.fill_ids:
+        return _counted(state)
+    filled = leg.filled + event.qty
+    status = OrderState.FILLED if filled >= leg.qty else OrderState.PARTIALLY_FILLED
+    view = _replace_leg(view, leg.leg, filled=filled, status=leg.status if leg.status.terminal else status)
+    state = _with_order(state, msgspec.structs.replace(view, fill_ids=view.fill_ids | {event.fill_id}))
+    key = (view.account, view.symbol)
+    signed = event.qty if leg.side is BrokerSide.BUY else -event.qty
+    return msgspec.structs.replace(state, unreported=state.unreported.set(
+        key, state.unreported.get(key, 0.0) + signed))
+
+
+@_on_leg.register
+def _(event: OrderStatusChanged, state: Ledger, view: OrderView, leg: LegView) -> Ledger:
+    # Fills are counted from OrderFilled (deduplicated by fill id); the status total is kept
+    # beside them so the audit can check that the two agree. A late status never revives
+    # a finished leg.
+    status = leg.status if leg.status.terminal else event.status
+    return _with_order(state, _replace_leg(view, leg.leg, status=status,
+                                           reported_filled=max(leg.reported_filled, event.filled)))
+
+
+@_on_leg.register
+def _(event: OrderSubmitted, state: Ledger, view: OrderView, leg: LegView) -> Ledger:
     if leg.status.terminal:
         return _counted(state)
-    if isinstance(event, OrderSubmitted):
-        new = OrderState.SUBMITTED if leg.status is OrderState.PENDING else leg.status
-        return _with_order(state, _replace_leg(view, leg_no, status=new,
-                                               broker_order_ids=leg.broker_order_ids | {event.broker_order_id}))
-    if isinstance(event, OrderCancelled):
-        return _with_order(state, _replace_leg(view, leg_no, status=OrderState.CANCELLED))
-    if isinstance(event, OrderBrokerRejected):
-        return _with_order(state, _replace_leg(view, leg_no, status=OrderState.REJECTED))
-    if isinstance(event, OrderHeld):
-        return _with_order(state, _replace_leg(view, leg_no, status=OrderState.HELD))
-    return _counted(state)
+    new = OrderState.SUBMITTED if leg.status is OrderState.PENDING else leg.status
+    return _with_order(state, _replace_leg(view, leg.leg, status=new,
+                                           broker_order_ids=leg.broker_order_ids | {event.broker_order_id}))
+
+
+def _leg_becomes(status: OrderState) -> Any:
+    def step(event: GatewayOrderEvent, state: Ledger, view: OrderView, leg: LegView) -> Ledger:
+        if leg.status.terminal:
+            return _counted(state)
+        return _with_order(state, _replace_leg(view, leg.leg, status=status))
+    return step
+
+
+_on_leg.register(OrderCancelled, _leg_becomes(OrderState.CANCELLED))
+_on_leg.register(OrderBrokerRejected, _leg_becomes(OrderState.REJECTED))
+_on_leg.register(OrderGatewayRefused, _leg_becomes(OrderState.REJECTED))
+_on_leg.register(OrderHeld, _leg_becomes(OrderState.HELD))
 
 
 def replay(events: Iterable[Any], state: Ledger | None = None) -> Ledger:

@@ -22,6 +22,13 @@ from . import subjects
 
 DAY = 24 * 3600.0
 
+# The stream names, defined here once.
+INTENTS_STREAM = "INTENTS"
+ROUTES_STREAM = "ROUTES"
+EVENTS_STREAM = "EVENTS"
+MARKET_STREAM = "MARKET"
+DEADLETTER_STREAM = "DEADLETTER"
+
 
 @dataclass(frozen=True)
 class Topology:
@@ -44,7 +51,7 @@ class Topology:
 def stream_configs(t: Topology = Topology()) -> list[StreamConfig]:
     return [
         StreamConfig(
-            name="INTENTS",
+            name=INTENTS_STREAM,
             description="client order and cancel intents (dedup by Nats-Msg-Id = account:intent id)",
             subjects=[subjects.ALL_INTENTS],
             storage=StorageType.FILE,
@@ -54,7 +61,7 @@ def stream_configs(t: Topology = Topology()) -> list[StreamConfig]:
             num_replicas=t.replicas,
         ),
         StreamConfig(
-            name="ROUTES",
+            name=ROUTES_STREAM,
             description="router → gateway broker orders and cancels (work queue)",
             subjects=[subjects.ALL_ROUTES],
             storage=StorageType.FILE,
@@ -64,7 +71,7 @@ def stream_configs(t: Topology = Topology()) -> list[StreamConfig]:
             num_replicas=t.replicas,
         ),
         StreamConfig(
-            name="EVENTS",
+            name=EVENTS_STREAM,
             description="the audit log: order life, positions, account values, registry writes",
             subjects=[subjects.ALL_EVENTS],
             storage=StorageType.FILE,
@@ -74,7 +81,7 @@ def stream_configs(t: Topology = Topology()) -> list[StreamConfig]:
             num_replicas=t.replicas,
         ),
         StreamConfig(
-            name="MARKET",
+            name=MARKET_STREAM,
             description="ticks and bars, bounded by age",
             subjects=[subjects.ALL_MARKET_DATA],
             storage=StorageType.FILE,
@@ -84,7 +91,7 @@ def stream_configs(t: Topology = Topology()) -> list[StreamConfig]:
             num_replicas=t.replicas,
         ),
         StreamConfig(
-            name="DEADLETTER",
+            name=DEADLETTER_STREAM,
             description="messages a consumer could not process, kept for people to look at",
             subjects=[subjects.ALL_DLQ],
             storage=StorageType.FILE,

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import re
 
+from .messages.base import Broker
 from .symbols import SymbolError, from_token, to_token
 
 ACCOUNT_RE = re.compile(r"^[A-Za-z0-9_-]+$")
 PREFIX = "janus"
+BROKERS = tuple(b.value for b in Broker)
 
 
 class SubjectError(ValueError):
@@ -26,8 +28,8 @@ def account_token(account: str) -> str:
 
 def broker_token(broker: str) -> str:
     broker = str(broker)
-    if broker not in ("ib", "webull"):
-        raise SubjectError(broker, "a broker type: ib or webull")
+    if broker not in BROKERS:
+        raise SubjectError(broker, f"a broker type: {', '.join(BROKERS)}")
     return broker
 
 

@@ -1,19 +1,14 @@
-"""Positions and account values as IB reports them, published when they change (debounced)."""
+"""Positions and account values as IB reports them, in Janus's words (the kernel's account
+publisher publishes them)."""
 
 from __future__ import annotations
 
-import asyncio
-
-import structlog
 from ib_async import IB
-from nats.js import JetStreamContext
 
-from janus_common import bus, subjects
-from janus_common.messages import AccountValues, Broker, Position, PositionSnapshot
+from janus_common.messages import Position
+from janus_gateway.adapter import AccountValuesReport
 
 from .mapping import canonical_from_ib
-
-log = structlog.get_logger()
 
 
 def positions_of(ib: IB, account_number: str) -> list[Position]:
@@ -31,50 +26,18 @@ def positions_of(ib: IB, account_number: str) -> list[Position]:
     return sorted(out, key=lambda p: p.symbol)
 
 
-class AccountDesk:
-    def __init__(self, ib: IB, js: JetStreamContext, alias: str, account_number: str, debounce: float = 0.3):
-        self.ib = ib
-        self.js = js
-        self.alias = alias
-        self.account_number = account_number
-        self.debounce = debounce
-        self._dirty = asyncio.Event()
-        self._last_positions: list[Position] | None = None
-        self._last_values: tuple | None = None
+VALUE_TAGS = ("NetLiquidation", "TotalCashValue", "BuyingPower", "AvailableFunds", "GrossPositionValue")
 
-    def attach(self) -> None:
-        self.ib.positionEvent += lambda _p: self._dirty.set()
-        self.ib.accountValueEvent += lambda _v: self._dirty.set()
 
-    async def work(self) -> None:
-        while True:
-            await self._dirty.wait()
-            await asyncio.sleep(self.debounce)  # coalesce a burst of updates into one snapshot
-            self._dirty.clear()
-            try:
-                await self.publish()
-            except Exception:
-                log.exception("account_publish_failed")
+def values_of(ib: IB, account_number: str) -> AccountValuesReport:
+    values = {v.tag: v.value for v in ib.accountValues(account_number)
+              if v.currency in ("USD", "") and v.tag in VALUE_TAGS}
 
-    async def publish(self, *, force: bool = False) -> None:
-        positions = positions_of(self.ib, self.account_number)
-        if force or positions != self._last_positions:
-            self._last_positions = positions
-            await bus.publish(self.js, subjects.evt_position(self.alias),
-                              PositionSnapshot(account=self.alias, broker=Broker.IB, positions=positions))
-        values = {v.tag: v.value for v in self.ib.accountValues(self.account_number)
-                  if v.currency in ("USD", "") and v.tag in ("NetLiquidation", "TotalCashValue", "BuyingPower",
-                                                              "AvailableFunds", "GrossPositionValue")}
-        key = tuple(sorted(values.items()))
-        if values and (force or key != self._last_values):
-            self._last_values = key
+    def num(tag: str) -> float | None:
+        try:
+            return float(values[tag])
+        except (KeyError, ValueError):
+            return None
 
-            def num(tag: str) -> float | None:
-                try:
-                    return float(values[tag])
-                except (KeyError, ValueError):
-                    return None
-
-            await bus.publish(self.js, subjects.evt_account(self.alias), AccountValues(
-                account=self.alias, broker=Broker.IB, cash=num("TotalCashValue"),
-                net_liquidation=num("NetLiquidation"), buying_power=num("BuyingPower"), values=values))
+    return AccountValuesReport(cash=num("TotalCashValue"), net_liquidation=num("NetLiquidation"),
+                               buying_power=num("BuyingPower"), values=values)

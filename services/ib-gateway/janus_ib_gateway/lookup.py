@@ -7,17 +7,9 @@ import asyncio
 
 from ib_async import IB, Contract, ContractDetails
 
-from janus_common.messages import (
-    IbContract,
-    LookupAmbiguous,
-    LookupCandidate,
-    LookupNotFound,
-    LookupRequest,
-    LookupUnique,
-    RejectReason,
-    RpcError,
-)
+from janus_common.messages import IbContract, LookupCandidate, LookupReply, LookupRequest
 from janus_common.symbols import SymbolError
+from janus_gateway import lookup as answers
 
 from .mapping import LookupQuery, lookup_query
 
@@ -57,23 +49,20 @@ class Lookups:
                     self.ib.reqContractDetailsAsync(contract_for(q, q.fallback_exchange)), self.timeout)
         return found
 
-    async def handle(self, req: LookupRequest):
+    async def handle(self, req: LookupRequest) -> LookupReply:
         try:
             q = lookup_query(req.symbol, req.asset_class, req.exchange, req.currency)
         except SymbolError as exc:
-            return RpcError(reason=RejectReason.INVALID_SYMBOL, message=str(exc))
+            return answers.invalid_symbol(str(exc))
         if req.con_id:
             q = LookupQuery(q.sec_type, q.symbol, q.exchange, q.currency)
         if not self.ready.is_set():
-            return RpcError(reason=RejectReason.BROKER_UNAVAILABLE, message="the IB gateway is not connected to IB")
+            return answers.unavailable("the IB gateway is not connected to IB")
         try:
             found = await self.details(q)
         except asyncio.TimeoutError:
-            return RpcError(reason=RejectReason.BROKER_UNAVAILABLE, message=f"IB did not answer the look-up of {req.symbol}")
+            return answers.unavailable(f"IB did not answer the look-up of {req.symbol}")
         if req.con_id:
             found = [cd for cd in found if cd.contract.conId == req.con_id]
-        if not found:
-            return LookupNotFound(message=f"IB has no {q.sec_type} {req.symbol} on {q.exchange} in {q.currency}")
-        if len(found) > 1:
-            return LookupAmbiguous(candidates=[candidate(cd) for cd in found])
-        return LookupUnique(candidate=candidate(found[0]))
+        return answers.outcome([candidate(cd) for cd in found],
+                               f"IB has no {q.sec_type} {req.symbol} on {q.exchange} in {q.currency}")

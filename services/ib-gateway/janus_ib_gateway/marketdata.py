@@ -25,12 +25,11 @@ from janus_common.messages import (
 )
 from janus_common.symbols import AssetClass, SymbolError, infer_asset_class, normalize
 
+from . import codes
 from .lookup import Lookups
 from .mapping import lookup_query
 
 log = structlog.get_logger()
-HARD_FAILURES = frozenset({354, 10168, 200})
-DELAYED = 10167
 
 
 def _num(x: float) -> float | None:
@@ -58,16 +57,14 @@ class MarketData:
         self.subs: dict[str, Subscription] = {}
         self.by_con_id: dict[int, Subscription] = {}
 
-    def attach(self) -> None:
-        self.ib.errorEvent += self._on_error
-
-    def _on_error(self, req_id: int, code: int, text: str, contract) -> None:
+    def on_error(self, req_id: int, code: int, text: str, contract) -> None:
+        """From the gateway's one error subscriber."""
         sub = self.by_con_id.get(getattr(contract, "conId", 0) or 0) if contract is not None else None
         if sub is None:
             return
-        if code == DELAYED:
+        if code == codes.DELAYED_DATA:
             sub.delayed = True  # accepted; every tick says so
-        elif code in HARD_FAILURES and sub.outcome is not None and not sub.outcome.done():
+        elif codes.is_entitlement_failure(code) and sub.outcome is not None and not sub.outcome.done():
             sub.outcome.set_result(f"IB error {code}: {text}")
 
     async def handle(self, req: MarketDataSubscribe | MarketDataUnsubscribe):

@@ -11,26 +11,16 @@ import asyncio
 from typing import Any
 
 import structlog
-from ib_async import IB, Contract, Order, Trade
-from nats.js import JetStreamContext
+from ib_async import IB, Contract, Order, OrderStatus, Trade
 
-from janus_common import bus, subjects
-from janus_common.messages import (
-    ORDER_EVENTS,
-    Broker,
-    BrokerSide,
-    CancelOrder,
-    ExternalOrderSeen,
-    OrderEvent,
-    OrderRouted,
-    OrderState,
-    PlaceOrder,
-    order_key,
-)
+from janus_common.messages import Broker, BrokerSide, ExternalOrderSeen, OrderState, PlaceOrder, RejectReason
+from janus_gateway.adapter import BrokerUnavailable, OrderRefused, PlaceFailed
+from janus_gateway.book import OrderBook
+from janus_gateway.emit import Emitter
 
 from . import tracker
+from .codes import CodeClass, classify
 from .mapping import IB_STATES, contract_fields, order_fields
-from .tracker import OrderTrack
 
 log = structlog.get_logger()
 
@@ -44,72 +34,36 @@ def _known(value: float | None) -> float:
     return 0.0 if value is None or value >= UNSET_DOUBLE else value
 
 
-class NotReady(RuntimeError):
-    """IB is not connected (or not reconciled yet): the route message is retried later."""
+class OrderDesk(OrderBook):
+    """The IB side of the kernel's route desk (:class:`janus_gateway.routes.OrderDesk`) and the
+    observer of IB's order callbacks, on the kernel's order book."""
 
-
-class OrderDesk:
-    def __init__(self, ib: IB, js: JetStreamContext, alias: str, account_number: str,
-                 ready: asyncio.Event, *, ack_timeout: float = 10.0, fill_grace: float = FILL_GRACE_S) -> None:
+    def __init__(self, ib: IB, emitter: Emitter, alias: str, account_number: str, *,
+                 ack_timeout: float = 10.0, fill_grace: float = FILL_GRACE_S) -> None:
+        super().__init__(emitter, alias, Broker.IB)
         self.ib = ib
         self.fill_grace = fill_grace
-        self.js = js
-        self.alias = alias
         self.account_number = account_number
-        self.ready = ready
         self.ack_timeout = ack_timeout
-        self.tracks: dict[str, OrderTrack] = {}
-        self.externals: set[tuple[int, str]] = set()
         self.queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
         self._placing: dict[str, asyncio.Event] = {}
 
-    # --- state from EVENTS ----------------------------------------------------------------
-
-    async def rebuild(self) -> None:
-        """Everything this account's events already say: our order keys and what was published."""
-        for event in await bus.history(self.js, "EVENTS", subjects.evt_order(self.alias), ORDER_EVENTS):
-            self._replay(event)
-        log.info("order_state_rebuilt", orders=len(self.tracks))
-
-    def _replay(self, event: Any) -> None:
-        if isinstance(event, OrderRouted):
-            for o in event.orders:
-                if o.broker is Broker.IB and o.order_key not in self.tracks:
-                    self.tracks[o.order_key] = OrderTrack(o.order_key, self.alias, o.symbol, o.side)
-            return
-        if isinstance(event, ExternalOrderSeen):
-            self.externals.add((int(event.broker_order_id), str(event.status)))
-            return
-        if not isinstance(event, OrderEvent) or event.intent_id is None:
-            return
-        key = order_key(event.intent_id, getattr(event, "leg", 0))
-        # The router's OrderRouted may be missing (a route sent by another tool): our own events
-        # for the account are enough to know the order is Janus's.
-        track = self.tracks.get(key) or OrderTrack(key, self.alias, getattr(event, "symbol", "") or "")
-        self.tracks[key] = tracker.replay(track, event)
-
-    # --- route messages -------------------------------------------------------------------
+    def refusal(self, order: PlaceOrder) -> OrderRefused | None:
+        if order.ib is None:
+            return OrderRefused(RejectReason.NO_CONTRACT, "the route message carries no IB contract")
+        return None
 
     def trade_for(self, key: str) -> Trade | None:
         return next((t for t in self.ib.trades() if t.order.orderRef == key), None)
 
-    async def handle_route(self, command: PlaceOrder | CancelOrder, _msg: Any) -> None:
-        if not self.ready.is_set():
-            try:
-                await asyncio.wait_for(self.ready.wait(), 5)
-            except asyncio.TimeoutError:
-                raise NotReady(f"IB not connected; {type(command).__name__} for {command.intent_id} retried") from None
-        if isinstance(command, CancelOrder):
-            self._cancel(command)
-            return
-        await self._place(command)
+    async def has_order(self, key: str) -> bool:
+        return self.trade_for(key) is not None
 
-    async def _place(self, order: PlaceOrder) -> None:
+    async def place(self, order: PlaceOrder) -> None:
         key = order.order_key
-        track = self.tracks.get(key) or OrderTrack(key, self.alias, order.symbol, order.side)
-        self.tracks[key] = track
+        track = self.track(key, symbol=order.symbol, side=order.side, qty=order.qty)
         existing = self.trade_for(key)
-        if track.submitted or track.rejected or existing is not None:
+        if track.submitted or track.finished or existing is not None:
             # Redelivered, or placed before a restart: IB already has it. Never place twice.
             log.info("order_already_placed", order_key=key, perm_id=existing.order.permId if existing else None)
             if existing is not None:
@@ -119,10 +73,9 @@ class OrderDesk:
                     if fill.execution.orderRef == key:
                         await self._observe_fill(None, fill)
             return
-        if order.ib is None:
-            self.tracks[key], events = tracker.on_error(track, 200, "the route message carries no IB contract")
-            await self._emit_list(events)
-            return
+        if not self.ib.isConnected():
+            raise BrokerUnavailable("IB is not connected")
+        assert order.ib is not None  # refusal() said so
         fields = order_fields(order, self.account_number)
         ib_order = Order(action=fields.action, totalQuantity=fields.total_quantity, orderType=fields.order_type,
                          lmtPrice=fields.lmt_price if fields.lmt_price is not None else UNSET_DOUBLE,
@@ -134,17 +87,25 @@ class OrderDesk:
             trade = self.ib.placeOrder(Contract(**contract_fields(order.ib)), ib_order)
             log.info("order_placed", order_key=key, order_id=trade.order.orderId, type=fields.order_type,
                      action=fields.action, qty=fields.total_quantity)
-            # Acknowledge the route message only once IB accepted or refused the order.
-            await asyncio.wait_for(acknowledged.wait(), self.ack_timeout)
+            # Done only once IB accepted or refused the order (or the connection dropped).
+            try:
+                await asyncio.wait_for(acknowledged.wait(), self.ack_timeout)
+            except asyncio.TimeoutError:
+                raise PlaceFailed(f"IB did not acknowledge {key} within {self.ack_timeout:g} s") from None
+            if not self.ib.isConnected() and not self.tracks[key].submitted and not self.tracks[key].finished:
+                raise PlaceFailed(f"the IB connection dropped while placing {key}")
         finally:
             self._placing.pop(key, None)
 
-    def _cancel(self, command: CancelOrder) -> None:
-        for leg in (0, 1):
-            trade = self.trade_for(order_key(command.intent_id, leg))
-            if trade is not None and not trade.isDone():
-                self.ib.cancelOrder(trade.order)
-                log.info("cancel_sent", order_key=trade.order.orderRef)
+    def connection_lost(self) -> None:
+        """Every place waiting for IB's answer learns now that none is coming."""
+        for waiting in self._placing.values():
+            waiting.set()
+
+    async def cancel(self, key: str) -> None:
+        trade = self.trade_for(key)
+        if trade is not None and not trade.isDone():
+            self.ib.cancelOrder(trade.order)
 
     # --- ib_async callbacks (enqueue only) ------------------------------------------------
 
@@ -155,7 +116,12 @@ class OrderDesk:
         # Published once either way: whichever comes second finds the execId already sent.
         self.ib.execDetailsEvent += lambda trade, fill: asyncio.get_running_loop().call_later(
             self.fill_grace, self.queue.put_nowait, ("fill", trade, fill))
-        self.ib.errorEvent += lambda req_id, code, text, contract: self.queue.put_nowait(("error", req_id, code, text))
+        self.ib.disconnectedEvent += self.connection_lost
+
+    def on_error(self, req_id: int, code: int, text: str) -> None:
+        """From the gateway's one error subscriber: an error about an order id, maybe ours."""
+        if req_id > 0:
+            self.queue.put_nowait(("error", req_id, code, text))
 
     async def work(self) -> None:
         while True:
@@ -177,72 +143,62 @@ class OrderDesk:
             trade = next((t for t in self.ib.trades() if t.order.orderId == req_id and req_id > 0), None)
             if trade is not None and trade.order.orderRef in self.tracks:
                 key = trade.order.orderRef
-                self.tracks[key], events = tracker.on_error(self.tracks[key], code, text)
-                await self._emit_list(events)
-                if events or code not in tracker.INFO_CODES:
+                events = await self.report(key, tracker.error_report(key, code, text))
+                if events or classify(code) is CodeClass.ORDER:
                     self._acknowledge(key)
 
     async def observe_trade(self, trade: Trade) -> None:
         key = trade.order.orderRef
         status = trade.orderStatus
-        if key in self.tracks and status.status == "Cancelled" and not (trade.order.permId or status.permId):
+        if key in self.tracks and status.status == OrderStatus.Cancelled and not (trade.order.permId or status.permId):
             # ib_async turns IB's refusal of a NEW order into "Cancelled" before it reports the
             # error: the order never existed at IB, so it is a rejection with IB's code.
             refusal = next((e for e in reversed(trade.log) if e.errorCode and e.errorCode != 202), None)
             if refusal is not None:
-                self.tracks[key], events = tracker.on_error(self.tracks[key], refusal.errorCode, refusal.message)
-                await self._emit_list(events)
+                await self.report(key, tracker.error_report(key, refusal.errorCode, refusal.message))
                 self._acknowledge(key)
                 return
         if key in self.tracks:
             # A completed order (reqCompletedOrders, after a restart) has a bare status: its filled
             # quantity is on the order itself.
             filled = status.filled or _known(trade.order.filledQuantity)
-            self.tracks[key], events = tracker.on_status(
-                self.tracks[key], status.status, filled, status.remaining, status.avgFillPrice,
-                trade.order.orderId, trade.order.permId or status.permId)
-            await self._emit_list(events)
-            if status.status not in ("PendingSubmit", "ApiPending"):
+            report = tracker.status_report(key, status.status, filled, status.remaining, status.avgFillPrice,
+                                           trade.order.orderId, trade.order.permId or status.permId)
+            if report is not None:
+                await self.report(key, report)
+            if status.status not in (OrderStatus.PendingSubmit, OrderStatus.ApiPending):
                 self._acknowledge(key)
             return
         await self._external(trade)
 
     async def _observe_fill(self, trade: Trade | None, fill: Any) -> None:
         key = fill.execution.orderRef or (trade.order.orderRef if trade else "")
-        track = self.tracks.get(key)
-        if track is None:
+        if key not in self.tracks:
             return
-        report = fill.commissionReport if fill.commissionReport and fill.commissionReport.execId else None
-        self.tracks[key], events = tracker.on_fill(track, fill.execution.execId, fill.execution.shares,
+        commission = fill.commissionReport if fill.commissionReport and fill.commissionReport.execId else None
+        await self.report(key, tracker.fill_report(key, fill.execution.execId, fill.execution.shares,
                                                    fill.execution.price, fill.execution.side,
-                                                   report.commission if report else None,
-                                                   report.currency if report else None, fill.execution.orderId)
-        await self._emit_list(events)
+                                                   commission.commission if commission else None,
+                                                   commission.currency if commission else None,
+                                                   fill.execution.orderId))
 
     async def _external(self, trade: Trade) -> None:
         """An order on our account that Janus did not place (another client, the TWS window)."""
         if trade.order.account and trade.order.account != self.account_number:
             return
-        state = IB_STATES.get(trade.orderStatus.status, OrderState.SUBMITTED)
         perm = trade.order.permId or trade.orderStatus.permId
-        if not perm or (perm, str(state)) in self.externals:
+        if not perm:
             return
-        self.externals.add((perm, str(state)))
-        event = ExternalOrderSeen(account=self.alias, broker=Broker.IB, broker_order_id=str(perm),
-                                  symbol=trade.contract.localSymbol or trade.contract.symbol,
-                                  side=BrokerSide.BUY if trade.order.action == "BUY" else BrokerSide.SELL,
-                                  qty=trade.order.totalQuantity, order_type=trade.order.orderType, status=state)
-        await bus.publish(self.js, subjects.evt_order(self.alias), event, msg_id=f"{self.alias}:ext:{perm}:{state}")
+        await self.external(ExternalOrderSeen(
+            account=self.alias, broker=Broker.IB, broker_order_id=str(perm),
+            symbol=trade.contract.localSymbol or trade.contract.symbol,
+            side=BrokerSide.BUY if trade.order.action == "BUY" else BrokerSide.SELL, qty=trade.order.totalQuantity,
+            order_type=trade.order.orderType, status=IB_STATES.get(trade.orderStatus.status, OrderState.SUBMITTED)))
 
     def _acknowledge(self, key: str) -> None:
         waiting = self._placing.get(key)
         if waiting is not None:
             waiting.set()
-
-    async def _emit_list(self, events: list[tuple[str, OrderEvent]]) -> None:
-        for msg_id, event in events:
-            await bus.publish(self.js, subjects.evt_order(self.alias), event, msg_id=f"{self.alias}:{msg_id}")
-            log.info("order_event", kind=type(event).__name__, intent_id=event.intent_id)
 
     # --- reconcile ------------------------------------------------------------------------
 

@@ -1,140 +1,76 @@
-"""Turns what IB says about one order into Janus events, each exactly once. Pure.
+"""What IB says about one order, as the kernel's broker-neutral reports. Pure.
 
-IB repeats itself: the same orderStatus twice, executions again on every reconnect, warnings
-that look like errors. The tracker remembers what it already published for the order (the
-state is rebuilt from EVENTS after a restart) and emits only what is new.
+The kernel's one tracker core (:mod:`janus_gateway.tracker`) turns reports into events exactly
+once; this module only translates IB's words: its status strings (ib_async's constants), its
+executions, and its error codes (classified once, in :mod:`.codes`). The ``on_*`` functions fold
+the translation straight into a track.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from janus_common.messages import Broker, BrokerSide, OrderEvent
+from janus_gateway import tracker as core
+from janus_gateway.adapter import ErrorKind, ErrorReport, FillReport, OrderStatusReport
+from janus_gateway.tracker import Emitted, Track
 
-from janus_common.messages import (
-    Broker,
-    BrokerSide,
-    OrderBrokerRejected,
-    OrderCancelled,
-    OrderEvent,
-    OrderFilled,
-    OrderHeld,
-    OrderState,
-    OrderStatusChanged,
-    OrderSubmitted,
-    split_order_key,
-    clip,
-)
-
+from .codes import CodeClass, classify
 from .mapping import IB_STATES
 
-INFO_CODES = frozenset({202, 10147, 10148, 10167, 10168, 399, 1100, 1101, 1102})
-HELD_CODES = frozenset({404})
+__all__ = ["OrderTrack", "error_report", "fill_report", "on_error", "on_fill", "on_status", "replay",
+           "status_report"]
+
+_ERROR_KINDS = {
+    CodeClass.HELD: ErrorKind.HELD,
+    CodeClass.ORDER: ErrorKind.ERROR,  # a refusal before IB accepted the order, a warning after
+}
 
 
-@dataclass(frozen=True)
-class OrderTrack:
-    order_key: str
-    account: str
-    symbol: str = ""
-    side: BrokerSide = BrokerSide.BUY
-    submitted: bool = False
-    status: OrderState | None = None
-    filled: float = 0.0
-    fill_ids: frozenset[str] = frozenset()
-    rejected: bool = False
-    held: bool = False
-    holds: int = 0  # hold episodes so far: each one is its own event
-    updates: int = 0  # status events published so far: numbers each one's Nats-Msg-Id
-
-    @property
-    def intent_id(self) -> str:
-        return split_order_key(self.order_key)[0]
-
-    @property
-    def leg(self) -> int:
-        return split_order_key(self.order_key)[1]
-
-    @property
-    def finished(self) -> bool:
-        return self.rejected or (self.status is not None and self.status.terminal)
+def OrderTrack(order_key: str, account: str, symbol: str = "",  # noqa: N802
+               side: BrokerSide = BrokerSide.BUY) -> Track:
+    return Track(order_key, account, Broker.IB, symbol=symbol, side=side)
 
 
-def _base(t: OrderTrack) -> dict:
-    return {"account": t.account, "intent_id": t.intent_id, "broker": Broker.IB, "leg": t.leg}
-
-
-Emitted = tuple[OrderTrack, list[tuple[str, OrderEvent]]]  # (msg id, event) pairs
-
-
-def on_status(t: OrderTrack, ib_status: str, filled: float, remaining: float, avg_price: float,
-              order_id: int, perm_id: int) -> Emitted:
-    events: list[tuple[str, OrderEvent]] = []
+def status_report(key: str, ib_status: str, filled: float, remaining: float, avg_price: float, order_id: int,
+                  perm_id: int) -> OrderStatusReport | None:
+    """None for a status word that says nothing by itself (ValidationError: its error code does)."""
     state = IB_STATES.get(ib_status)
-    if state is None or t.rejected:
-        return t, events
-    if not t.submitted and perm_id and state is not OrderState.PENDING and not t.finished:
-        events.append((f"sub:{t.order_key}", OrderSubmitted(**_base(t), broker_order_id=str(order_id),
-                                                           perm_id=str(perm_id))))
-        t = replace(t, submitted=True)
-    if t.status is not None and t.status.terminal:
-        return t, events  # a late or repeated status never reopens a finished order
-    if state is OrderState.PENDING:
-        return t, events
-    filled = max(filled, t.filled)  # a stale status never takes fills back
-    if state is OrderState.SUBMITTED and filled > 0:
-        state = OrderState.PARTIALLY_FILLED
-    if t.held and state is OrderState.PRE_SUBMITTED:
-        state = OrderState.HELD
-    if (state, filled) == (t.status, t.filled):
-        return t, events  # IB said the same thing again
-    events.append((f"st:{t.order_key}:{t.updates + 1}", OrderStatusChanged(
-        **_base(t), broker_order_id=str(order_id), status=state, filled=filled, remaining=remaining,
-        avg_fill_price=avg_price or None, broker_status=ib_status)))
-    if state is OrderState.CANCELLED:
-        events.append((f"cxl:{t.order_key}", OrderCancelled(**_base(t), filled=filled, reason=ib_status)))
-    held = t.held and state in (OrderState.HELD, OrderState.PRE_SUBMITTED)
-    return replace(t, status=state, filled=filled, held=held, updates=t.updates + 1), events
+    if state is None:
+        return None
+    return OrderStatusReport(order_key=key, status=state, filled=filled, remaining=remaining,
+                             avg_fill_price=avg_price or None, broker_order_id=str(order_id),
+                             perm_id=str(perm_id) if perm_id else None, acknowledged=bool(perm_id),
+                             broker_status=ib_status, reason=ib_status)
 
 
-def on_fill(t: OrderTrack, exec_id: str, qty: float, price: float, side: str, commission: float | None,
+def fill_report(key: str, exec_id: str, qty: float, price: float, side: str, commission: float | None,
+                currency: str | None, order_id: int) -> FillReport:
+    return FillReport(order_key=key, fill_id=exec_id, qty=qty, price=price,
+                      side=BrokerSide.BUY if side in ("BOT", "BUY") else BrokerSide.SELL,
+                      commission=commission, commission_currency=currency, broker_order_id=str(order_id))
+
+
+def error_report(key: str, code: int, text: str) -> ErrorReport:
+    return ErrorReport(order_key=key, kind=_ERROR_KINDS.get(classify(code), ErrorKind.INFORMATIONAL),
+                       code=str(code), text=text)
+
+
+def on_status(t: Track, ib_status: str, filled: float, remaining: float, avg_price: float,
+              order_id: int, perm_id: int) -> Emitted:
+    report = status_report(t.order_key, ib_status, filled, remaining, avg_price, order_id, perm_id)
+    return (t, []) if report is None else core.apply(report, t)
+
+
+def on_fill(t: Track, exec_id: str, qty: float, price: float, side: str, commission: float | None,
             currency: str | None, order_id: int) -> Emitted:
-    if exec_id in t.fill_ids:
-        return t, []
-    event = OrderFilled(**_base(t), fill_id=exec_id, symbol=t.symbol,
-                        side=BrokerSide.BUY if side in ("BOT", "BUY") else BrokerSide.SELL, qty=qty, price=price,
-                        commission=commission, commission_currency=currency, broker_order_id=str(order_id))
-    return replace(t, fill_ids=t.fill_ids | {exec_id}), [(f"fill:{exec_id}", event)]
+    return core.apply(fill_report(t.order_key, exec_id, qty, price, side, commission, currency, order_id), t)
 
 
-def on_error(t: OrderTrack, code: int, text: str) -> Emitted:
+def on_error(t: Track, code: int, text: str) -> Emitted:
     """404 = held for a locate (not a rejection); an error before IB acknowledged the order is a
     rejection; warnings and confirmations are nothing to report."""
-    if t.finished:
-        return t, []  # nothing IB says about a finished order changes it
-    if code in HELD_CODES:
-        if t.held:
-            return t, []
-        return replace(t, held=True, holds=t.holds + 1), [
-            (f"held:{t.order_key}:{t.holds + 1}", OrderHeld(**_base(t), code=str(code), text=clip(text)))]
-    if code in INFO_CODES or 2100 <= code < 2200:
-        return t, []
-    if t.submitted and t.status not in (None, OrderState.PENDING):
-        return t, []  # a warning about a live order (e.g. a refused modification): it still works
-    return replace(t, rejected=True), [(f"rej:{t.order_key}", OrderBrokerRejected(**_base(t), code=str(code),
-                                                                                 text=clip(text)))]
+    return core.apply(error_report(t.order_key, code, text), t)
 
 
-def replay(t: OrderTrack, event: OrderEvent) -> OrderTrack:
+def replay(t: Track, event: OrderEvent) -> Track:
     """Rebuild a track from events already published (after a restart)."""
-    if isinstance(event, OrderSubmitted):
-        return replace(t, submitted=True)
-    if isinstance(event, OrderStatusChanged):
-        return replace(t, status=event.status, filled=event.filled, submitted=True, updates=t.updates + 1)
-    if isinstance(event, OrderFilled):
-        return replace(t, fill_ids=t.fill_ids | {event.fill_id}, symbol=event.symbol or t.symbol)
-    if isinstance(event, OrderBrokerRejected):
-        return replace(t, rejected=True)
-    if isinstance(event, OrderHeld):
-        return replace(t, held=True, holds=t.holds + 1)
-    if isinstance(event, OrderCancelled):
-        return replace(t, status=OrderState.CANCELLED)
-    return t
+    return core.replay(event, t)

@@ -144,7 +144,13 @@ def _prices(order_type: OrderType, intent: OrderIntent) -> tuple[float | None, f
     return limit, stop
 
 
-def broker_fields(record: RegistryRecord, broker: Broker) -> IbContract | WebullInstrument | Rejection:
+def broker_fields(record: RegistryRecord, broker: Broker) -> IbContract | WebullInstrument | None | Rejection:
+    if broker is Broker.PAPER:
+        # The paper book needs only the canonical symbol (IB market data prices it), and values
+        # positions one unit per share: equities only.
+        if record.asset_class is AssetClass.EQUITY:
+            return None
+        return Rejection(RejectReason.UNKNOWN_SYMBOL, f"{record.symbol}: paper accounts trade equities only")
     if broker is Broker.IB:
         if record.ib is None:
             return Rejection(RejectReason.UNKNOWN_SYMBOL, f"{record.symbol} has no IB contract in the registry")

@@ -22,6 +22,8 @@ class BrokerCaps:
 CAPABILITIES: Mapping[Broker, BrokerCaps] = {
     Broker.IB: BrokerCaps(ALL_TYPES, frozenset({Tif.DAY, Tif.GTC, Tif.IOC}), explicit_short=False),
     Broker.WEBULL: BrokerCaps(ALL_TYPES, frozenset({Tif.DAY, Tif.GTC}), explicit_short=True),
+    # Janus's own paper book (janus-paper-gateway): one SELL whatever the position, like IB.
+    Broker.PAPER: BrokerCaps(ALL_TYPES, frozenset({Tif.DAY, Tif.GTC, Tif.IOC}), explicit_short=False),
 }
 
 

@@ -21,7 +21,8 @@ from .lookups import Failed, Outcome, classify
 
 log = structlog.get_logger()
 
-# The NATS micro names the gateways register under (answered on $SRV.PING.<name>).
+# The NATS micro names of the gateways that answer broker look-ups (answered on
+# $SRV.PING.<name>). The paper broker looks nothing up: its symbols are IB's.
 GATEWAY_SERVICES: dict[Broker, str] = {
     Broker.IB: "janus-ib-gateway",
     Broker.WEBULL: "janus-webull-gateway",
@@ -62,7 +63,7 @@ async def connected_brokers(nc: NATS, timeout: float = 1.0) -> set[Broker]:
             return None
         return broker
 
-    found = await asyncio.gather(*(ping(b) for b in Broker))
+    found = await asyncio.gather(*(ping(b) for b in GATEWAY_SERVICES))
     return {b for b in found if b is not None}
 
 

@@ -1,10 +1,11 @@
 """janus-webull-gateway --config config.yaml --account ALIAS
 
-One Webull account alias on NATS through the official SDK (blocking: every call on a thread).
-The connection loop builds the SDK clients and checks the account (backing off on failure),
-reconciles (polls what was open, publishes positions), opens the gate for route messages, and
-keeps the trade-event stream subscribed: when it ends — or goes quiet past the ping deadline —
-it is re-subscribed with backoff, and REST polling of open orders covers whatever it missed.
+One Webull account alias on NATS through the official SDK (blocking: every call on a thread), on
+the gateway kernel (:mod:`janus_gateway`): the kernel's lifecycle connects (checks the account),
+reconciles (polls what was open, publishes positions) and opens the gate for route messages; the
+watch here keeps the trade-event stream subscribed: when it ends — or goes quiet past the ping
+deadline — it is re-subscribed with backoff, and REST polling of open orders covers whatever it
+missed.
 """
 
 from __future__ import annotations
@@ -17,28 +18,20 @@ import sys
 import tempfile
 import time
 
-import msgspec
 import structlog
 
-from janus_common import bus, subjects
+from janus_common.backoff import Backoff
 from janus_common.config import ConfigError
-from janus_common.messages import (
-    LOOKUP_REQUEST,
-    ROUTES,
-    SYNC_REQUEST,
-    Broker,
-    ConnectionState,
-    GatewayConnection,
-    MessageDecodeError,
-    OrderBrokerRejected,
-    RejectReason,
-    RpcError,
-    SyncDone,
-    clip,
-)
+from janus_common.messages import Broker, ConnectionState, Position
 from janus_common.service import ServiceContext, run
+from janus_gateway import kernel
+from janus_gateway.account import AccountPublisher
+from janus_gateway.adapter import AccountValuesReport, BrokerUnavailable
+from janus_gateway.emit import Emitter
+from janus_gateway.lifecycle import Lifecycle
+from janus_gateway.routes import RouteDesk
 
-from .account import AccountDesk
+from .account import positions_of, values_of
 from .lookup import Lookups
 from .orders import OrderDesk
 from .webull_api import EventStream, WebullApi, WebullError
@@ -55,64 +48,43 @@ def token_dir(alias: str) -> str:
     return path
 
 
-class Connection:
-    def __init__(self, ctx: ServiceContext, alias: str, *, stream_dead_after: float) -> None:
-        assert ctx.config is not None
-        account = ctx.config.account(alias)
-        if account.broker is not Broker.WEBULL or account.webull is None:
-            raise ConfigError(f"accounts.{alias}.broker", "janus-webull-gateway serves Webull accounts only")
-        self.ctx = ctx
-        self.alias = alias
-        self.conn = account.webull
-        self.api = WebullApi(self.conn, token_dir(alias))
-        self.ready = asyncio.Event()
+class WebullConnection:
+    """The Webull session the kernel's lifecycle drives: connecting checks the account; watching
+    keeps the trade-event stream subscribed (and polls over its gaps) until the service stops."""
+
+    def __init__(self, ctx: ServiceContext, alias: str, life: Lifecycle, orders: OrderDesk, api: WebullApi,
+                 *, stream_dead_after: float) -> None:
+        self.stopping = ctx.stopping
+        self.life = life
+        self.orders = orders
+        self.api = api
+        self.conn = api.conn
         self.stream_dead_after = stream_dead_after
-        self.orders = OrderDesk(self.api, ctx.js, alias, self.ready)
-        self.accounts = AccountDesk(self.orders, ctx.js, alias)
-        self.orders.on_fill = self.accounts.dirty.set
         self.stream: EventStream | None = None
         self.stream_up = False
         self._stream_ended = asyncio.Event()
         self._last_heard = 0.0
         self._degraded = ""
 
-    async def state(self, state: ConnectionState, detail: str = "") -> None:
-        log.info("gateway_state", state=str(state), detail=detail)
-        with contextlib.suppress(bus.BusError):
-            await bus.publish(self.ctx.js, subjects.evt_account(self.alias),
-                              GatewayConnection(account=self.alias, broker=Broker.WEBULL, state=state, detail=clip(detail)))
+    @property
+    def where(self) -> str:
+        return f"{self.conn.host}:{self.conn.port}"
 
-    async def run(self) -> None:
-        delay = 0.5
-        while not self.ctx.stopping.is_set():
-            await self.state(ConnectionState.CONNECTING, f"{self.conn.host}:{self.conn.port}")
-            try:
-                account_id = await asyncio.to_thread(self.api.connect)
-                await self.state(ConnectionState.RECONCILING, f"account {account_id}")
-                open_orders = await self._reconcile()
-            except Exception as exc:  # Webull unreachable, or NATS refusing a publish: start again
-                detail = (f"Webull unreachable: {exc.http_status} {exc.code}" if isinstance(exc, WebullError)
-                          else f"reconcile failed: {type(exc).__name__}")
-                if not isinstance(exc, WebullError):
-                    log.exception("reconcile_failed")
-                await self.state(ConnectionState.DISCONNECTED, detail)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
-                continue
-            delay = 0.5
-            self.ready.set()
-            await self.state(ConnectionState.READY, f"{open_orders} open orders after reconcile")
-            await self._keep_stream()
-            return
+    async def connect(self) -> str:
+        try:
+            return f"account {await asyncio.to_thread(self.api.connect)}"
+        except WebullError as exc:
+            raise BrokerUnavailable(f"Webull unreachable: {exc.http_status} {exc.code}") from None
 
-    async def _reconcile(self) -> int:
-        await self.orders.poll()
-        await self.orders.release_deferred()
-        await self.accounts.publish(force=True)
-        return len(self.orders.open_keys())
+    async def watch(self) -> str:
+        await self._keep_stream()
+        return "stopping"
+
+    async def disconnect(self) -> None:
+        if self.stream is not None:
+            self.stream.close()
 
     # --- the trade-event stream ---------------------------------------------------------------
-
     def _start_stream(self) -> None:
         loop = asyncio.get_running_loop()
         ended = self._stream_ended
@@ -141,21 +113,21 @@ class Connection:
         self.stream.start()
 
     async def _keep_stream(self) -> None:
-        delay = 0.2
-        while not self.ctx.stopping.is_set():
+        pause = Backoff(initial=0.2, cap=10.0)
+        while not self.stopping.is_set():
             self.stream_up = False
             self._start_stream()
-            while not self.ctx.stopping.is_set():
+            while not self.stopping.is_set():
                 try:
                     await asyncio.wait_for(self._stream_ended.wait(), min(1.0, self.stream_dead_after / 2))
                     break
                 except asyncio.TimeoutError:
                     pass
                 if self.stream_up:
-                    delay = 0.2
+                    pause.reset()
                     if self._degraded:
                         self._degraded = ""
-                        await self.state(ConnectionState.READY, "event stream subscribed")
+                        await self.life.state(ConnectionState.READY, "event stream subscribed")
                 if time.monotonic() - self._last_heard > self.stream_dead_after:
                     # Not even a ping: the subscription is dead though its socket may be open.
                     log.warning("event_stream_silent", seconds=self.stream_dead_after)
@@ -163,46 +135,57 @@ class Connection:
                     self.stream.close()
                     await self._stream_ended.wait()
                     break
-            if self.ctx.stopping.is_set():
+            if self.stopping.is_set():
                 return
             if not self._degraded:
                 self._degraded = "event stream down; polling"
-                await self.state(ConnectionState.DEGRADED, self._degraded)
+                await self.life.state(ConnectionState.DEGRADED, self._degraded)
             try:
                 await self.orders.poll()  # what happened while the stream was away
             except Exception as exc:  # the poller tries again on its own schedule
                 log.warning("poll_after_stream_loss_failed", error=type(exc).__name__)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 10.0)
-
-    def stop(self) -> None:
-        if self.stream is not None:
-            self.stream.close()
+            await pause.sleep(self.stopping)
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--account", required=True, help="the account alias in config.yaml")
+    kernel.add_arguments(parser)
+    webull_arguments(parser)
+
+
+def webull_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stream-dead-after", type=float, default=30.0,
                         help="seconds without a ping or event before the event stream is re-subscribed")
-    parser.add_argument("--ack-wait", type=float, default=30.0,
-                        help="seconds before an unacknowledged route message (a crashed gateway) is redelivered")
-
-
-def _intent_of(data: bytes) -> str | None:
-    with contextlib.suppress(Exception):
-        raw = msgspec.msgpack.decode(data)
-        if isinstance(raw, dict) and isinstance(raw.get("intent_id"), str):
-            return raw["intent_id"]
-    return None
 
 
 async def setup(ctx: ServiceContext) -> None:
     assert ctx.config is not None
     alias = ctx.args.account
-    conn = Connection(ctx, alias, stream_dead_after=ctx.args.stream_dead_after)
-    await conn.orders.rebuild()
-    ctx.spawn(conn.orders.work(), "order-events")
-    ctx.spawn(conn.accounts.work(conn.ready), "account-events")
+    account = ctx.config.account(alias)
+    if account.broker is not Broker.WEBULL or account.webull is None:
+        raise ConfigError(f"accounts.{alias}.broker", "janus-webull-gateway serves Webull accounts only")
+    api = WebullApi(account.webull, token_dir(alias))
+    life = Lifecycle(ctx.js, alias, Broker.WEBULL, ctx.stopping)
+    emitter = Emitter(ctx.js, alias)
+    orders = OrderDesk(api, emitter, alias)
+    routes = RouteDesk(orders, emitter, Broker.WEBULL, life.ready, kernel.route_settings(ctx.args))
+    orders.refuse = routes.refuse
+    publisher = AccountPublisher(
+        ctx.js, alias, Broker.WEBULL,
+        positions=lambda: _positions(orders, api),
+        values=lambda: _values(orders, api))
+    orders.on_fill = publisher.changed
+    conn = WebullConnection(ctx, alias, life, orders, api, stream_dead_after=ctx.args.stream_dead_after)
+
+    async def reconcile() -> int:
+        await orders.poll()
+        await orders.release_deferred()
+        await publisher.publish(force=True)
+        return len(orders.open_keys())
+
+    await kernel.rebuild(ctx, alias, orders.replay, routes.replay)
+    orders.defer_unplaced()
+    ctx.spawn(orders.work(), "order-events")
+    ctx.spawn(publisher.work(life.ready), "account-events")
 
     failures = 0
 
@@ -210,49 +193,39 @@ async def setup(ctx: ServiceContext) -> None:
         # REST failing poll after poll (after the call's own retries) is news for the rest of Janus.
         nonlocal failures
         if ok and failures >= 3:
-            await conn.state(ConnectionState.READY, "Webull REST answering again")
+            await life.state(ConnectionState.READY, "Webull REST answering again")
         failures = 0 if ok else failures + 1
         if failures == 3:
-            await conn.state(ConnectionState.DEGRADED, "Webull REST failing; orders retried")
+            await life.state(ConnectionState.DEGRADED, "Webull REST failing; orders retried")
 
-    ctx.spawn(conn.orders.poll_forever(conn.conn.poll_interval_s, conn.ready, polled), "order-poll")
-    ctx.spawn(conn.run(), "webull-connection")
-    lookups = Lookups(conn.orders, conn.ready)
+    ctx.spawn(orders.poll_forever(account.webull.poll_interval_s, life.ready, polled), "order-poll")
+    ctx.spawn(life.run(conn, reconcile, conn.where), "webull-connection")
+    lookups = Lookups(orders, life.ready)
 
-    async def sync(req):
-        if not conn.ready.is_set():
-            return RpcError(reason=RejectReason.BROKER_UNAVAILABLE, message="the Webull gateway is not connected")
+    async def sync() -> int:
         try:
-            groups = await conn.orders.call(conn.api.open_orders)
-            await conn.orders.poll()
+            groups = await orders.call(api.open_orders)
+            await orders.poll()
         except WebullError as exc:
-            return RpcError(reason=RejectReason.BROKER_UNAVAILABLE, message=f"Webull unavailable: {exc.code}")
-        conn.accounts.dirty.set()
-        return SyncDone(account=alias, open_orders=len(groups))
+            raise BrokerUnavailable(f"Webull unavailable: {exc.code}") from None
+        publisher.changed()
+        return len(groups)
 
-    await ctx.add_rpc("lookup", subjects.rpc_lookup("webull"), LOOKUP_REQUEST, lookups.handle,
-                      queue_group="janus-webull-lookup")
-    await ctx.add_rpc("sync", subjects.rpc_sync(alias), SYNC_REQUEST, sync)
-
-    async def bad_route(msg, exc: MessageDecodeError) -> None:
-        # The message itself goes to the dead-letter subject; if it names an intent, that intent
-        # gets a typed rejection so whoever waits on it learns why.
-        log.error("route_undecodable", subject=msg.subject, reason=exc.reason)
-        intent_id = _intent_of(msg.data)
-        if intent_id:
-            await bus.publish(ctx.js, subjects.evt_order(alias), OrderBrokerRejected(
-                account=alias, intent_id=intent_id, broker=Broker.WEBULL, code=str(RejectReason.MALFORMED),
-                text=f"route message not understood: {exc.reason}"))
-
-    await ctx.add_consumer(bus.Consumer(
-        ctx.js, stream="ROUTES", durable=f"webull-gateway-{alias}", filter_subject=subjects.route("webull", alias),
-        codec=ROUTES, handler=conn.orders.handle_route, on_decode_error=bad_route, max_ack_pending=1,
-        batch=1, ack_wait=ctx.args.ack_wait, max_deliver=-1, retry_delay=1.0))
+    await kernel.serve_rpcs(ctx, alias, Broker.WEBULL, life.ready, lookup=lookups.handle, sync=sync)
+    await kernel.serve_routes(ctx, alias, Broker.WEBULL, routes, ack_wait=ctx.args.route_ack_wait)
 
     async def stopping() -> None:
-        conn.stop()
+        await conn.disconnect()
 
     ctx.on_stop(stopping)
+
+
+async def _positions(orders: OrderDesk, api: WebullApi) -> list[Position]:
+    return positions_of(await orders.call(api.positions))
+
+
+async def _values(orders: OrderDesk, api: WebullApi) -> AccountValuesReport:
+    return values_of(await orders.call(api.balance))
 
 
 def main(argv: list[str] | None = None) -> int:

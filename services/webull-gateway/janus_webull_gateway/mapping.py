@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from janus_common.messages import OrderState, OrderType, PlaceOrder
+from janus_common.messages import OrderState, OrderType, PlaceOrder, RejectReason
+from janus_gateway.adapter import OrderRefused
 
 _ALNUM = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
@@ -38,13 +39,16 @@ WEBULL_STATES = {
 }
 
 
-class RouteError(ValueError):
-    """A route message Webull cannot take as it is; ``code`` is the reason published."""
+class RouteError(OrderRefused):
+    """A route message Webull cannot take as it is: refused by the gateway, never sent."""
 
-    def __init__(self, code: str, text: str) -> None:
-        super().__init__(text)
-        self.code = code
-        self.text = text
+    @property
+    def code(self) -> str:
+        return str(self.reason)
+
+    @property
+    def text(self) -> str:
+        return self.detail
 
 
 def client_order_id(key: str) -> str:
@@ -55,13 +59,14 @@ def client_order_id(key: str) -> str:
 
 def _price(value: float | None, name: str) -> str:
     if value is None:
-        raise RouteError("MISSING_PRICE", f"{name} is required for this order type")
+        reason = RejectReason.MISSING_LIMIT_PRICE if name.startswith("limit") else RejectReason.MISSING_STOP_PRICE
+        raise RouteError(reason, f"{name} is required for this order type")
     return f"{Decimal(str(value)):f}"
 
 
 def _qty(value: float) -> str:
     if value <= 0 or value != int(value):
-        raise RouteError("INVALID_QTY", f"Webull equities take a positive whole quantity, not {value}")
+        raise RouteError(RejectReason.INVALID_QTY, f"Webull equities take a positive whole quantity, not {value}")
     return str(int(value))
 
 
@@ -69,9 +74,9 @@ def new_order(order: PlaceOrder, coid: str) -> dict[str, Any]:
     """The ``new_orders`` entry of place_order (v3) for a route message."""
     kind = WEBULL_ORDER_TYPES.get(order.order_type)
     if kind is None:
-        raise RouteError("ORDER_TYPE_UNSUPPORTED", f"Webull has no {order.order_type} order")
+        raise RouteError(RejectReason.ORDER_TYPE_UNSUPPORTED, f"Webull has no {order.order_type} order")
     if str(order.tif) not in ("DAY", "GTC"):
-        raise RouteError("TIF_UNSUPPORTED", f"Webull takes DAY or GTC, not {order.tif}")
+        raise RouteError(RejectReason.TIF_UNSUPPORTED, f"Webull takes DAY or GTC, not {order.tif}")
     inst = order.webull
     body: dict[str, Any] = {
         "combo_type": "NORMAL", "client_order_id": coid, "symbol": inst.symbol if inst else order.symbol,

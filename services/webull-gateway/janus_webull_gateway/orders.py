@@ -5,8 +5,8 @@ At most once: before placing, the track (rebuilt from EVENTS) and then Webull it
 detail by client_order_id) are asked whether the order exists. An ambiguous failure (429, 5xx,
 a dropped connection) is never retried blind: the order detail decides whether it was placed.
 
-Exactly once: every observation, whichever way it came, goes through the pure tracker under one
-lock, so two sources saying the same thing publish it once.
+Exactly once: every observation, whichever way it came, goes through the kernel's tracker core under
+the order book's one lock, so two sources saying the same thing publish it once.
 """
 
 from __future__ import annotations
@@ -16,52 +16,40 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
-from nats.js import JetStreamContext
 
-from janus_common import bus, subjects
-from janus_common.messages import (
-    ORDER_EVENTS,
-    Broker,
-    CancelOrder,
-    OrderEvent,
-    OrderRouted,
-    OrderState,
-    PlaceOrder,
-    order_key,
-)
+from janus_common.backoff import Backoff
+from janus_common.messages import Broker, OrderEvent, OrderFilled, OrderState, PlaceOrder, RejectReason, order_key
+from janus_gateway.adapter import BrokerUnavailable, OrderRefused
+from janus_gateway.book import OrderBook
+from janus_gateway.emit import Emitter
 
 from . import tracker
 from .mapping import Observation, RouteError, client_order_id, from_event, from_group, new_order
-from .tracker import OrderTrack
+from janus_gateway.tracker import Track
 from .webull_api import WebullApi, WebullError
 
 log = structlog.get_logger()
 
 
-class NotReady(RuntimeError):
-    """Webull is not reachable: the route message is retried later (the broker check first)."""
-
-
-def _pause(exc: WebullError, delay: float) -> float:
+def _at_least(exc: WebullError) -> float:
     # A 429 asks for a second (Webull's Retry-After): hammering sooner only extends the limit.
-    return max(delay, 1.0) if exc.http_status == 429 else delay
+    return 1.0 if exc.http_status == 429 else 0.0
 
 
-class OrderDesk:
-    def __init__(self, api: WebullApi, js: JetStreamContext, alias: str, ready: asyncio.Event, *,
+class OrderDesk(OrderBook):
+    """The Webull side of the kernel's route desk, on the kernel's order book."""
+
+    def __init__(self, api: WebullApi, emitter: Emitter, alias: str, *,
                  retries: int = 6, backoff: float = 0.2, max_backoff: float = 5.0) -> None:
+        super().__init__(emitter, alias, Broker.WEBULL)
         self.api = api
-        self.js = js
-        self.alias = alias
-        self.ready = ready
         self.retries = retries
         self.backoff = backoff
         self.max_backoff = max_backoff
-        self.tracks: dict[str, OrderTrack] = {}
-        self.by_coid: dict[str, str] = {}  # client_order_id → order key (the reverse mapping)
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.on_fill: Callable[[], None] = lambda: None
-        self._lock = asyncio.Lock()
+        # How a refusal of a deferred leg is published (the kernel's route desk, bound at setup).
+        self.refuse: Callable[[PlaceOrder, RejectReason, str], Awaitable[None]] | None = None
         # Keys whose place call is under way: Webull's own answer (400 + error code) is what a
         # refusal is published with, not the FAILED event that may overtake it on the stream.
         self._placing: set[str] = set()
@@ -69,14 +57,12 @@ class OrderDesk:
         # the account is still long, so a later leg waits here (keyed by the leg before it) until
         # that leg has filled. Routed legs are rebuilt from EVENTS, so a restart loses none.
         self.deferred: dict[str, PlaceOrder] = {}
-        self.routed: dict[str, PlaceOrder] = {}
 
-    # --- state from EVENTS ----------------------------------------------------------------
+    def client_order_id(self, key: str) -> str:
+        return client_order_id(key)
 
-    async def rebuild(self) -> None:
-        for event in await bus.history(self.js, "EVENTS", subjects.evt_order(self.alias), ORDER_EVENTS):
-            self._replay(event)
-        log.info("order_state_rebuilt", orders=len(self.tracks))
+    def defer_unplaced(self) -> None:
+        """After the rebuild: later legs routed but not placed wait for their prior leg again."""
         for key, order in self.routed.items():
             track = self.tracks.get(key)
             if order.leg > 0 and track is not None and not (track.submitted or track.finished):
@@ -88,37 +74,44 @@ class OrderDesk:
             prior = self.tracks.get(prior_key)
             if prior is not None and prior.finished:
                 self.deferred.pop(prior_key, None)
-                await self._place(order)
+                await self._place_later(order)
 
-    def _track(self, key: str, **kw: Any) -> OrderTrack:
+    def waiting(self, key: str) -> bool:
+        return any(o.order_key == key for o in self.deferred.values())
+
+    def refusal(self, order: PlaceOrder) -> OrderRefused | None:
+        if order.account != self.alias or order.broker is not Broker.WEBULL:
+            return OrderRefused(RejectReason.ACCOUNT_MISMATCH, f"sent to the Webull gateway of {self.alias} but "
+                                                               f"addressed to {order.broker}/{order.account}")
+        try:
+            new_order(order, client_order_id(order.order_key))
+        except RouteError as exc:  # a field Webull cannot express
+            return exc
+        return None
+
+    async def has_order(self, key: str) -> bool:
         track = self.tracks.get(key)
-        if track is None:
-            track = OrderTrack(key, self.alias, client_order_id(key), **kw)
-            self.tracks[key] = track
-            self.by_coid[track.client_order_id] = key
-        return track
+        coid = track.client_order_id if track is not None else client_order_id(key)
+        group = await self._unavailable_if_failing(self.call(self.api.detail, coid))
+        if group is None:
+            return False
+        await self.observe_group(group, placing=True)
+        return True
 
-    def _replay(self, event: Any) -> None:
-        if isinstance(event, OrderRouted):
-            for o in event.orders:
-                if o.broker is Broker.WEBULL:
-                    self._track(o.order_key, symbol=o.symbol, side=o.side, qty=o.qty)
-                    self.routed[o.order_key] = o
-            return
-        if (not isinstance(event, OrderEvent) or event.intent_id is None
-                or getattr(event, "broker", None) is not Broker.WEBULL):
-            return
-        key = order_key(event.intent_id, getattr(event, "leg", 0))
-        track = tracker.replay(self._track(key, symbol=getattr(event, "symbol", "") or ""), event)
-        self.tracks[key] = track
-        self.by_coid[track.client_order_id] = key
+    async def _unavailable_if_failing(self, call: Awaitable[Any]) -> Any:
+        try:
+            return await call
+        except WebullError as exc:
+            if exc.retryable:
+                raise BrokerUnavailable(f"Webull unavailable ({exc.http_status} {exc.code})") from None
+            raise
 
     # --- broker calls -----------------------------------------------------------------------
 
     async def call(self, fn: Callable[..., Any], *args: Any) -> Any:
         """A blocking SDK call on a thread, retried with backoff while the failure is transient
         (429, 5xx, network). Only for calls that are safe to repeat: never ``place``."""
-        delay = self.backoff
+        pause = Backoff(initial=self.backoff, cap=self.max_backoff)
         for attempt in range(self.retries):
             try:
                 return await asyncio.to_thread(fn, *args)
@@ -127,36 +120,17 @@ class OrderDesk:
                     raise
                 log.warning("webull_call_retry", call=getattr(fn, "__name__", "?"), status=exc.http_status,
                             code=exc.code, attempt=attempt + 1)
-                await asyncio.sleep(_pause(exc, delay))
-                delay = min(delay * 2, self.max_backoff)
+                await pause.sleep(at_least=_at_least(exc))
         raise AssertionError("unreachable")
 
     # --- route messages -------------------------------------------------------------------
 
-    async def handle_route(self, command: PlaceOrder | CancelOrder, _msg: Any) -> None:
-        if not self.ready.is_set():
-            try:
-                await asyncio.wait_for(self.ready.wait(), 5)
-            except asyncio.TimeoutError:
-                raise NotReady(f"Webull not connected; {type(command).__name__} for {command.intent_id} "
-                               "retried") from None
-        try:
-            if isinstance(command, CancelOrder):
-                await self._cancel(command)
-            else:
-                await self._place(command)
-        except WebullError as exc:
-            if exc.retryable:
-                raise NotReady(f"Webull unavailable ({exc.http_status} {exc.code}); retried") from None
-            raise
+    async def place(self, order: PlaceOrder) -> None:
+        await self._unavailable_if_failing(self._place(order))
 
     async def _place(self, order: PlaceOrder) -> None:
         key = order.order_key
-        track = self._track(key, symbol=order.symbol, side=order.side, qty=order.qty)
-        if order.account != self.alias or order.broker is not Broker.WEBULL:
-            text = f"sent to the Webull gateway of {self.alias} but addressed to {order.broker}/{order.account}"
-            await self._apply(key, lambda t: tracker.on_rejected(t, "ACCOUNT_MISMATCH", text))
-            return
+        track = self.track(key, symbol=order.symbol, side=order.side, qty=order.qty)
         if track.submitted or track.finished:
             log.info("order_already_placed", order_key=key, client_order_id=track.client_order_id)
             return  # redelivered, or placed before a restart: never twice
@@ -166,27 +140,23 @@ class OrderDesk:
             if prior is None or not prior.finished:
                 self.deferred[prior_key] = order
                 log.info("leg_waits_for_prior_leg", order_key=key, prior=prior_key)
-                return  # placed by _apply when the prior leg ends
+                return  # placed by after() when the prior leg ends
             if prior.status is not OrderState.FILLED:
-                text = f"the closing leg {prior_key} ended {prior.status or 'REJECTED'}; the opening leg is not placed"
-                await self._apply(key, lambda t: tracker.on_rejected(t, "PRIOR_LEG_NOT_FILLED", text))
-                return
-        try:
-            body = new_order(order, track.client_order_id)
-        except RouteError as exc:
-            await self._apply(key, lambda t: tracker.on_rejected(t, exc.code, exc.text))
-            return
+                raise OrderRefused(RejectReason.PRIOR_LEG_NOT_FILLED, f"the closing leg {prior_key} ended "
+                                   f"{prior.status or 'REJECTED'}; the opening leg is not placed")
+        body = new_order(order, track.client_order_id)  # RouteError: refused, never sent
         self._placing.add(key)
         try:
             await self._place_once(order, key, track, body)
         finally:
             self._placing.discard(key)
 
-    async def _place_once(self, order: PlaceOrder, key: str, track: OrderTrack, body: dict[str, Any]) -> None:
-        delay = self.backoff
-        for _attempt in range(self.retries):
-            # Webull may already have it: placed before a crash, or behind an ambiguous failure.
-            group = await self.call(self.api.detail, track.client_order_id)
+    async def _place_once(self, order: PlaceOrder, key: str, track: Track, body: dict[str, Any]) -> None:
+        pause = Backoff(initial=self.backoff, cap=self.max_backoff)
+        for attempt in range(self.retries):
+            # Webull may already have it: behind an ambiguous failure (the route desk asked
+            # before the first try).
+            group = await self.call(self.api.detail, track.client_order_id) if attempt else None
             if group is not None:
                 log.info("order_found_at_broker", order_key=key, client_order_id=track.client_order_id)
                 await self.observe_group(group, placing=True)
@@ -196,13 +166,12 @@ class OrderDesk:
             except WebullError as exc:
                 if exc.retryable:
                     log.warning("place_ambiguous", order_key=key, status=exc.http_status, code=exc.code)
-                    await asyncio.sleep(_pause(exc, delay))
-                    delay = min(delay * 2, self.max_backoff)
+                    await pause.sleep(at_least=_at_least(exc))
                     continue  # the detail check decides whether it was placed
                 if exc.code == "DUPLICATE_CLIENT_ORDER_ID":
                     continue
                 log.info("order_refused", order_key=key, status=exc.http_status, code=exc.code)
-                await self._apply(key, lambda t: tracker.on_rejected(t, exc.code, exc.text))
+                await self.report(key, tracker.rejection(key, exc.code, exc.text))
                 return
             order_id = str(answer.get("order_id") or "")
             log.info("order_placed", order_key=key, client_order_id=track.client_order_id, order_id=order_id,
@@ -210,25 +179,22 @@ class OrderDesk:
             await self.observe(Observation(client_order_id=track.client_order_id, order_id=order_id,
                                            status="SUBMITTED", qty=order.qty, source="place"), placing=True)
             return
-        # Still unsure after every attempt: the route message goes back to JetStream (redelivered
-        # later, starting with the broker check) rather than holding shutdown hostage.
-        raise NotReady(f"Webull kept failing while placing {key}; retried later")
+        # Still unsure after every attempt: Webull is having trouble (not this order): the route
+        # message goes back to JetStream (redelivered later, starting with the broker check).
+        raise BrokerUnavailable(f"Webull kept failing while placing {key}; retried later")
 
-    async def _cancel(self, command: CancelOrder) -> None:
-        for leg in (0, 1):
-            track = self.tracks.get(order_key(command.intent_id, leg))
-            if track is None or track.finished:
-                continue
-            try:
-                await self.call(self.api.cancel, track.client_order_id)
-                log.info("cancel_sent", order_key=track.order_key)
-            except WebullError as exc:
-                if exc.retryable:
-                    raise
-                log.info("cancel_refused", order_key=track.order_key, code=exc.code)  # already done
-            group = await self.call(self.api.detail, track.client_order_id)
-            if group is not None:
-                await self.observe_group(group)
+    async def cancel(self, key: str) -> None:
+        track = self.tracks.get(key)
+        if track is None or track.finished:
+            return
+        try:
+            await self._unavailable_if_failing(self.call(self.api.cancel, track.client_order_id))
+            log.info("cancel_sent", order_key=track.order_key)
+        except WebullError as exc:
+            log.info("cancel_refused", order_key=track.order_key, code=exc.code)  # already done
+        group = await self._unavailable_if_failing(self.call(self.api.detail, track.client_order_id))
+        if group is not None:
+            await self.observe_group(group)
 
     # --- observations ---------------------------------------------------------------------
 
@@ -237,22 +203,18 @@ class OrderDesk:
             await self.observe(obs, placing=placing)
 
     async def observe(self, obs: Observation, *, placing: bool = False) -> None:
-        key = self.by_coid.get(obs.client_order_id)
+        key = self.by_client_order_id.get(obs.client_order_id)
         if key is None:
             return  # not Janus's order (placed by another app on the account)
         if not placing and key in self._placing and obs.status == "FAILED":
             return
-        await self._apply(key, lambda t: tracker.observe(t, obs))
+        report = tracker.report_of(key, obs)
+        if report is not None:
+            await self.report(key, report)
 
-    async def _apply(self, key: str, step: Callable[[OrderTrack], tracker.Emitted]) -> None:
-        async with self._lock:
-            self.tracks[key], events = step(self.tracks[key])
-            for msg_id, event in events:
-                await bus.publish(self.js, subjects.evt_order(self.alias), event, msg_id=f"{self.alias}:{msg_id}")
-                log.info("order_event", kind=type(event).__name__, intent_id=event.intent_id,
-                         leg=getattr(event, "leg", 0))
-                if type(event).__name__ == "OrderFilled":
-                    self.on_fill()
+    def after(self, key: str, events: list[OrderEvent]) -> None:
+        if any(isinstance(e, OrderFilled) for e in events):
+            self.on_fill()
         waiting = self.deferred.get(key)
         if waiting is not None and self.tracks[key].finished:
             del self.deferred[key]
@@ -261,12 +223,12 @@ class OrderDesk:
     async def _place_later(self, order: PlaceOrder) -> None:
         try:
             await self._place(order)
+        except OrderRefused as exc:
+            if self.refuse is not None:
+                await self.refuse(order, exc.reason, exc.detail)
         except Exception:
             # Not lost: it is in EVENTS (OrderRouted); the next start places it.
             log.exception("deferred_leg_failed", order_key=order.order_key)
-
-    def open_keys(self) -> list[str]:
-        return [k for k, t in self.tracks.items() if t.submitted and not t.finished]
 
     # --- the event stream (fed by the SDK's thread) and polling ----------------------------
 

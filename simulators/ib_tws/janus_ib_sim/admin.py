@@ -5,7 +5,8 @@
     POST /order        {"symbol": "AAPL", "action": "BUY", "qty": 100, "type": "LMT", "lmt": 190}
     POST /scenario     {"name": "connection_lost" | "connection_restored" | "farm_down" | "farm_up" |
                         "require_subscription" | "delayed_only" | "hold_for_locate" |
-                        "withhold_commissions" | "duplicate_status" | "freeze" | "restart", ...arguments}
+                        "withhold_commissions" | "duplicate_status" | "drop_on_place" | "freeze" |
+                        "restart", ...arguments}
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ async def _scenario(sim: IBSimulator, body: dict[str, Any]) -> Any:
         sim.hold_next_short_for_locate(int(body.get("count", 1)))
     elif name == "withhold_commissions":
         sim.withhold_commission_reports(int(body.get("count", 1)))
+    elif name == "drop_on_place":
+        sim.drop_on_place(str(body["order_ref"]))
     elif name == "freeze":
         sim.freeze(bool(body.get("frozen", True)))
     elif name == "duplicate_status":

@@ -44,6 +44,8 @@ class Scenario:
     delayed_only: set[int] = field(default_factory=set)  # conIds answering 10167 + delayed data
     hold_for_locate: int = 0  # how many next short sales are held (404)
     withhold_commissions: int = 0  # how many next live fills come without their commission report
+    # orderRefs whose placement kills the placing client's session, every time (a poison order)
+    drop_on_place: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -305,6 +307,10 @@ class IBSimulator:
     def place(self, session: Session, order_id: int, spec: Spec, action: str, qty: float, order_type: str,
               lmt: float | None, aux: float | None, tif: str, account: str, order_ref: str) -> SimOrder:
         assert session.client_id is not None
+        if order_ref and order_ref in self.scenario.drop_on_place:
+            log.info("scenario_drop_on_place", client_id=session.client_id, order_ref=order_ref)
+            session.close()  # the session dies on it: the error below goes nowhere
+            raise OrderError(0, "session dropped on this order (scenario)")
         return self._place(session.client_id, order_id, spec, action, qty, order_type, lmt, aux, tif, account,
                            order_ref)
 
@@ -590,6 +596,10 @@ class IBSimulator:
         """The next ``count`` live fills arrive without their commission report (IB sends it
         late, or only when executions are requested)."""
         self.scenario.withhold_commissions += count
+
+    def drop_on_place(self, order_ref: str) -> None:
+        """Placing an order with this orderRef drops the connection, every time it is tried."""
+        self.scenario.drop_on_place.add(order_ref)
 
     def freeze(self, frozen: bool = True) -> None:
         """A TWS that hangs: connections stay up, requests go unanswered (until unfrozen)."""

@@ -32,6 +32,7 @@ from janus_common.bus import connect
 from janus_common.config import ConfigError, load
 from janus_common.embedded import EmbeddedNats, EmbeddedPostgres, port_open
 from janus_common.streams import ensure_streams
+from janus_common.backoff import Backoff
 
 from ..discovery import discover
 from .plan import ProcessSpec, plan
@@ -76,19 +77,19 @@ class Child:
 
     async def watch(self) -> None:
         """Restart with backoff when the process dies on its own."""
-        delay = 0.5
+        pause = Backoff(initial=0.5, cap=30.0)
         while True:
             assert self.proc is not None
             code = await self.proc.wait()
             if self.stopping:
                 return
             self.restarts += 1
+            delay = pause.next_delay()
             log.error("process_died", process=self.spec.name, exit_code=code, restart_in=delay,
                       restarts=self.restarts)
             await asyncio.sleep(delay)
             if self.stopping:
                 return
-            delay = min(delay * 2, 30.0)
             await self.start()
 
     def signal(self, sig: int) -> None:

@@ -9,6 +9,13 @@ from janus_common.config import JanusConfig
 from janus_common.messages import Broker
 
 
+GATEWAY_SCRIPTS: dict[Broker, str] = {
+    Broker.IB: "janus-ib-gateway",
+    Broker.WEBULL: "janus-webull-gateway",
+    Broker.PAPER: "janus-paper-gateway",
+}
+
+
 @dataclass(frozen=True)
 class ProcessSpec:
     name: str  # unique, used for the log file
@@ -58,7 +65,7 @@ def plan(config: JanusConfig, config_path: str, installed: Callable[[str], str |
                                      service_name=f"janus-{name}"))
 
     for alias, account in config.accounts.items():
-        script = "janus-ib-gateway" if account.broker is Broker.IB else "janus-webull-gateway"
+        script = GATEWAY_SCRIPTS[account.broker]
         path = installed(script)
         if path:
             specs.append(ProcessSpec(f"gateway-{alias}", [path, "--config", config_path, "--account", alias],

@@ -9,6 +9,17 @@ import msgspec
 from ..symbols import AssetClass
 from .base import Broker, BrokerRef, Event, Symbol, Text, Word
 
+__all__ = [
+    "AccountEvent",
+    "AccountValues",
+    "ConnectionState",
+    "GatewayConnection",
+    "Position",
+    "PositionEvent",
+    "PositionSnapshot",
+]
+
+
 
 class Position(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     symbol: Symbol  # canonical (options canonical-like, display only)

@@ -37,6 +37,36 @@ def clip(text: str, limit: int = TEXT_MAX) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+__all__ = [
+    "BrokerRef",
+    "Broker",
+    "Hash",
+    "ID_MAX",
+    "ID_PATTERN",
+    "Id",
+    "SYMBOL_MAX",
+    "Subject",
+    "Symbol",
+    "TEXT_MAX",
+    "Text",
+    "TradingState",
+    "Word",
+    "clip",
+    "BrokerSide",
+    "Event",
+    "Message",
+    "OrderState",
+    "OrderType",
+    "PositionEffect",
+    "RejectReason",
+    "Side",
+    "Tif",
+    "new_id",
+    "now_ns",
+]
+
+
+
 def new_id() -> str:
     """A fresh message id: 32 lowercase hex characters (fits Webull's client_order_id rules)."""
     return uuid.uuid4().hex
@@ -66,6 +96,7 @@ class Event(Message, frozen=True, kw_only=True):
 class Broker(StrEnum):
     IB = "ib"
     WEBULL = "webull"
+    PAPER = "paper"  # an account Janus keeps itself, priced by IB market data
 
 
 class Side(StrEnum):
@@ -159,7 +190,14 @@ class RejectReason(StrEnum):
     RISK_MAX_POSITION = "RISK_MAX_POSITION"
     RISK_MAX_OPEN_ORDERS = "RISK_MAX_OPEN_ORDERS"
     RATE_LIMITED = "RATE_LIMITED"
-    STALE = "STALE"  # older than the router's max_intent_age_s when it came to be decided
+    # too old to act on: an intent older than the router's max_intent_age_s, or a route message
+    # older than the gateway's --max-route-age
+    STALE = "STALE"
+
+    # Refusals by a gateway (OrderGatewayRefused): the order never reached the broker.
+    NO_CONTRACT = "NO_CONTRACT"  # the route carries nothing this broker can place
+    PRIOR_LEG_NOT_FILLED = "PRIOR_LEG_NOT_FILLED"  # the closing leg of a split SELL did not fill
+    POISON = "POISON"  # placing it failed the same way twice (dropped connection, exception)
 
 
 class TradingState(StrEnum):

@@ -29,6 +29,35 @@ from .rpc import (
     SyncRequest,
 )
 
+__all__ = [
+    "ACCOUNT_EVENTS",
+    "ANY_EVENT",
+    "CONTROL_EVENTS",
+    "Codec",
+    "DEAD_LETTERS",
+    "HARMONY_REPLY",
+    "HARMONY_REQUEST",
+    "INTENTS",
+    "LOOKUP_REPLY",
+    "LOOKUP_REQUEST",
+    "MARKET_DATA",
+    "MD_REPLY",
+    "MD_REQUEST",
+    "MessageDecodeError",
+    "ORDER_EVENTS",
+    "POSITION_EVENTS",
+    "REGISTRY_EVENTS",
+    "RESOLVE_REPLY",
+    "RESOLVE_REQUEST",
+    "ROUTES",
+    "SYNC_REPLY",
+    "SYNC_REQUEST",
+    "VALUATIONS",
+    "codec_for_subject",
+    "encode",
+]
+
+
 T = TypeVar("T")
 
 _encoder = msgspec.msgpack.Encoder()

@@ -7,6 +7,13 @@ import msgspec
 from ..symbols import AssetClass
 from .base import BrokerRef, Symbol, Word
 
+__all__ = [
+    "IbContract",
+    "RegistryRecord",
+    "WebullInstrument",
+]
+
+
 
 class IbContract(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
     """What IB needs to identify a contract. ``con_id`` alone suffices once known."""

@@ -11,6 +11,16 @@ import msgspec
 
 from .base import Event, Id, Message, RejectReason, Symbol, Text, TradingState, Word, new_id, now_ns
 
+__all__ = [
+    "AccountCommand",
+    "CancelAllRequest",
+    "CancelAllRouted",
+    "ControlEvent",
+    "ControlRejected",
+    "TradingStateChanged",
+    "TradingStateRequest",
+]
+
 # --- janus.intent.{account} (commands) -----------------------------------------------------
 
 

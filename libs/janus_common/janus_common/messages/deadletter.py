@@ -10,6 +10,12 @@ from .base import Hash, Id, Message, Subject, Text, Word, new_id, now_ns
 # enough that the letter always fits (the original may be as large as the server's max payload).
 HEAD_BYTES = 1024
 
+__all__ = [
+    "DeadLetter",
+    "HEAD_BYTES",
+]
+
+
 
 class DeadLetter(Message, frozen=True, kw_only=True):
     """A refused message, described: its size, its SHA-256 and its first bytes (``data``), and

@@ -6,6 +6,16 @@ import msgspec
 
 from .base import Broker, Id, Message, Symbol, new_id, now_ns
 
+__all__ = [
+    "AccountValuation",
+    "Bar",
+    "MarketData",
+    "PositionValuation",
+    "Tick",
+    "Valuation",
+]
+
+
 # --- janus.md.tick.{symbol}, janus.md.bar.{symbol} --------------------------------------
 
 

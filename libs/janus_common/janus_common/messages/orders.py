@@ -26,6 +26,34 @@ from .base import (
 )
 from .contracts import IbContract, WebullInstrument
 
+__all__ = [
+    "CancelIntent",
+    "CancelOrder",
+    "CancelRouted",
+    "ExternalOrderSeen",
+    "GatewayOrderEvent",
+    "Intent",
+    "OrderBrokerRejected",
+    "OrderCancelled",
+    "OrderEvent",
+    "OrderFilled",
+    "OrderGatewayRefused",
+    "OrderHeld",
+    "OrderIntent",
+    "OrderLifeEvent",
+    "OrderPlaceAttempted",
+    "OrderRejected",
+    "OrderRouted",
+    "OrderStatusChanged",
+    "OrderSubmitted",
+    "PlaceOrder",
+    "PositionDecision",
+    "RouteCommand",
+    "order_key",
+    "split_order_key",
+]
+
+
 # --- janus.intent.{account} -------------------------------------------------------------
 
 
@@ -149,17 +177,22 @@ class CancelRouted(OrderEvent, frozen=True, kw_only=True):
     broker: Broker
 
 
-class OrderSubmitted(OrderEvent, frozen=True, kw_only=True):
+class GatewayOrderEvent(OrderEvent, frozen=True, kw_only=True):
+    """What a gateway says about one broker order of an intent: always the intent, the broker
+    and the leg (0, or 1 for the opening leg of a split SELL), so folds never probe for them."""
+
+    intent_id: Id
     broker: Broker
-    leg: int = 0
+    leg: int
+
+
+class OrderSubmitted(GatewayOrderEvent, frozen=True, kw_only=True):
     broker_order_id: BrokerRef
     perm_id: BrokerRef | None = None
     client_order_id: BrokerRef | None = None
 
 
-class OrderStatusChanged(OrderEvent, frozen=True, kw_only=True):
-    broker: Broker
-    leg: int = 0
+class OrderStatusChanged(GatewayOrderEvent, frozen=True, kw_only=True):
     broker_order_id: BrokerRef | None = None
     status: OrderState
     filled: float = 0.0
@@ -168,9 +201,7 @@ class OrderStatusChanged(OrderEvent, frozen=True, kw_only=True):
     broker_status: Word | None = None  # the broker's own word, for people
 
 
-class OrderFilled(OrderEvent, frozen=True, kw_only=True):
-    broker: Broker
-    leg: int = 0
+class OrderFilled(GatewayOrderEvent, frozen=True, kw_only=True):
     fill_id: BrokerRef  # IB execId / Webull fill id: each published exactly once
     symbol: Symbol
     side: BrokerSide
@@ -181,25 +212,38 @@ class OrderFilled(OrderEvent, frozen=True, kw_only=True):
     broker_order_id: BrokerRef | None = None
 
 
-class OrderCancelled(OrderEvent, frozen=True, kw_only=True):
-    broker: Broker
-    leg: int = 0
+class OrderCancelled(GatewayOrderEvent, frozen=True, kw_only=True):
     filled: float = 0.0
     reason: Text | None = None
 
 
-class OrderBrokerRejected(OrderEvent, frozen=True, kw_only=True):
-    broker: Broker
-    leg: int = 0
+class OrderBrokerRejected(GatewayOrderEvent, frozen=True, kw_only=True):
+    """The BROKER refused the order (its own code and sentence)."""
+
     code: Word
     text: Text
 
 
-class OrderHeld(OrderEvent, frozen=True, kw_only=True):
+class OrderGatewayRefused(GatewayOrderEvent, frozen=True, kw_only=True):
+    """Janus's gateway refused to place the order, so no broker ever saw it (or saw it and
+    lost the connection on it, twice): a route with no contract for this broker, a route
+    message too old to place (``STALE``), one that keeps failing (``POISON``)."""
+
+    reason: RejectReason
+    text: Text
+
+
+class OrderPlaceAttempted(GatewayOrderEvent, frozen=True, kw_only=True):
+    """The gateway is about to send the order to the broker (the ``attempt``-th time). Kept so
+    the poison quarantine counts attempts across gateway restarts."""
+
+    attempt: int
+    detail: Text = ""  # why the attempt before this one failed, if one did
+
+
+class OrderHeld(GatewayOrderEvent, frozen=True, kw_only=True):
     """The broker holds the order (e.g. IB 404, waiting for a locate): not rejected."""
 
-    broker: Broker
-    leg: int = 0
     code: Word
     text: Text
 
@@ -225,6 +269,8 @@ OrderLifeEvent = (
     | OrderFilled
     | OrderCancelled
     | OrderBrokerRejected
+    | OrderGatewayRefused
+    | OrderPlaceAttempted
     | OrderHeld
     | ExternalOrderSeen
 )

@@ -7,6 +7,12 @@ from .contracts import RegistryRecord
 
 import msgspec
 
+__all__ = [
+    "RegistryEntryWritten",
+    "RegistryEvent",
+]
+
+
 
 class RegistryEntryWritten(Message, frozen=True, kw_only=True):
     event_id: Id = msgspec.field(default_factory=new_id)

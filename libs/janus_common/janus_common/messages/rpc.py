@@ -8,6 +8,32 @@ from ..symbols import AssetClass
 from .base import Broker, Id, Message, RejectReason, Symbol, Text, Word
 from .contracts import IbContract, RegistryRecord, WebullInstrument
 
+__all__ = [
+    "HarmonyCounts",
+    "HarmonyReply",
+    "HarmonyRequest",
+    "HarmonySummary",
+    "LookupAmbiguous",
+    "LookupCandidate",
+    "LookupNotFound",
+    "LookupReply",
+    "LookupRequest",
+    "LookupUnique",
+    "MarketDataReply",
+    "MarketDataRequest",
+    "MarketDataSubscribe",
+    "MarketDataSubscribed",
+    "MarketDataUnsubscribe",
+    "ResolveReply",
+    "ResolveRequest",
+    "Resolved",
+    "RpcError",
+    "SyncDone",
+    "SyncReply",
+    "SyncRequest",
+]
+
+
 
 class RpcError(Message, frozen=True, kw_only=True):
     """Any RPC can answer this instead of its reply: a reason code and a sentence."""

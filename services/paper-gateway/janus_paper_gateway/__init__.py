@@ -1,0 +1,1 @@
+"""Janus paper broker: the matching engine (pure) and its gateway adapter."""

@@ -1,0 +1,56 @@
+"""The gateway kernel's safety rules, pure: the poison quarantine and stale routes."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from janus_gateway import safety
+from janus_gateway.adapter import BrokerUnavailable, PlaceFailed
+
+kinds = st.sampled_from([safety.NO_ANSWER, "ValueError", "OverflowError", "KeyError"])
+
+
+def model(failures: list[str]) -> bool:
+    """Independent statement of the rule: stop once some way of failing happened twice, or
+    after three failures whatever they were."""
+    seen: set[str] = set()
+    for n, kind in enumerate(failures, start=1):
+        if kind in seen or n >= 3:
+            return True
+        seen.add(kind)
+    return False
+
+
+@settings(max_examples=1000)
+@given(st.lists(kinds, max_size=8))
+def test_quarantine_matches_the_model(failures):
+    assert safety.quarantine(failures) is model(failures)
+
+
+@settings(max_examples=300)
+@given(st.lists(kinds, max_size=8))
+def test_an_order_is_never_tried_more_than_three_times(failures):
+    # Walk the failures one try at a time, as the route desk does: it stops at the first "yes".
+    tried = 0
+    for n in range(1, len(failures) + 1):
+        tried = n
+        if safety.quarantine(failures[:n]):
+            break
+    assert tried <= 3
+    if len(failures) >= 2 and failures[0] == failures[1]:
+        assert tried <= 2  # the same way twice: at most two tries
+
+
+def test_no_failure_is_no_quarantine_and_kinds_are_named():
+    assert safety.quarantine([]) is False
+    assert safety.failure_kind(PlaceFailed("dropped")) == safety.NO_ANSWER
+    assert safety.failure_kind(OverflowError("inf")) == "OverflowError"
+    assert safety.failure_kind(BrokerUnavailable("down")) == "BrokerUnavailable"
+
+
+@given(st.integers(0, 10**12), st.integers(-10**12, 10**12), st.floats(0.001, 1e5))
+def test_stale_is_older_than_the_max_age_and_never_when_disabled(sent, delta, max_age):
+    now = sent + delta
+    assert safety.is_stale(sent, now, max_age) is (delta > max_age * 1e9)
+    assert safety.is_stale(sent, now, 0) is False
