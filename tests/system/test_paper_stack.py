@@ -57,8 +57,9 @@ async def test_paper_1_trades_on_ib_prices_keeps_its_book_across_a_kill_and_audi
                 await nc.close()
             assert bought in {t.ask for t in ticks}
 
-            # A resting limit 20 below the market fills once the simulator is moved through it.
-            limit = round(bought - 20, 2)
+            # A resting limit 5 below the market (inside the shipped 10 % price band) fills once the
+            # simulator is moved through it.
+            limit = round(bought - 5, 2)
             orders = await client.follow_orders("paper-1")
             resting = asyncio.create_task(janus(url, "--json", "order", "--account", "paper-1", "BUY", "AAPL", "5",
                                                 "--type", "LIMIT", "--limit", str(limit), "--wait", "--timeout",
@@ -85,9 +86,11 @@ async def test_paper_1_trades_on_ib_prices_keeps_its_book_across_a_kill_and_audi
                 code, out = await janus(url, "positions", "--account", "paper-1", "--json", timeout=60)
             assert rows[0]["price_source"] == "ib" and rows[0]["derived"]
 
-            # A GTC limit far below rests; then the gateway is killed and the supervisor restarts it.
+            # A GTC limit well below (still inside the band) rests; then the gateway is killed and the
+            # supervisor restarts it.
+            far_limit = round((limit - 1) * 0.95, 2)
             code, out = await janus(url, "--json", "order", "--account", "paper-1", "BUY", "AAPL", "1", "--type",
-                                    "LIMIT", "--limit", "1", "--tif", "GTC", timeout=60)
+                                    "LIMIT", "--limit", str(far_limit), "--tif", "GTC", timeout=60)
             assert code == 0, out
             far = _lines(out)[0]["intent_id"]
             accounts = await client.follow_orders("paper-1", from_start=True)
