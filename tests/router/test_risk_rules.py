@@ -149,7 +149,7 @@ def model(order: OrderFacts, acct: AccountFacts, limits: RiskConfig, built) -> l
             off = abs(exact(p) - r) / r * 100
             if over(off, limits.price_band_pct):
                 found.append((R.PRICE_OUT_OF_BAND, [fmt(p), fmt(ref[0]), fmt(limits.price_band_pct),
-                                                    f"{float(off):.2f} %"]))
+                                                    f"{float(off):.6g} %"]))
                 break
     basis = prices[0][0] if prices else (ref[0] if ref is not None else None)
     if basis is not None:

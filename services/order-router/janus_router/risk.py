@@ -246,7 +246,7 @@ def _band(order: OrderFacts, acct: AccountFacts, quote: Quote | None, limits: Ri
         off_pct = abs(value - price) / price * 100
         if _over(off_pct, limits.price_band_pct):
             return Rejection(RejectReason.PRICE_OUT_OF_BAND,
-                             f"{name} {num(value)} is {off_pct:.2f} % from the reference price {num(price)} "
+                             f"{name} {num(value)} is {off_pct:.6g} % from the reference price {num(price)} "
                              f"of {order.symbol} ({kind}, {age:.1f} s old); the band is "
                              f"{num(limits.price_band_pct)} %")
     return None
