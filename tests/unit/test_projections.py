@@ -111,7 +111,7 @@ def test_positions_replace_per_account_and_rejections_are_outcomes():
 
 def test_the_same_intent_id_on_two_accounts_is_two_orders():
     state = p.replay([routed("x", "a", m.Side.BUY, 10, 1), routed("x", "b", m.Side.SELL, 4, 1),
-                      m.OrderFilled(account="b", intent_id="x", broker=m.Broker.WEBULL, fill_id="e1", symbol="AAPL",
+                      m.OrderFilled(account="b", intent_id="x", broker=m.Broker.WEBULL, leg=0, fill_id="e1", symbol="AAPL",
                                     side=m.BrokerSide.SELL, qty=4, price=1)])
     a, b = p.order(state, "a", "x"), p.order(state, "b", "x")
     assert (a.account, a.qty, a.filled, a.outcomes) == ("a", 10, 0, 1)
