@@ -106,3 +106,23 @@ def test_ib_contracts_get_canonical_names_that_look_up_the_same_contract(item):
     if sec_type == "FUT":
         assert cls is AssetClass.FUTURE and q.last_trade == last[:6] and q.exchange == "CME"
         assert q.fallback_exchange == "GLOBEX"
+
+
+def test_contract_fields_build_an_ib_contract_and_details_without_one_are_no_candidate():
+    from decimal import Decimal
+
+    from ib_async import Contract, ContractDetails
+
+    from janus_ib_gateway.lookup import candidate
+    from janus_ib_gateway.mapping import contract_fields
+    from janus_ib_gateway.orders import UNSET_DOUBLE, _known
+
+    ib = m.IbContract(symbol="ES", sec_type="FUT", exchange="CME", con_id=7, contract_month="202612",
+                      multiplier=50.0)
+    c = Contract(**contract_fields(ib))
+    assert (c.conId, c.exchange, c.lastTradeDateOrContractMonth, c.multiplier) == (7, "CME", "202612", "50")
+    assert candidate(ContractDetails()) is None
+    found = candidate(ContractDetails(contract=c, minTick=0.25))
+    assert found is not None and found.ib is not None and (found.ib.con_id, found.ib.min_tick) == (7, 0.25)
+    assert _known(UNSET_DOUBLE) == 0.0 and _known(None) == 0.0
+    assert _known(Decimal("3")) == 3.0 and type(_known(Decimal("3"))) is float

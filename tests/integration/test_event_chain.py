@@ -4,6 +4,7 @@ subject, dedup, and the audit catching a removed or replaced event."""
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime, timedelta, timezone
 
 import msgspec
 import pytest
@@ -92,3 +93,19 @@ async def test_reading_an_empty_subject_returns_at_once_when_other_subjects_have
     for _ in range(10):  # whether the server has skipped ahead when we ask is a matter of timing
         assert await bus.stored(js, bus.EVENTS_STREAM, subjects.evt_order("ib-1"), timeout=3) == []
     assert len(await bus.stored(js, bus.EVENTS_STREAM, subjects.evt_order("other"), timeout=3)) == 3
+
+
+async def test_reading_since_a_time_starts_there(js):
+    """``since`` is a datetime; nats-py sends it as RFC 3339 UTC, naive taken as UTC."""
+    await bus.publish(js, SUBJECT, _event(1))
+    await asyncio.sleep(0.05)
+    cut = datetime.now(timezone.utc)
+    await asyncio.sleep(0.05)
+    await bus.publish(js, SUBJECT, _event(2))
+    later = await bus.stored(js, bus.EVENTS_STREAM, SUBJECT, since=cut, timeout=5)
+    assert [m.ANY_EVENT.decode(r.data).message for r in later] == ["2"]
+    naive = cut.replace(tzinfo=None)
+    assert await bus.stored(js, bus.EVENTS_STREAM, SUBJECT, since=naive, timeout=5) == later
+    local = cut.astimezone(timezone(timedelta(hours=2)))
+    assert await bus.stored(js, bus.EVENTS_STREAM, SUBJECT, since=local, timeout=5) == later
+    assert len(await bus.stored(js, bus.EVENTS_STREAM, SUBJECT, since=cut - timedelta(hours=1), timeout=5)) == 2

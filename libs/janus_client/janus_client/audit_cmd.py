@@ -55,8 +55,7 @@ async def read_events(js: JetStreamContext, *, account: str | None, since: datet
                       timeout: float = 60.0) -> list[chain.Stored]:
     """Every event of the stream (or the account's) as stored, from the start or ``since``."""
     subject = events_subject(account)
-    start = since.strftime("%Y-%m-%dT%H:%M:%S.%fZ") if since is not None else None
-    return await bus.stored(js, EVENTS_STREAM, subject, since=start, timeout=timeout)
+    return await bus.stored(js, EVENTS_STREAM, subject, since=since, timeout=timeout)
 
 
 def decode_all(records: list[chain.Stored]) -> list[msgspec.Struct]:

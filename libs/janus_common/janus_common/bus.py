@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from datetime import datetime
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -107,7 +108,9 @@ async def connect(
                 # nats-py retries a failed FIRST connect forever when this is -1, which would
                 # hide a wrong URL; we bound it here, back off ourselves, then lift the bound.
                 max_reconnect_attempts=1,
-                reconnect_time_wait=reconnect_wait,
+                # nats-py annotates this `int`, but it is seconds handed to asyncio.sleep and
+                # wait_for, so a float works and is meant (the default 0.5 would truncate to 0).
+                reconnect_time_wait=reconnect_wait,  # type: ignore[arg-type]
                 connect_timeout=2,
                 allow_reconnect=True,
                 disconnected_cb=disconnected,
@@ -322,11 +325,12 @@ async def stored(
     stream: str,
     subject: str,
     *,
-    since: str | None = None,
+    since: datetime | None = None,
     timeout: float = 60.0,
 ) -> list[chain.Stored]:
     """Every message stored on ``subject`` (wildcards allowed), oldest first, as stored (subject,
-    stream sequence, bytes); from ``since`` (RFC 3339) when given."""
+    stream sequence, bytes); from ``since`` when given (nats-py sends it to the server as RFC 3339
+    in UTC; a naive datetime is taken as UTC)."""
     done = asyncio.Event()
     out: list[chain.Stored] = []
 
@@ -345,7 +349,8 @@ async def stored(
         # consumer_seq counts only messages that matched the filter; stream_seq does not help:
         # a filtered consumer skips past other subjects' messages, so it is non-zero even when
         # nothing matched, and waiting for a last message would then hang.
-        if info.num_pending == 0 and info.delivered.consumer_seq == 0:
+        delivered = info.delivered.consumer_seq if info.delivered is not None else 0
+        if info.num_pending == 0 and delivered == 0:
             return out  # nothing stored (yet) for this filter
         await asyncio.wait_for(done.wait(), timeout)
     finally:
@@ -372,7 +377,7 @@ class _StreamState(msgspec.Struct):
 
 class _StreamInfoReply(msgspec.Struct):
     state: _StreamState = msgspec.field(default_factory=_StreamState)
-    error: dict | None = None
+    error: dict[str, Any] | None = None
 
 
 async def history(
@@ -381,7 +386,7 @@ async def history(
     subject: str,
     codec: Codec[T],
     *,
-    since: str | None = None,
+    since: datetime | None = None,
     timeout: float = 60.0,
 ) -> list[T]:
     """Every message stored on ``subject``, oldest first, decoded (see :func:`stored`). What a

@@ -14,8 +14,12 @@ from janus_gateway import lookup as answers
 from .mapping import LookupQuery, lookup_query
 
 
-def candidate(cd: ContractDetails) -> LookupCandidate:
+def candidate(cd: ContractDetails) -> LookupCandidate | None:
+    """The candidate ``cd`` describes; None when it carries no contract (ib_async's
+    ContractDetails allows that): such a detail names nothing that could be traded."""
     c = cd.contract
+    if c is None:
+        return None
     return LookupCandidate(
         ib=IbContract(symbol=c.symbol, sec_type=c.secType, exchange=c.exchange or "SMART",
                       primary_exchange=c.primaryExchange or None, currency=c.currency or "USD",
@@ -63,6 +67,6 @@ class Lookups:
         except asyncio.TimeoutError:
             return answers.unavailable(f"IB did not answer the look-up of {req.symbol}")
         if req.con_id:
-            found = [cd for cd in found if cd.contract.conId == req.con_id]
-        return answers.outcome([candidate(cd) for cd in found],
+            found = [cd for cd in found if cd.contract is not None and cd.contract.conId == req.con_id]
+        return answers.outcome([c for c in map(candidate, found) if c is not None],
                                f"IB has no {q.sec_type} {req.symbol} on {q.exchange} in {q.currency}")

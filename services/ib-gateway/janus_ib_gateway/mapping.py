@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Required, TypedDict
 
 from janus_common.messages import BrokerSide, IbContract, OrderState, OrderType, PlaceOrder, Tif
 from janus_common.symbols import (
@@ -45,10 +46,27 @@ class IbOrderFields:
     account: str
 
 
-def contract_fields(c: IbContract) -> dict[str, object]:
+class IbContractFields(TypedDict, total=False):
+    """The keyword arguments of ib_async's Contract that :func:`contract_fields` sets."""
+
+    secType: Required[str]
+    symbol: Required[str]
+    exchange: Required[str]
+    currency: Required[str]
+    conId: int
+    primaryExchange: str
+    lastTradeDateOrContractMonth: str
+    multiplier: str
+    tradingClass: str
+    localSymbol: str
+    strike: float
+    right: str
+
+
+def contract_fields(c: IbContract) -> IbContractFields:
     """Keyword arguments for ib_async's Contract. With a conId IB needs nothing else, but the
     exchange is still required to route; SMART unless the registry says otherwise."""
-    fields: dict[str, object] = {"secType": c.sec_type, "symbol": c.symbol, "exchange": c.exchange or "SMART",
+    fields: IbContractFields = {"secType": c.sec_type, "symbol": c.symbol, "exchange": c.exchange or "SMART",
                                  "currency": c.currency or "USD"}
     if c.con_id:
         fields["conId"] = c.con_id

@@ -8,7 +8,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 import structlog
-from ib_async import IB, Contract
+from ib_async import IB, Contract, RealTimeBarList, Ticker
 from nats.aio.client import Client as NATS
 
 from janus_common import subjects
@@ -42,9 +42,10 @@ class Subscription:
     contract: Contract
     requesters: set[str] = field(default_factory=set)
     delayed: bool = False
-    ticker: object = None
-    bars: object = None
-    outcome: asyncio.Future | None = None
+    ticker: Ticker | None = None
+    bars: RealTimeBarList | None = None
+    # Settled by the first tick (None) or by IB's refusal (why).
+    outcome: asyncio.Future[str | None] | None = None
 
 
 class MarketData:
@@ -57,7 +58,7 @@ class MarketData:
         self.subs: dict[str, Subscription] = {}
         self.by_con_id: dict[int, Subscription] = {}
 
-    def on_error(self, req_id: int, code: int, text: str, contract) -> None:
+    def on_error(self, req_id: int, code: int, text: str, contract: Contract | None) -> None:
         """From the gateway's one error subscriber."""
         sub = self.by_con_id.get(getattr(contract, "conId", 0) or 0) if contract is not None else None
         if sub is None:
@@ -67,7 +68,7 @@ class MarketData:
         elif codes.is_entitlement_failure(code) and sub.outcome is not None and not sub.outcome.done():
             sub.outcome.set_result(f"IB error {code}: {text}")
 
-    async def handle(self, req: MarketDataSubscribe | MarketDataUnsubscribe):
+    async def handle(self, req: MarketDataSubscribe | MarketDataUnsubscribe) -> MarketDataSubscribed | RpcError:
         if isinstance(req, MarketDataUnsubscribe):
             for symbol in req.symbols:
                 sub = self.subs.get(symbol)
@@ -98,7 +99,10 @@ class MarketData:
         found = await self.lookups.details(q)
         if len(found) != 1:
             return f"IB has {len(found)} contracts for {symbol}"
-        sub = Subscription(symbol, found[0].contract, {requester})
+        contract = found[0].contract
+        if contract is None:
+            return f"IB described {symbol} without a contract"
+        sub = Subscription(symbol, contract, {requester})
         self.subs[symbol] = sub
         self.by_con_id[sub.contract.conId] = sub
         problem = await self._start(sub)
@@ -126,7 +130,7 @@ class MarketData:
             if sub.bars is not None:
                 self.ib.cancelRealTimeBars(sub.bars)
 
-    def _tick(self, sub: Subscription, t) -> None:
+    def _tick(self, sub: Subscription, t: Ticker) -> None:
         if sub.outcome is not None and not sub.outcome.done():
             sub.outcome.set_result(None)
         delayed = sub.delayed or getattr(t, "marketDataType", 1) in (3, 4)
@@ -134,7 +138,7 @@ class MarketData:
                     bid_size=_num(t.bidSize), ask_size=_num(t.askSize), last_size=_num(t.lastSize), delayed=delayed)
         asyncio.ensure_future(self.nc.publish(subjects.md_tick(sub.symbol), encode(tick)))
 
-    def _bar(self, sub: Subscription, bars, has_new: bool) -> None:
+    def _bar(self, sub: Subscription, bars: RealTimeBarList, has_new: bool) -> None:
         if not has_new or not bars:
             return
         b = bars[-1]

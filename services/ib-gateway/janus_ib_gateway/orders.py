@@ -8,6 +8,7 @@ heavy runs inside ib_async and per-order event order is IB's order.
 from __future__ import annotations
 
 import asyncio
+from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -30,8 +31,11 @@ UNSET_DOUBLE = 1.7976931348623157e308
 FILL_GRACE_S = 2.0
 
 
-def _known(value: float | None) -> float:
-    return 0.0 if value is None or value >= UNSET_DOUBLE else value
+def _known(value: float | Decimal | None) -> float:
+    """A quantity or price IB may leave unset. ib_async types Order.filledQuantity
+    ``float | Decimal`` (its decoder makes it a float); a float either way, never a Decimal
+    (msgspec would encode that as a string)."""
+    return 0.0 if value is None or value >= UNSET_DOUBLE else float(value)
 
 
 class OrderDesk(OrderBook):

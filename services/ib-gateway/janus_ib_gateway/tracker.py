@@ -8,7 +8,7 @@ the translation straight into a track.
 
 from __future__ import annotations
 
-from janus_common.messages import Broker, BrokerSide, OrderEvent
+from janus_common.messages import Broker, BrokerSide, GatewayOrderEvent
 from janus_gateway import tracker as core
 from janus_gateway.adapter import ErrorKind, ErrorReport, FillReport, OrderStatusReport
 from janus_gateway.tracker import Emitted, Track
@@ -71,6 +71,6 @@ def on_error(t: Track, code: int, text: str) -> Emitted:
     return core.apply(error_report(t.order_key, code, text), t)
 
 
-def replay(t: Track, event: OrderEvent) -> Track:
+def replay(t: Track, event: GatewayOrderEvent) -> Track:
     """Rebuild a track from events already published (after a restart)."""
     return core.replay(event, t)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 
 import structlog
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 
@@ -27,7 +28,7 @@ class EventFollower:
         self.ledger = projections.Ledger()
         self.last_seq = 0
         self._advanced = asyncio.Condition()
-        self._sub = None
+        self._sub: JetStreamContext.PushSubscription | None = None
 
     async def start(self) -> None:
         self._sub = await self.js.subscribe(subjects.ALL_EVENTS, stream="EVENTS", ordered_consumer=True,
@@ -38,7 +39,7 @@ class EventFollower:
         if self._sub is not None:
             await self._sub.unsubscribe()
 
-    async def _on_msg(self, msg) -> None:
+    async def _on_msg(self, msg: Msg) -> None:
         try:
             event = ANY_EVENT.decode(msg.data, subject=msg.subject)
         except MessageDecodeError as exc:

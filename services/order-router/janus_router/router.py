@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import msgspec
 import structlog
@@ -26,6 +26,7 @@ from janus_common.messages import (
     OrderIntent,
     OrderRejected,
     OrderRouted,
+    PlaceOrder,
     RejectReason,
     clip,
 )
@@ -147,7 +148,7 @@ class Router:
         log.info("intent_routed", broker=str(rules.broker), effect=str(route.decision.effect),
                  legs=len(route.orders))
 
-    async def _send_orders(self, account: str, rules: AccountRules, orders) -> None:
+    async def _send_orders(self, account: str, rules: AccountRules, orders: Iterable[PlaceOrder]) -> None:
         for order in orders:
             await bus.publish(self.js, subjects.route(rules.broker, account), order,
                               msg_id=msgids.route(account, order.order_key))

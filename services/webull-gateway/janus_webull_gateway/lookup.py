@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from janus_common.messages import LookupCandidate, LookupNotFound, LookupReply, LookupRequest, WebullInstrument
 from janus_common.symbols import AssetClass
 from janus_gateway import lookup as answers
 
+from .orders import OrderDesk
 from .webull_api import WebullError
 
 
-def candidate(row: dict) -> LookupCandidate:
+def candidate(row: dict[str, Any]) -> LookupCandidate:
     return LookupCandidate(
         webull=WebullInstrument(symbol=str(row.get("symbol")), market="US", category="US_STOCK",
                                 instrument_id=str(row["instrument_id"]) if row.get("instrument_id") else None),
@@ -19,7 +21,7 @@ def candidate(row: dict) -> LookupCandidate:
 
 
 class Lookups:
-    def __init__(self, desk, ready: asyncio.Event) -> None:
+    def __init__(self, desk: OrderDesk, ready: asyncio.Event) -> None:
         self.desk = desk
         self.ready = ready
 

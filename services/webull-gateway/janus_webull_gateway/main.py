@@ -17,6 +17,7 @@ import os
 import sys
 import tempfile
 import time
+from typing import Any
 
 import structlog
 
@@ -98,7 +99,10 @@ class WebullConnection:
             loop.call_soon_threadsafe(heard)
             loop.call_soon_threadsafe(lambda: setattr(self, "stream_up", True))
 
-        def on_event(payload: dict) -> None:
+        def on_ping() -> None:
+            loop.call_soon_threadsafe(heard)
+
+        def on_event(payload: dict[str, Any]) -> None:
             loop.call_soon_threadsafe(heard)
             loop.call_soon_threadsafe(queue.put_nowait, payload)
 
@@ -109,7 +113,7 @@ class WebullConnection:
 
         self._last_heard = time.monotonic()
         self.stream = EventStream(self.conn, self.api.account_id, on_connect=on_connect, on_event=on_event,
-                                  on_ping=lambda: loop.call_soon_threadsafe(heard), on_end=on_end)
+                                  on_ping=on_ping, on_end=on_end)
         self.stream.start()
 
     async def _keep_stream(self) -> None:

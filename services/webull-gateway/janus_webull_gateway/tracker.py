@@ -12,7 +12,7 @@ sentence, not its code).
 
 from __future__ import annotations
 
-from janus_common.messages import Broker, BrokerSide, OrderEvent, OrderState
+from janus_common.messages import Broker, BrokerSide, GatewayOrderEvent, OrderState
 from janus_gateway import tracker as core
 from janus_gateway.adapter import ErrorKind, ErrorReport, OrderStatusReport
 from janus_gateway.tracker import Emitted, Track
@@ -55,6 +55,6 @@ def on_rejected(t: Track, code: str, text: str) -> Emitted:
     return core.apply(rejection(t.order_key, code, text), t)
 
 
-def replay(t: Track, event: OrderEvent) -> Track:
+def replay(t: Track, event: GatewayOrderEvent) -> Track:
     """Rebuild a track from events already published (after a restart)."""
     return core.replay(event, t)

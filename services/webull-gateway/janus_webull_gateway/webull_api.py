@@ -60,7 +60,7 @@ def tame_sdk() -> None:
         return
     _silence_loggers()
     # The events client prints the gRPC metadata, signature included: never let that reach stdout.
-    _events_module.print = lambda *args, **kwargs: None  # type: ignore[attr-defined]
+    _events_module.print = lambda *args, **kwargs: None
     _tamed = True
 
 
@@ -120,12 +120,26 @@ class WebullApi:
         self.trade: TradeClient | None = None
         self.data: DataClient | None = None
 
+    @property
+    def trading(self) -> TradeClient:
+        """The trade client; a retryable WebullError until :meth:`connect` has built it."""
+        if self.trade is None:
+            raise WebullError(None, "NOT_CONNECTED", "the Webull trade client is not built yet")
+        return self.trade
+
+    @property
+    def market_data(self) -> DataClient:
+        """The data client; a retryable WebullError until :meth:`connect` has built it."""
+        if self.data is None:
+            raise WebullError(None, "NOT_CONNECTED", "the Webull data client is not built yet")
+        return self.data
+
     def connect(self) -> str:
         """Builds the clients (the SDK fetches /openapi/config, and tokens if asked) and checks
         the account; returns the account id."""
         self.trade = _classified_build(lambda: TradeClient(self.api))
         self.data = _classified_build(lambda: DataClient(self.api))
-        accounts = _classified(lambda: self.trade.account_v2.get_account_list())
+        accounts = _classified(lambda: self.trading.account_v2.get_account_list())
         ids = [a.get("account_id") for a in accounts or []]
         if not self.account_id:
             if not ids:
@@ -137,25 +151,25 @@ class WebullApi:
 
     # --- orders -------------------------------------------------------------------------
     def place(self, new_order: dict[str, Any]) -> dict[str, Any]:
-        return _classified(lambda: self.trade.order_v3.place_order(self.account_id, [new_order]))
+        return _classified(lambda: self.trading.order_v3.place_order(self.account_id, [new_order]))
 
     def detail(self, coid: str) -> dict[str, Any] | None:
         try:
-            return _classified(lambda: self.trade.order_v3.get_order_detail(self.account_id, coid))
+            return _classified(lambda: self.trading.order_v3.get_order_detail(self.account_id, coid))
         except WebullError as exc:
             if exc.not_found:
                 return None
             raise
 
     def cancel(self, coid: str) -> dict[str, Any]:
-        return _classified(lambda: self.trade.order_v3.cancel_order(self.account_id, coid))
+        return _classified(lambda: self.trading.order_v3.cancel_order(self.account_id, coid))
 
     def open_orders(self) -> list[dict[str, Any]]:
         """Every open order group, all pages (v3 paging by pagination_key)."""
         groups: list[dict[str, Any]] = []
         key = None
         for _ in range(1000):
-            body = _classified(lambda: self.trade.order_v3.list_order_open(self.account_id, pagination_key=key))
+            body = _classified(lambda: self.trading.order_v3.list_order_open(self.account_id, pagination_key=key))
             groups.extend(body.get("orders") or [])
             key = body.get("pagination_key")
             if not key:
@@ -164,13 +178,13 @@ class WebullApi:
 
     # --- account ------------------------------------------------------------------------
     def positions(self) -> list[dict[str, Any]]:
-        return _classified(lambda: self.trade.account_v2.get_account_position(self.account_id)) or []
+        return _classified(lambda: self.trading.account_v2.get_account_position(self.account_id)) or []
 
     def balance(self) -> dict[str, Any]:
-        return _classified(lambda: self.trade.account_v2.get_account_balance(self.account_id)) or {}
+        return _classified(lambda: self.trading.account_v2.get_account_balance(self.account_id)) or {}
 
     def instruments(self, symbols: list[str], category: str = "US_STOCK") -> list[dict[str, Any]]:
-        return _classified(lambda: self.data.instrument.list_instruments(symbols, category)) or []
+        return _classified(lambda: self.market_data.instrument.list_instruments(symbols, category)) or []
 
 
 def _classified_build(fn: Callable[[], Any]) -> Any:
@@ -182,7 +196,8 @@ def _classified_build(fn: Callable[[], Any]) -> Any:
         raise WebullError(None, type(exc).__name__, str(exc)) from None
 
 
-class _NoRetry(RetryCondition):
+# The Webull SDK ships no types (its modules are Any to mypy), so its base class is Any.
+class _NoRetry(RetryCondition):  # type: ignore[misc]
     def should_retry(self, ctx: Any) -> int:
         return RetryCondition.NO_RETRY
 
