@@ -12,39 +12,20 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import tempfile
-import time
-from pathlib import Path
+
+from harness import embedded_bus, line, timed
 
 from janus_common import bus
 from janus_common import logging as janus_logging
 from janus_common import messages as m
-from janus_common.embedded import EmbeddedNats
-from janus_common.streams import ensure_streams
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def fmt(name: str, values: list[float], base: float | None = None) -> str:
-    p50 = statistics.median(values)
-    ratio = f"  x{p50 / base:5.2f} of baseline p50" if base else ""
-    return f"{name:<44} n={len(values):<6} p50={p50 * 1e3:7.3f} ms  p99={pct(values, 0.99) * 1e3:7.3f} ms{ratio}"
+    return line(name, values, 44, 7, base)
 
 
 def event(n: int) -> m.OrderRejected:
     return m.OrderRejected(account="bench", intent_id=f"i{n}", reason=m.RejectReason.INTERNAL, message="bench")
-
-
-async def timed(publish, count: int) -> list[float]:
-    lat = []
-    for n in range(count):
-        start = time.perf_counter()
-        await publish(n)
-        lat.append(time.perf_counter() - start)
-    return lat
 
 
 async def main() -> None:
@@ -52,10 +33,9 @@ async def main() -> None:
     p.add_argument("--events", type=int, default=2000)
     args = p.parse_args()
     janus_logging.configure("bench", level="WARNING")
-    with tempfile.TemporaryDirectory(prefix="janus-bench-") as tmp, EmbeddedNats(Path(tmp) / "nats") as server:
-        ncs = [await bus.connect(server.url, f"bench-{i}") for i in range(2)]
-        js = [nc.jetstream() for nc in ncs]
-        await ensure_streams(js[0])
+    async with embedded_bus(prefix="janus-bench-") as b:
+        other = await bus.connect(b.server.url, "bench-1")
+        js = [b.js, other.jetstream()]
         # The baseline stream holds the same bytes on a subject outside the chain.
         await js[0].add_stream(name="BASELINE", subjects=["bench.baseline"])
 
@@ -68,8 +48,7 @@ async def main() -> None:
         print(fmt("baseline: plain JetStream publish", base))
         print(fmt("chained, one publisher per subject", one, b50))
         print(fmt("chained, two publishers alternating", turns, b50))
-        for nc in ncs:
-            await nc.close()
+        await other.close()
 
 
 if __name__ == "__main__":

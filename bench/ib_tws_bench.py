@@ -12,20 +12,11 @@ import asyncio
 import statistics
 import time
 
+from harness import line
 from ib_async import IB, MarketOrder, Stock
 
 from janus_common import logging as janus_logging
 from janus_ib_sim import IBSimulator
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def line(name: str, values: list[float]) -> str:
-    return (f"{name:<32} n={len(values):<6} p50={statistics.median(values) * 1e3:8.3f} ms  "
-            f"p99={pct(values, 0.99) * 1e3:8.3f} ms")
 
 
 async def main() -> None:

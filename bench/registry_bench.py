@@ -24,6 +24,7 @@ import time
 import zlib
 from pathlib import Path
 
+from harness import pct
 from nats.micro import add_service
 from nats.micro.service import EndpointConfig
 
@@ -45,11 +46,6 @@ async def main():
     await asyncio.Event().wait()
 asyncio.run(main())
 """
-
-
-def pct(samples: list[float], q: float) -> float:
-    s = sorted(samples)
-    return s[min(len(s) - 1, int(q * len(s)))]
 
 
 async def sequential(call, n: int) -> list[float]:

@@ -10,14 +10,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
-import sysconfig
-import tempfile
 import time
-from pathlib import Path
 
 import yaml
+from harness import embedded_bus, line, pct, start_service, stop
 from nats.micro import add_service
 from nats.micro.service import EndpointConfig
 
@@ -25,21 +22,13 @@ from janus_client.discovery import wait_for_instances
 from janus_common import bus, subjects
 from janus_common import logging as janus_logging
 from janus_common import messages as m
-from janus_common.embedded import EmbeddedNats
-from janus_common.streams import ensure_streams
 
 ACCOUNTS = [f"acct-{i}" for i in range(10)]
 RECORD = m.RegistryRecord(symbol="AAPL", asset_class="EQUITY", ib=m.IbContract(symbol="AAPL", sec_type="STK"))
 
 
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 def fmt(name: str, values: list[float]) -> str:
-    return (f"{name:<34} n={len(values):<6} p50={statistics.median(values) * 1e3:8.3f} ms  "
-            f"p99={pct(values, 0.99) * 1e3:8.3f} ms")
+    return line(name, values, 34)
 
 
 async def paced(rate: float, count: int, send) -> None:
@@ -85,10 +74,8 @@ async def main() -> None:
     args = ap.parse_args()
     janus_logging.configure("router-bench", level="WARNING")
 
-    with tempfile.TemporaryDirectory() as tmp, EmbeddedNats(Path(tmp) / "nats", die_with_parent=True) as server:
-        nc = await bus.connect(server.url, "bench")
-        js = nc.jetstream()
-        await ensure_streams(js)
+    async with embedded_bus() as b:
+        nc, js = b.nc, b.js
 
         async def resolve(req):
             return m.Resolved(record=RECORD, source="bench")
@@ -96,16 +83,13 @@ async def main() -> None:
         registry = await add_service(nc, name="bench-registry", version="0.0.1")
         await registry.add_endpoint(EndpointConfig(name="resolve", subject=subjects.RPC_RESOLVE,
                                                    handler=bus.rpc_handler(m.RESOLVE_REQUEST, resolve)))
-        config = Path(tmp) / "config.yaml"
+        config = b.tmp / "config.yaml"
         config.write_text(yaml.safe_dump({"accounts": {
             a: {"broker": "ib", "allow_short": True, "ib": {"port": 1, "client_id": i}} for i, a in enumerate(ACCOUNTS)},
             # the decision path at full speed: no pricer here, and more orders than a real account's limits
             "risk": {"require_reference_price": False, "max_orders_per_minute": 10**9, "max_open_orders": 10**9}}))
-        log = open(Path(tmp) / "router.log", "ab")
-        router = await asyncio.create_subprocess_exec(
-            str(Path(sysconfig.get_path("scripts")) / "janus-router"), "--config", str(config),
-            "--nats-url", server.url, "--log-level", "WARNING", stdout=log, stderr=log,
-            env={**os.environ})
+        router = await start_service("janus-router", "--config", str(config), "--nats-url", b.server.url,
+                                     "--log-level", "WARNING", log=b.tmp / "router.log")
         await wait_for_instances(nc, "janus-router", 1)
 
         sent: dict[str, float] = {}
@@ -152,9 +136,7 @@ async def main() -> None:
         print(fmt(f"baseline JS publish -> receive @ {args.rate:.0f}/s", base))
         print(f"ratio (router / baseline): p50 x{statistics.median(routed) / statistics.median(base):.1f}, "
               f"p99 x{pct(routed, 0.99) / pct(base, 0.99):.1f}")
-        router.terminate()
-        await router.wait()
-        await nc.close()
+        await stop(router)
 
 
 if __name__ == "__main__":

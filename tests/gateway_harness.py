@@ -1,12 +1,15 @@
-"""What the IB and Webull gateway suites share: the event collector fixture's body and a
-gateway served under the real service runner (a module, not conftest: imported by name)."""
+"""What the IB, Webull and paper gateway suites share: the `events` fixture (import it into the
+suite's conftest or test module), the wait for READY, and a gateway served under the real service
+runner (a module, not conftest: imported by name)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
+import pytest
 from event_collector import Events
 
 from janus_common import messages as m
@@ -27,8 +30,22 @@ async def collect_events(nc) -> Events:
     return Events(queue)
 
 
+@pytest.fixture
+async def events(nc) -> Events:
+    """The gateway suites' event collector, started before the gateway (its READY is seen)."""
+    return await collect_events(nc)
+
+
 async def until_ready(events: Events, timeout: float = 20) -> None:
     await events.next(m.GatewayConnection, where=lambda e: e.state is m.ConnectionState.READY, timeout=timeout)
+
+
+@contextlib.asynccontextmanager
+async def ready(running: contextlib.AbstractAsyncContextManager[Any], events: Events) -> AsyncIterator[Any]:
+    """`running` (a gateway's context), yielded once the gateway reports READY."""
+    async with running as ctx:
+        await until_ready(events)
+        yield ctx
 
 
 @contextlib.asynccontextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 
 import pytest
-from gateway_harness import collect_events, until_ready
+from gateway_harness import events, ready  # noqa: F401  (events: a fixture)
 
 from ibgw_helpers import running_gateway
 
@@ -18,14 +18,6 @@ async def sim():
 
 
 @pytest.fixture
-async def events(nc):
-    return await collect_events(nc)
-
-
-@pytest.fixture
 async def gateway(js, nats_url, sim, events):
-    async with running_gateway(nats_url, sim.port) as ctx:
-        await until_ready(events)
+    async with ready(running_gateway(nats_url, sim.port), events) as ctx:
         yield ctx
-
-

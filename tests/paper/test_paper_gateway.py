@@ -10,6 +10,7 @@ import time
 
 import pytest
 from event_collector import Events
+from gateway_harness import events  # noqa: F401  (a fixture)
 
 from ibgw_helpers import running_gateway
 from janus_common import bus, subjects
@@ -50,18 +51,6 @@ async def running_paper(nats_url: str, port: int):
 async def sim():
     async with IBSimulator(seed=4, tick_interval=0.05, bar_interval=0.5) as simulator:
         yield simulator
-
-
-@pytest.fixture
-async def events(nc):
-    queue: asyncio.Queue = asyncio.Queue()
-
-    async def on_msg(msg):
-        with contextlib.suppress(m.MessageDecodeError):
-            await queue.put(m.ANY_EVENT.decode(msg.data))
-
-    await nc.subscribe("janus.evt.>", cb=on_msg)
-    return Events(queue)
 
 
 def place(intent_id: str, **kw) -> m.PlaceOrder:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from gateway_harness import collect_events, until_ready
+from gateway_harness import events, ready  # noqa: F401  (events: a fixture, re-exported)
 
 from janus_webull_sim import SimConfig, WebullSimulator
 from wbgw_helpers import running_gateway
@@ -34,12 +34,6 @@ async def sim():
 
 
 @pytest.fixture
-async def events(nc):
-    return await collect_events(nc)
-
-
-@pytest.fixture
 async def gateway(js, nats_url, sim, events):
-    async with running_gateway(nats_url, sim) as ctx:
-        await until_ready(events)
+    async with ready(running_gateway(nats_url, sim), events) as ctx:
         yield ctx
