@@ -92,7 +92,7 @@ async def test_the_issue_orders_are_refused_with_their_figures_and_nothing_reach
     cases = [
         (intent(qty=100_000_000), m.RejectReason.RISK_MAX_QTY, ["100,000,000", "10,000"]),
         (intent(qty=10, limit_price=1e308), m.RejectReason.PRICE_OUT_OF_BAND, ["1e+308", "200"]),
-        (intent(qty=10, limit_price=2000.0), m.RejectReason.PRICE_OUT_OF_BAND, ["900.00 %", "200", "10 %"]),
+        (intent(qty=10, limit_price=2000.0), m.RejectReason.PRICE_OUT_OF_BAND, ["900 %", "200", "10 %"]),
         (intent(qty=10, limit_price=200.005), m.RejectReason.PRICE_NOT_ON_TICK, ["200.005", "0.01"]),
         (intent(qty=5000, limit_price=201.0), m.RejectReason.RISK_MAX_NOTIONAL, ["1,005,000", "1,000,000"]),
         (intent(symbol=ES_FRONT, qty=1.5), m.RejectReason.FRACTIONAL_QTY, ["1.5", "whole contracts"]),
