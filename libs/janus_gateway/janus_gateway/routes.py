@@ -242,7 +242,9 @@ class RouteDesk:
             if safety.quarantine(attempts.failures):
                 await self._quarantine(order, msg, attempts)
             else:
-                await self._settle(msg, "nak")
+                # A longer breath after each failed try: the connection is being re-established,
+                # and a cancel for this order gets its chance to end it before it is sent again.
+                await self._settle(msg, "nak", delay=self.settings.retry_delay_s * (1 + attempts.made))
             return
         await self._settle(msg, "ack")
 
