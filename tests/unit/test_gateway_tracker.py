@@ -62,5 +62,8 @@ def test_each_event_once_and_nothing_again_after_a_restart(said):
     assert rebuilt.submitted or not track.submitted
     # After a restart the broker says the order's current state and every execution again.
     last_status = [r for r in said if isinstance(r, OrderStatusReport)][-1:]
+    # It may move the order on (a hold now showing in the status) but repeats nothing.
     _, again = run(rebuilt, last_status + [r for r in said if isinstance(r, FillReport)])
-    assert again == []
+    assert not {i for i, _ in again} & set(ids)
+    assert [e for _, e in again if isinstance(e, (m.OrderFilled, m.OrderBrokerRejected, m.OrderHeld,
+                                                    m.OrderCancelled, m.OrderSubmitted))] == []
