@@ -22,7 +22,6 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy, PubAck
 
 from . import chain, subjects
-from .streams import EVENTS_STREAM
 from .messages import (
     Codec,
     DeadLetter,
@@ -31,6 +30,7 @@ from .messages import (
     RpcError,
     encode,
 )
+from .streams import EVENTS_STREAM
 
 log = structlog.get_logger()
 
