@@ -67,3 +67,20 @@ async def test_a_route_without_an_ib_contract_is_a_gateway_refusal(gateway, js, 
     refused = await events.next(m.OrderGatewayRefused, where=lambda e: e.intent_id == intent)
     assert refused.reason is m.RejectReason.NO_CONTRACT
     assert not [e for e in events.drain() if isinstance(e, m.OrderBrokerRejected) and e.intent_id == intent]
+
+
+async def test_a_cancel_for_an_order_between_retries_ends_it_before_it_is_sent_again(gateway, js, events, sim):
+    poison = new_id()
+    sim.drop_on_place(poison)
+    await route(js, place(poison))
+    await events.next(m.OrderPlaceAttempted, where=lambda e: e.intent_id == poison)
+    await events.next(m.GatewayConnection, where=lambda e: e.state is m.ConnectionState.DISCONNECTED, timeout=15)
+    await route(js, m.CancelOrder(intent_id=poison, account="ib-1", broker=m.Broker.IB))
+    cancelled = await events.next(m.OrderCancelled, where=lambda e: e.intent_id == poison, timeout=30)
+    assert "before it reached the broker" in (cancelled.reason or "")
+    after = new_id()
+    await route(js, place(after))  # the account goes on; the cancelled order is never tried again
+    await events.next(m.OrderStatusChanged, where=status(after, m.OrderState.FILLED), timeout=30)
+    tries = [e for e in events.drain() if isinstance(e, m.OrderPlaceAttempted) and e.intent_id == poison]
+    refusals = [e for e in events.seen if isinstance(e, m.OrderGatewayRefused) and e.intent_id == poison]
+    assert len(tries) <= 2 and not refusals

@@ -22,7 +22,6 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy, PubAck
 
 from . import chain, subjects
-from .streams import EVENTS_STREAM
 from .messages import (
     TEXT_MAX,
     Codec,
@@ -32,6 +31,7 @@ from .messages import (
     clip,
     encode,
 )
+from .streams import EVENTS_STREAM
 
 log = structlog.get_logger()
 

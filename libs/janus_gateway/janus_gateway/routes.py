@@ -14,7 +14,10 @@ place, when its turn comes, finds it finished and does not send it.
 A place that fails (no answer, an unexpected exception) is tried again later; every attempt is
 recorded first (``OrderPlaceAttempted``), so the count survives a restart. The quarantine rule
 (:mod:`.safety`) decides when it stops: ``OrderGatewayRefused`` with ``POISON``, a dead letter,
-and the worker goes on with the account's next order.
+and the worker goes on with the account's next order. A route message older than
+``max_route_age_s`` is refused ``STALE`` instead of placed late. An order that may have been
+sent before (an attempt is on record) is refused neither way before the broker says it does not
+have it: what the broker has is followed, never refused.
 """
 
 from __future__ import annotations
@@ -190,23 +193,15 @@ class RouteDesk:
             log.info("route_order_finished", order_key=key)
             await self._settle(msg, "ack")
             return
-        if not state.submitted and safety.is_stale(order.ts, time.time_ns(), self.settings.max_route_age_s):
-            age = (time.time_ns() - order.ts) / 1e9
-            await self.refuse(order, RejectReason.STALE,
-                              f"the route message is {age:.1f} s old (max {self.settings.max_route_age_s:g} s)")
-            await self._settle(msg, "ack")
-            return
         refused = self.desk.refusal(order)
         if refused is not None:
             await self.refuse(order, refused.reason, refused.detail)
             await self._settle(msg, "ack")
             return
         attempts = self._attempts.setdefault(key, _Attempts())
-        if attempts.made > len(attempts.failures) and not state.submitted:
-            # Attempted before (this process or the one before it) and it never settled here.
-            attempts.failures.append(safety.NO_ANSWER)
-        if safety.quarantine(attempts.failures):
-            await self._quarantine(order, msg, attempts)
+        stale = safety.is_stale(order.ts, time.time_ns(), self.settings.max_route_age_s)
+        if stale and attempts.made == 0 and not state.submitted:
+            await self._refuse_stale(order, msg)  # never sent: no need to ask the broker
             return
         if not await self._connected():
             await self._settle(msg, "nak")  # not an attempt: nothing was sent
@@ -219,6 +214,16 @@ class RouteDesk:
         except BrokerUnavailable as exc:
             log.warning("route_place_unavailable", order_key=key, detail=exc.detail)
             await self._settle(msg, "nak")
+            return
+        # The broker does not have it (asked just now): too old, or tried too often, it stops here.
+        if stale:
+            await self._refuse_stale(order, msg)
+            return
+        if attempts.made > len(attempts.failures):
+            # Attempted before (this process or the one before it) and it never settled here.
+            attempts.failures.append(safety.NO_ANSWER)
+        if safety.quarantine(attempts.failures):
+            await self._quarantine(order, msg, attempts)
             return
         attempts.made += 1
         await self.emitter.emit(f"try:{key}:{attempts.made}", self._noted(OrderPlaceAttempted(
@@ -243,8 +248,16 @@ class RouteDesk:
             if safety.quarantine(attempts.failures):
                 await self._quarantine(order, msg, attempts)
             else:
-                await self._settle(msg, "nak")
+                # A longer breath after each failed try: the connection is being re-established,
+                # and a cancel for this order gets its chance to end it before it is sent again.
+                await self._settle(msg, "nak", delay=self.settings.retry_delay_s * (1 + attempts.made))
             return
+        await self._settle(msg, "ack")
+
+    async def _refuse_stale(self, order: PlaceOrder, msg: Msg) -> None:
+        age = (time.time_ns() - order.ts) / 1e9
+        await self.refuse(order, RejectReason.STALE,
+                          f"the route message is {age:.1f} s old (max {self.settings.max_route_age_s:g} s)")
         await self._settle(msg, "ack")
 
     async def _quarantine(self, order: PlaceOrder, msg: Msg, attempts: _Attempts) -> None:

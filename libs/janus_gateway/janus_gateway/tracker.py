@@ -187,8 +187,9 @@ def _(event: OrderSubmitted, t: Track) -> Track:
 
 @replay.register
 def _(event: OrderStatusChanged, t: Track) -> Track:
+    held = t.held and event.status in (OrderState.HELD, OrderState.PRE_SUBMITTED)  # as apply left it
     return replace(t, status=event.status, status_filled=event.filled, submitted=True, updates=t.updates + 1,
-                   broker_order_id=t.broker_order_id or event.broker_order_id or "")
+                   held=held, broker_order_id=t.broker_order_id or event.broker_order_id or "")
 
 
 @replay.register

@@ -7,6 +7,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Required, TypedDict
 
+from ib_async import OrderStatus
+
 from janus_common.messages import BrokerSide, IbContract, OrderState, OrderType, PlaceOrder, Tif
 from janus_common.symbols import (
     AssetClass,
@@ -26,11 +28,11 @@ IB_TIF = {Tif.DAY: "DAY", Tif.GTC: "GTC", Tif.IOC: "IOC"}
 # IB status words → Janus states. ValidationError is ib_async's word for "IB warned about a live
 # order"; the error code that came with it decides (404 = held), so it maps to nothing here.
 IB_STATES = {
-    "PendingSubmit": OrderState.PENDING, "ApiPending": OrderState.PENDING,
-    "PreSubmitted": OrderState.PRE_SUBMITTED, "Submitted": OrderState.SUBMITTED,
-    "ApiUpdate": OrderState.SUBMITTED, "Filled": OrderState.FILLED,
-    "Cancelled": OrderState.CANCELLED, "ApiCancelled": OrderState.CANCELLED,
-    "Inactive": OrderState.REJECTED, "PendingCancel": OrderState.SUBMITTED,
+    OrderStatus.PendingSubmit: OrderState.PENDING, OrderStatus.ApiPending: OrderState.PENDING,
+    OrderStatus.PreSubmitted: OrderState.PRE_SUBMITTED, OrderStatus.Submitted: OrderState.SUBMITTED,
+    OrderStatus.ApiUpdate: OrderState.SUBMITTED, OrderStatus.Filled: OrderState.FILLED,
+    OrderStatus.Cancelled: OrderState.CANCELLED, OrderStatus.ApiCancelled: OrderState.CANCELLED,
+    OrderStatus.Inactive: OrderState.REJECTED, OrderStatus.PendingCancel: OrderState.SUBMITTED,
 }
 
 

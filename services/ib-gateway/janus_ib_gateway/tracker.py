@@ -19,6 +19,8 @@ from .mapping import IB_STATES
 __all__ = ["OrderTrack", "error_report", "fill_report", "on_error", "on_fill", "on_status", "replay",
            "status_report"]
 
+BOUGHT = ("BOT", "BUY")  # an execution's side: IB says BOT/SLD (ib_async has no constants for it)
+
 _ERROR_KINDS = {
     CodeClass.HELD: ErrorKind.HELD,
     CodeClass.ORDER: ErrorKind.ERROR,  # a refusal before IB accepted the order, a warning after
@@ -45,7 +47,7 @@ def status_report(key: str, ib_status: str, filled: float, remaining: float, avg
 def fill_report(key: str, exec_id: str, qty: float, price: float, side: str, commission: float | None,
                 currency: str | None, order_id: int) -> FillReport:
     return FillReport(order_key=key, fill_id=exec_id, qty=qty, price=price,
-                      side=BrokerSide.BUY if side in ("BOT", "BUY") else BrokerSide.SELL,
+                      side=BrokerSide.BUY if side in BOUGHT else BrokerSide.SELL,
                       commission=commission, commission_currency=currency, broker_order_id=str(order_id))
 
 
