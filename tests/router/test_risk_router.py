@@ -6,7 +6,6 @@ the broker."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import time
 
 import pytest
@@ -16,24 +15,12 @@ from janus_common import messages as m
 from janus_common.prices import Quote
 from janus_common.streams import KV_PRICES
 
+from contract_months import front
+
 pytestmark = pytest.mark.integration
 
 
-def front_quarter(today: dt.date) -> str:
-    """ES.YYMM of the next quarterly expiry whose third Friday has not passed."""
-    year, month = today.year, today.month
-    while True:
-        if month % 3 == 0:
-            first = dt.date(year, month, 1)
-            third_friday = first + dt.timedelta(days=(4 - first.weekday()) % 7 + 14)
-            if third_friday >= today:
-                return f"ES.{year % 100:02d}{month:02d}"
-        month += 1
-        if month > 12:
-            year, month = year + 1, 1
-
-
-ES_FRONT = front_quarter(dt.date.today())
+ES_FRONT = front("ES").canonical
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ same gateway still fills afterwards and the audit replay is clean."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import signal
 
@@ -20,18 +19,9 @@ from janus_common.prices import QUOTES
 from janus_common.streams import KV_PRICES
 from stack_runner import start_stack
 
+from contract_months import front
+
 pytestmark = pytest.mark.system
-
-
-def front_es(today: dt.date) -> str:
-    """ES.YYMM of the next quarterly expiry whose third Friday has not passed."""
-    year, month = today.year, today.month
-    while True:
-        if month % 3 == 0:
-            first = dt.date(year, month, 1)
-            if first + dt.timedelta(days=(4 - first.weekday()) % 7 + 14) >= today:
-                return f"ES.{year % 100:02d}{month:02d}"
-        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
 
 async def order(url: str, *words: str, wait: bool = False) -> tuple[int, dict, dict]:
@@ -62,7 +52,7 @@ async def test_the_shipped_limits_and_the_kill_switch_on_make_run(tmp_path):
             last = QUOTES.decode((await (await client.js.key_value(KV_PRICES)).get("AAPL")).value).last
             code, far, _ = await order(url, "BUY", "AAPL", "10", "--type", "LIMIT", "--limit", f"{last * 10:.2f}")
             assert code == 5 and far["reason"] == "PRICE_OUT_OF_BAND" and "900" in far["message"], far
-            code, half, _ = await order(url, "BUY", front_es(dt.date.today()), "1.5")
+            code, half, _ = await order(url, "BUY", front("ES").canonical, "1.5")
             assert code == 5 and half["reason"] == "FRACTIONAL_QTY", half
 
             code, out = await janus(url, "halt", "ib-1", "--reason", "acceptance")
