@@ -8,7 +8,9 @@ to run on the machine (say on 4222 or 5432) is never used.
 
 from __future__ import annotations
 
+import os
 import shutil
+from dataclasses import dataclass
 import tempfile
 import uuid
 from pathlib import Path
@@ -17,9 +19,26 @@ import asyncpg
 import nats.js.errors
 import pytest
 
-from janus_common import bus
+from janus_common import authz, bus, credentials
+from janus_common.config import JanusConfig, load
 from janus_common.servers import provide_nats, provide_postgres
 from janus_common.streams import ensure_streams
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class BusIdentities:
+    config: JanusConfig
+    perms: dict[str, authz.Permissions]
+    folder: Path
+    conf: Path
+
+    def creds(self, identity: str) -> Path:
+        found = credentials.find(self.folder, identity)
+        assert found is not None, f"no credentials for {identity}"
+        return found
 
 
 @pytest.fixture(scope="session")
@@ -32,10 +51,41 @@ def server_dir():
 
 
 @pytest.fixture(scope="session")
-def nats_server(server_dir):
+def bus_identities(server_dir):
+    """The test server's authorization: every identity of the shipped configuration (each with
+    its least-privilege permissions, janus_common.authz) plus ``admin``, the suite's own identity,
+    which may do anything (it resets the streams between tests). A connection without
+    credentials is refused, as on `make run`."""
+    config = load(ROOT / "config.yaml.example", env={})
+    perms = authz.identities(config, admin=True)
+    folder = server_dir / "creds"
+    keys = credentials.ensure(folder, perms)
+    conf = server_dir / "nats-authorization.conf"
+    conf.write_text(authz.render_conf(authz.authorization(perms, keys)))
+    return BusIdentities(config, perms, folder, conf)
+
+
+@pytest.fixture(scope="session")
+def nats_server(server_dir, bus_identities):
     with provide_nats(server_dir / "nats", env_var="JANUS_TEST_NATS_URL",
-                      die_with_parent=True) as provided:
+                      die_with_parent=True, config_file=bus_identities.conf) as provided:
+        if provided.kind != "env":
+            # Every connection the tests make, in this process or a child, is the admin's unless
+            # it names other credentials (bus.connect reads this variable).
+            os.environ[credentials.ENV_CREDS] = str(bus_identities.creds("admin"))
         yield provided
+
+
+@pytest.fixture(autouse=True)
+def _restore_nats_creds():
+    """A test that points the CLI at a stack of its own (start_stack) borrows that stack's
+    operator credentials; the next test gets the suite's back."""
+    before = os.environ.get(credentials.ENV_CREDS)
+    yield
+    if before is None:
+        os.environ.pop(credentials.ENV_CREDS, None)
+    else:
+        os.environ[credentials.ENV_CREDS] = before
 
 
 @pytest.fixture(scope="session")

@@ -74,6 +74,10 @@ async def start_stack(tmp_path: Path, *extra: str, env: dict[str, str] | None = 
 
     task = asyncio.create_task(drain())
     summary = json.loads((tmp_path / "janus" / "stack.json").read_text())
+    if summary.get("credentials"):
+        # The stack's own server knows only its own identities: this test talks to it, and runs
+        # the `janus` CLI, as its operator (tests/conftest.py restores the suite's afterwards).
+        os.environ["JANUS_NATS_CREDS"] = str(Path(summary["credentials"]) / "operator.nk")
     return Stack(proc, summary, yaml.safe_load(config.read_text()), seen, task)
 
 

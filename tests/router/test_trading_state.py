@@ -97,9 +97,29 @@ async def test_the_janus_commands_change_the_state_and_the_audit_shows_it(harnes
 async def test_a_request_for_another_account_than_its_subject_is_refused(harness, client):
     request = m.TradingStateRequest(account="ib-2", state=m.TradingState.HALTED)
     feed = await client.js.subscribe(subjects.evt_control("ib-1"), stream="EVENTS", ordered_consumer=True)
-    await bus.publish(harness.js, subjects.intent("ib-1"), request, msg_id=request.request_id)
+    await bus.publish(harness.js, subjects.control("ib-1"), request, msg_id=request.request_id)
     msg = await feed.next_msg(timeout=10)
     refused = m.CONTROL_EVENTS.decode(msg.data)
     assert isinstance(refused, m.ControlRejected) and refused.reason is m.RejectReason.ACCOUNT_MISMATCH
     assert await client.trading_state("ib-2") is m.TradingState.ACTIVE
     await asyncio.wait_for(feed.unsubscribe(), 5)
+
+
+async def test_a_command_on_the_intents_subject_is_refused_and_an_order_on_the_control_subject_too(harness, client):
+    """Clients may publish on janus.intent.<account>; halting is the operator's, on janus.control."""
+    feed = await client.js.subscribe(subjects.evt_control("ib-1"), stream="EVENTS", ordered_consumer=True)
+    halt = m.TradingStateRequest(account="ib-1", state=m.TradingState.HALTED, reason="from a client")
+    await bus.publish(harness.js, subjects.intent("ib-1"), halt, msg_id=halt.request_id)
+    refused = m.CONTROL_EVENTS.decode((await feed.next_msg(timeout=10)).data)
+    assert isinstance(refused, m.ControlRejected) and refused.reason is m.RejectReason.WRONG_SUBJECT
+    assert refused.request_id == halt.request_id
+    assert await client.trading_state("ib-1") is m.TradingState.ACTIVE
+    await asyncio.wait_for(feed.unsubscribe(), 5)
+
+    orders = await client.follow_orders("ib-1")
+    order = buy()
+    await bus.publish(harness.js, subjects.control("ib-1"), order, msg_id=order.intent_id)
+    rejected = await orders.next(timeout=10)
+    assert isinstance(rejected, m.OrderRejected) and rejected.reason is m.RejectReason.WRONG_SUBJECT
+    await orders.close()
+    assert isinstance(await client.submit(buy(), timeout=10), m.OrderRouted)  # the intents subject still serves

@@ -9,8 +9,10 @@ import asyncio
 import json
 import os
 import signal
+from pathlib import Path
 
 import msgspec
+import nats.errors
 import psutil
 import pytest
 
@@ -127,15 +129,24 @@ async def test_make_run_stack_through_the_cli_survives_kills_and_audits_clean(tm
         assert result["replays_agree"] and result["report"]["intents"] == 3 + len(intents)
         assert result["report"]["open_orders"] == 0
 
-        # Edit one stored event (JetStream has no in-place edit: remove it, store the edit).
+        # Removing a stored event is refused by the server (the operator's permissions do not
+        # reach it). What a component that may publish the account's events can still do is
+        # store a forged copy of one: a gateway's credentials, stolen, say.
         nc = await bus.connect(url, "tamper", initial_attempts=3)
         try:
             js = nc.jetstream()
             records = await bus.stored(js, bus.EVENTS_STREAM, subjects.evt_order("ib-1"))
             victim = next(r for r in records if isinstance(m.ANY_EVENT.decode(r.data), m.OrderFilled))
+            with pytest.raises(nats.errors.TimeoutError):
+                await js.delete_msg(bus.EVENTS_STREAM, victim.seq)
+        finally:
+            await nc.close()
+        assert any(r.seq == victim.seq for r in await _stored_with(url, subjects.evt_order("ib-1")))
+        gateway = Path(stack.summary["credentials"]) / "gateway-ib-1.nk"
+        nc = await bus.connect(url, "tamper", initial_attempts=3, creds=gateway)
+        try:
             edited = msgspec.structs.replace(m.ANY_EVENT.decode(victim.data), qty=999.0)
-            await js.delete_msg(bus.EVENTS_STREAM, victim.seq)
-            await js.publish(victim.subject, m.encode(edited))
+            await nc.jetstream().publish(victim.subject, m.encode(edited))
         finally:
             await nc.close()
         code, out = await janus(url, "audit", "replay", timeout=120)
@@ -146,3 +157,11 @@ async def test_make_run_stack_through_the_cli_survives_kills_and_audits_clean(tm
         code = await asyncio.wait_for(stack.proc.wait(), 15)
         await stack.drain
     assert code == 0, stack.tail()
+
+
+async def _stored_with(url: str, subject: str) -> list:
+    nc = await bus.connect(url, "check", initial_attempts=3)
+    try:
+        return await bus.stored(nc.jetstream(), bus.EVENTS_STREAM, subject)
+    finally:
+        await nc.close()

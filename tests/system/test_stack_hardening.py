@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+from pathlib import Path
 
 import msgspec
 import nats.js.errors
@@ -35,23 +36,28 @@ async def test_garbage_never_silences_a_service_and_the_next_intents_fill(tmp_pa
     stack = await start_stack(tmp_path)
     url = stack.nats_url
     try:
-        nc = await bus.connect(url, "attacker", initial_attempts=3)
-        js = nc.jetstream()
-        try:
-            oversized = [(subjects.intent("ib-1"), b"\xc1" * (MiB - 512)),
-                         (subjects.intent("ib-1"), _intent_bytes("x" * 400_000)),
-                         (subjects.route("ib", "ib-1"), b"\xc1" * (MiB - 512))]
-            for subject, payload in oversized:
+        # Intents come from anyone who may trade (the operator here); route messages only from
+        # the router's identity, so the garbage on a route subject is a broken router's.
+        router = Path(stack.summary["credentials"]) / "router.nk"
+        stored = []
+        for creds, subject in ((None, subjects.intent("ib-1")), (router, subjects.route("ib", "ib-1"))):
+            nc = await bus.connect(url, "attacker", initial_attempts=3, creds=creds)
+            js = nc.jetstream()
+            try:
                 with pytest.raises(nats.js.errors.APIError) as refused:
-                    await js.publish(subject, payload)
+                    await js.publish(subject, b"\xc1" * (MiB - 512))
                 assert refused.value.err_code == JS_MAX_MSG_SIZE_EXCEEDED, subject
-            garbage = bytes(range(256)) * 200  # 51 KB: stored, so the consumers meet it
-            stored = [await js.publish(subjects.intent("ib-1"), garbage),
-                      await js.publish(subjects.intent("ib-1"), _intent_bytes("y" * 40_000)),
-                      await js.publish(subjects.route("ib", "ib-1"), garbage)]
-            assert nc.is_connected
-        finally:
-            await nc.close()
+                if subject.startswith("janus.intent."):
+                    with pytest.raises(nats.js.errors.APIError) as refused:
+                        await js.publish(subject, _intent_bytes("x" * 400_000))
+                    assert refused.value.err_code == JS_MAX_MSG_SIZE_EXCEEDED, subject
+                garbage = bytes(range(256)) * 200  # 51 KB: stored, so the consumers meet it
+                stored.append(await js.publish(subject, garbage))
+                if subject.startswith("janus.intent."):
+                    stored.append(await js.publish(subject, _intent_bytes("y" * 40_000)))
+                assert nc.is_connected
+            finally:
+                await nc.close()
 
         async with await JanusClient.connect(url) as client:
             intents = [m.OrderIntent(account=a, symbol="AAPL", side=m.Side.BUY, order_type=m.OrderType.MARKET, qty=2)

@@ -19,6 +19,9 @@ from janus_common import messages as m
 
 from .client import JanusClient, JanusTimeout
 from . import audit_cmd, control_cmd, events_cmd, positions_cmd, rpc_commands
+from janus_common import credentials
+from janus_common.authz import OPERATOR
+
 from .connect import connect_or_explain
 from .discovery import ServiceInstance, discover
 
@@ -35,6 +38,19 @@ def nats_url(args: argparse.Namespace) -> str:
     if stack.exists():
         return json.loads(stack.read_text())["nats"]
     return "nats://127.0.0.1:14222"
+
+
+def operator_creds(args: argparse.Namespace) -> Path | None:
+    """--creds, else $JANUS_NATS_CREDS, else the operator's of the stack ``make run`` started."""
+    if args.creds:
+        return Path(args.creds)
+    if os.environ.get(credentials.ENV_CREDS):
+        return Path(os.environ[credentials.ENV_CREDS])
+    folder = Path(args.data_dir) / "nats"
+    stack = Path(args.data_dir) / "stack.json"
+    if stack.exists():
+        folder = Path(json.loads(stack.read_text()).get("credentials") or folder)
+    return credentials.find(folder, OPERATOR)
 
 
 def _emit(args: argparse.Namespace, event: Any, text: str) -> None:
@@ -178,6 +194,9 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="janus", description="Talk to a running Janus.")
     p.add_argument("--nats-url", default=None)
     p.add_argument("--data-dir", default=".janus", help="where `make run` keeps stack.json")
+    p.add_argument("--creds", default=None,
+                   help="NATS credentials (<identity>.nk or .creds); default $JANUS_NATS_CREDS, else "
+                        "the operator's of `make run` (DATA_DIR/nats/operator.nk)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     sub = p.add_subparsers(dest="command", required=True)
     status = sub.add_parser("status", help="list the services answering $SRV.STATS and whether their consumers run")
@@ -230,6 +249,9 @@ def main(argv: list[str] | None = None) -> int:
     _json_on_every_command(p)
     args = p.parse_args(argv)
     janus_logging.configure("janus-cli", level=os.environ.get("JANUS_LOG_LEVEL", "ERROR"))
+    creds = operator_creds(args)
+    if creds:
+        os.environ[credentials.ENV_CREDS] = str(creds)  # bus.connect's default, for every command
     try:
         return asyncio.run(args.run(args))
     except KeyboardInterrupt:  # `janus watch` ends this way

@@ -63,8 +63,10 @@ class JanusClient:
         self.js = nc.jetstream()
 
     @classmethod
-    async def connect(cls, url: str, *, name: str = "janus-client", attempts: int = 3) -> "JanusClient":
-        return cls(await bus.connect(url, name, initial_attempts=attempts))
+    async def connect(cls, url: str, *, name: str = "janus-client", attempts: int = 3,
+                      creds: str | None = None) -> "JanusClient":
+        """``creds``: this client's credentials file (default ``$JANUS_NATS_CREDS``)."""
+        return cls(await bus.connect(url, name, initial_attempts=attempts, creds=creds))
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
@@ -155,14 +157,14 @@ class JanusClient:
         """Cancel every working order of the account (or of one symbol); returns once each has ended."""
         request = m.CancelAllRequest(account=account, symbol=symbol, reason=reason, requested_by=requested_by)
         async with self._control_feeds(account) as (control, orders):
-            await bus.publish(self.js, subjects.intent(account), request, msg_id=request.request_id)
+            await bus.publish(self.js, subjects.control(account), request, msg_id=request.request_id)
             return await self._cancelled(control, orders, request.request_id, timeout)
 
     async def _set_state(self, request: m.TradingStateRequest, timeout: float
                          ) -> tuple[StateOutcome, CancelAllResult | None]:
         rid = request.request_id
         async with self._control_feeds(request.account) as (control, orders):
-            await bus.publish(self.js, subjects.intent(request.account), request, msg_id=rid)
+            await bus.publish(self.js, subjects.control(request.account), request, msg_id=rid)
             outcome = await self._first(control, lambda e: isinstance(e, (m.TradingStateChanged, m.ControlRejected))
                                         and e.request_id == rid, "trading state change", rid, timeout)
             if not request.cancel_working or isinstance(outcome, m.ControlRejected):
@@ -192,9 +194,7 @@ class JanusClient:
 
     @contextlib.asynccontextmanager
     async def _control_feeds(self, account: str) -> AsyncIterator[tuple[asyncio.Queue[Any], asyncio.Queue[Any]]]:
-        control = Feed(m.CONTROL_EVENTS)
-        control.sub = await self.js.subscribe(subjects.evt_control(account), stream="EVENTS", ordered_consumer=True,
-                                              deliver_policy=DeliverPolicy.NEW, cb=control.on_msg)
+        control = await self._follow(m.CONTROL_EVENTS, subjects.evt_control(account), from_start=False)
         try:
             async with self._order_events(account) as orders:
                 yield control.queue, orders
@@ -210,10 +210,19 @@ class JanusClient:
     async def follow_orders(self, account: str, *, from_start: bool = False) -> "Feed":
         """The account's order events as they happen (or its whole history first). The
         subscription exists when this returns: nothing published afterwards is missed."""
-        feed = Feed(m.ORDER_EVENTS)
-        feed.sub = await self.js.subscribe(subjects.evt_order(account), stream=EVENTS_STREAM, ordered_consumer=True,
-                                           deliver_policy=DeliverPolicy.ALL if from_start else DeliverPolicy.NEW,
-                                           cb=feed.on_msg)
+        return await self._follow(m.ORDER_EVENTS, subjects.evt_order(account), from_start=from_start)
+
+    async def _follow(self, codec: m.Codec[Any], subject: str, *, from_start: bool) -> "Feed":
+        """Live events need no JetStream consumer: a core subscription made (and flushed) before
+        anything is published misses nothing, and a client identity may hold one for its own
+        accounts (janus_common.authz). The history is a stream read: the operator's, the auditor's."""
+        feed = Feed(codec)
+        if from_start:
+            feed.sub = await self.js.subscribe(subject, stream=EVENTS_STREAM, ordered_consumer=True,
+                                               deliver_policy=DeliverPolicy.ALL, cb=feed.on_msg)
+        else:
+            feed.sub = await self.nc.subscribe(subject, cb=feed.on_msg)
+            await self.nc.flush()
         return feed
 
     async def follow_valuations(self, account: str | None = None) -> "Feed":
@@ -227,7 +236,9 @@ class JanusClient:
     async def positions(self, account: str) -> m.PositionSnapshot | None:
         """The broker's latest position snapshot for the account, as recorded in EVENTS."""
         try:
-            raw = await self.js.get_last_msg(EVENTS_STREAM, subjects.evt_position(account))
+            # A direct get names the subject in its API subject, so a client's permissions can
+            # allow its own accounts' snapshots and nothing else.
+            raw = await self.js.get_last_msg(EVENTS_STREAM, subjects.evt_position(account), direct=True)
         except Exception:
             return None
         # nats-py leaves ``data`` None for an empty payload: decode it as the empty payload it is

@@ -6,7 +6,11 @@ reachable here too (``bus.Consumer``). Everything above this module deals in msg
 from __future__ import annotations
 
 import asyncio
+import os
+import re
+import ssl
 import weakref
+from pathlib import Path
 from datetime import datetime
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -21,7 +25,8 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy, PubAck
 
-from . import chain, subjects
+from . import chain, credentials, subjects
+from .authz import inbox_prefix
 from .messages import (
     TEXT_MAX,
     Codec,
@@ -56,6 +61,25 @@ class PublishFailed(BusError):
     reason = "PUBLISH_FAILED"
 
 
+ENV_CA = "JANUS_NATS_CA"  # the CA file of a server that speaks TLS
+
+
+class AuthRefused(BusError):
+    """The server refused this connection's credentials (or it had none and needed some)."""
+
+    reason = "AUTH_REFUSED"
+
+
+def redact_url(url: str) -> str:
+    """A server URL list without any ``user:password@`` part, for messages and logs."""
+    return ",".join(re.sub(r"//[^/@]*@", "//***@", u) for u in url.split(","))
+
+
+def _auth_failure(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "authorization violation" in text or "authentication" in text
+
+
 # --- connections ------------------------------------------------------------------------
 
 
@@ -67,11 +91,34 @@ async def connect(
     max_backoff: float = 5.0,
     reconnect_wait: float = 0.5,
     on_closed: Callable[[], None] | None = None,
+    creds: str | Path | None = None,
+    on_error: Callable[[Exception], None] | None = None,
 ) -> NATS:
     """Connect, retrying the first connection with exponential backoff (``initial_attempts``
     None = forever), then let nats-py reconnect forever. Every transition is logged.
     ``on_closed`` is called when the connection is closed, asked for or not: nats-py never
-    reopens a closed connection, so an unasked close means this client is done."""
+    reopens a closed connection, so an unasked close means this client is done.
+
+    ``creds``: an nkey seed file (``<identity>.nk``) or a NATS credentials file
+    (``<identity>.creds``); default ``$JANUS_NATS_CREDS``. The identity (the file's name) also
+    names the connection's inbox prefix, the only inbox its permissions let it read. Refused
+    credentials are not retried: :class:`AuthRefused` at once."""
+    creds = creds or os.environ.get(credentials.ENV_CREDS) or None
+    auth: dict[str, Any] = {}
+    identity = None
+    if creds:
+        identity = credentials.identity_of(creds)
+        auth["inbox_prefix"] = inbox_prefix(identity)
+        if str(creds).endswith(".creds"):
+            auth["user_credentials"] = str(creds)
+        else:
+            auth["nkeys_seed"] = str(creds)
+        if not Path(creds).is_file():
+            raise AuthRefused(f"NATS credentials file {creds} does not exist")
+    ca = os.environ.get(ENV_CA)
+    if ca:
+        # A server with a certificate from the deployment's own CA (janus-secrets): trust that CA.
+        auth["tls"] = ssl.create_default_context(cafile=ca)
 
     async def disconnected() -> None:
         if nc.is_closed or nc.is_draining:
@@ -82,8 +129,14 @@ async def connect(
     async def reconnected() -> None:
         log.info("nats_reconnected", client=name, server=str(nc.connected_url.netloc if nc.connected_url else ""))
 
+    refused: list[str] = []  # the server's authorization errors, for the first connect
+
     async def error(exc: Exception) -> None:
+        if _auth_failure(exc):
+            refused.append(str(exc))
         log.warning("nats_error", client=name, error=type(exc).__name__, detail=str(exc))
+        if on_error is not None:
+            on_error(exc)  # e.g. a permissions violation, which the server reports asynchronously
 
     established: list[NATS] = []
 
@@ -117,14 +170,20 @@ async def connect(
                 reconnected_cb=reconnected,
                 error_cb=error,
                 closed_cb=closed_cb(nc),
+                **auth,
             )
             nc.options["max_reconnect_attempts"] = -1  # once up: reconnect forever
             established.append(nc)
-            log.info("nats_connected", client=name, attempt=attempt)
+            log.info("nats_connected", client=name, attempt=attempt, identity=identity)
             return nc
         except (OSError, nats.errors.NoServersError, asyncio.TimeoutError) as exc:
+            if refused:
+                await nc.close()
+                raise AuthRefused(f"NATS at {redact_url(url)} refused "
+                                  f"{'the credentials of ' + identity if identity else 'a connection without credentials'}"
+                                  f" ({refused[-1]})") from None
             if initial_attempts is not None and attempt >= initial_attempts:
-                raise BusError(f"cannot connect to NATS at {url}: {exc}") from exc
+                raise BusError(f"cannot connect to NATS at {redact_url(url)}: {exc}") from exc
             log.warning("nats_connect_failed", client=name, attempt=attempt, retry_in=delay,
                         error=type(exc).__name__)
             await asyncio.sleep(delay)

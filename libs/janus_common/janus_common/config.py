@@ -110,6 +110,15 @@ class SymbolMapping(_Base, frozen=True, kw_only=True):
 class NatsConfig(_Base, frozen=True, kw_only=True):
     url: str = "nats://127.0.0.1:4222"
     replicas: int = 1
+    # A folder of credentials named after their identity (``router.nk``, ``gateway-ib-1.creds``);
+    # a process takes its own from it unless JANUS_NATS_CREDS names a file (janus_common.credentials).
+    credentials_dir: str = ""
+
+
+class ClientConfig(_Base, frozen=True, kw_only=True):
+    """A client application's NATS identity: it may trade, and read, only these accounts."""
+
+    accounts: list[str]
 
 
 class PostgresConfig(_Base, frozen=True, kw_only=True):
@@ -154,6 +163,7 @@ class JanusConfig(_Base, frozen=True, kw_only=True):
     router: RouterConfig = RouterConfig()
     simulators: SimulatorsConfig = SimulatorsConfig()
     risk: RiskConfig = RiskConfig()
+    clients: dict[str, ClientConfig] = {}
 
     def account(self, alias: str) -> AccountConfig:
         try:
@@ -263,11 +273,30 @@ def _check(config: JanusConfig) -> None:
             raise ConfigError("market_data_account", f"{md!r} is not a configured account")
         if config.accounts[md].broker is not Broker.IB:
             raise ConfigError("market_data_account", "the market-data account must be an IB account")
+    _check_clients(config)
     for i, mapping in enumerate(config.registry.mappings):
         try:
             normalize(mapping.symbol, mapping.asset_class)
         except SymbolError as exc:
             raise ConfigError(f"registry.mappings[{i}].symbol", str(exc)) from None
+
+
+# Identities of the processes themselves (janus_common.authz): a client may not take one's name.
+RESERVED_IDENTITIES = frozenset({"supervisor", "operator", "auditor", "router", "registry", "pricer", "admin"})
+
+
+def _check_clients(config: JanusConfig) -> None:
+    for name, client in config.clients.items():
+        key = f"clients.{name}"
+        if not ACCOUNT_RE.match(name) or len(name) > ID_MAX:
+            raise ConfigError(key, f"a client name is at most {ID_MAX} letters, digits, '_' or '-'")
+        if name in RESERVED_IDENTITIES or name.startswith("gateway-"):
+            raise ConfigError(key, "this name belongs to a Janus process; choose another")
+        if not client.accounts:
+            raise ConfigError(f"{key}.accounts", "a client trades at least one account")
+        for account in client.accounts:
+            if account not in config.accounts:
+                raise ConfigError(f"{key}.accounts", f"{account!r} is not a configured account")
 
 
 def _check_paper(config: JanusConfig, key: str, paper: PaperSettings) -> None:

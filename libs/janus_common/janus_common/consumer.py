@@ -12,11 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import nats.errors
+import nats.js.errors
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -72,7 +73,7 @@ class Consumer:
         *,
         stream: str,
         durable: str,
-        filter_subject: str,
+        filter_subject: str | Sequence[str],
         codec: Codec[Any],
         handler: Handler,
         batch: int = 64,
@@ -88,7 +89,9 @@ class Consumer:
         self.js = js
         self.stream = stream
         self.durable = durable
-        self.filter_subject = filter_subject
+        # Several subjects: one consumer keeps their messages in stream order (an account's halt
+        # and the orders after it, say).
+        self.filter_subjects = [filter_subject] if isinstance(filter_subject, str) else list(filter_subject)
         self.codec = codec
         self.handler = handler
         self.batch = batch
@@ -125,18 +128,28 @@ class Consumer:
                 "failures": self.stats.failures, "last_error": self.stats.last_error}
 
     async def start(self) -> "Consumer":
+        one = self.filter_subjects[0] if len(self.filter_subjects) == 1 else None
         config = ConsumerConfig(
+            # Named: the create request's subject then carries the name (and a single filter),
+            # which is what the bus's permissions scope (janus_common.authz).
+            name=self.durable,
             durable_name=self.durable,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.ack_wait,
             max_deliver=self.max_deliver,
-            filter_subject=self.filter_subject,
+            filter_subject=one,
+            filter_subjects=None if one else self.filter_subjects,
             deliver_policy=self.deliver_policy,
             max_ack_pending=self.max_ack_pending,
         )
-        self._sub = await self.js.pull_subscribe(
-            self.filter_subject, durable=self.durable, stream=self.stream, config=config
-        )
+        # Create, or bring an existing durable to this configuration: binding alone would keep
+        # whatever an older version of the service created (its filters, its window).
+        try:
+            await self.js.add_consumer(self.stream, config=config)
+        except nats.js.errors.BadRequestError as exc:
+            log.warning("consumer_config_kept", consumer=self.durable, stream=self.stream,
+                        detail=str(exc.description)[:200])
+        self._sub = await self.js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
         self.stats.alive = True
         self._task = asyncio.create_task(self._run(), name=f"consumer:{self.durable}")
         return self

@@ -143,8 +143,11 @@ class EmbeddedNats:
     """nats-server with JetStream, listening on loopback only."""
 
     def __init__(self, data_dir: Path | str, *, port: int | None = None, host: str = "127.0.0.1",
-                 die_with_parent: bool = False):
+                 die_with_parent: bool = False, config_file: Path | str | None = None):
         self.data_dir = Path(data_dir)
+        # The server's configuration (its authorization block, janus_common.authz); the command
+        # line still sets where it listens and stores.
+        self.config_file = Path(config_file) if config_file else None
         self.host = host
         self.auto_port = not port
         self.port = port or free_port(host)
@@ -179,6 +182,8 @@ class EmbeddedNats:
         args = [str(nats_server_binary()), "-a", self.host, "-p", str(self.port),
                 "-m", str(self.monitor_port), "-js", "-sd", str(self.data_dir / "jetstream"),
                 "-l", str(self.logfile), "-n", f"janus-{self.port}"]
+        if self.config_file is not None:
+            args += ["-c", str(self.config_file)]
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                      stderr=subprocess.DEVNULL, start_new_session=True,
                                      preexec_fn=_parent_death_signal() if self.die_with_parent else None)

@@ -45,7 +45,9 @@ def docker_available() -> bool:
 
 @contextlib.contextmanager
 def provide_nats(data_dir: Path, *, env_var: str, port: int | None = None,
-                 containers: bool = True, die_with_parent: bool = False) -> Iterator[Provided]:
+                 containers: bool = True, die_with_parent: bool = False,
+                 config_file: Path | None = None) -> Iterator[Provided]:
+    """``config_file``: the server's configuration (its authorization, janus_common.authz)."""
     if os.environ.get(env_var):
         yield Provided(os.environ[env_var], "env")
         return
@@ -53,11 +55,17 @@ def provide_nats(data_dir: Path, *, env_var: str, port: int | None = None,
         from testcontainers.core.container import DockerContainer
         from testcontainers.core.waiting_utils import wait_for_logs
 
-        with DockerContainer("nats:2.10-alpine").with_command("-js").with_exposed_ports(4222) as c:
+        container = DockerContainer("nats:2.10-alpine").with_exposed_ports(4222)
+        if config_file is not None:
+            container = container.with_volume_mapping(str(config_file), "/etc/nats/janus.conf", "ro") \
+                .with_command("-js -c /etc/nats/janus.conf")
+        else:
+            container = container.with_command("-js")
+        with container as c:
             wait_for_logs(c, "Server is ready", timeout=30)
             yield Provided(f"nats://{c.get_container_host_ip()}:{c.get_exposed_port(4222)}", "container")
         return
-    with EmbeddedNats(data_dir, port=port, die_with_parent=die_with_parent) as server:
+    with EmbeddedNats(data_dir, port=port, die_with_parent=die_with_parent, config_file=config_file) as server:
         yield Provided(server.url, "embedded")
 
 

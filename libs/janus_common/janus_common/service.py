@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import os
 import signal
+from pathlib import Path
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,11 +30,12 @@ from nats.js import JetStreamContext
 from nats.micro.service import EndpointConfig, Service, ServiceConfig
 
 from . import logging as janus_logging
-from .bus import connect, rpc_handler
+from . import authz, credentials
+from .bus import AuthRefused, connect, rpc_handler
 from .consumer import Consumer
 from .config import ConfigError, JanusConfig, load
 from .messages import Codec
-from .streams import Topology, ensure_streams
+from .streams import Topology, await_streams, ensure_streams
 
 log = structlog.get_logger()
 
@@ -143,6 +145,9 @@ def base_parser(prog: str, description: str, *, config_required: bool) -> argpar
                         required=False, help="path to config.yaml (default: $JANUS_CONFIG or ./config.yaml)")
     parser.add_argument("--nats-url", default=None,
                         help="NATS URL; overrides $JANUS_NATS_URL and the configuration")
+    parser.add_argument("--creds", default=None,
+                        help="NATS credentials file (<identity>.nk or .creds); default $JANUS_NATS_CREDS, "
+                             "else this process's own file in nats.credentials_dir")
     parser.add_argument("--log-level", default=os.environ.get("JANUS_LOG_LEVEL", "INFO"))
     parser.set_defaults(_config_required=config_required)
     return parser
@@ -154,6 +159,21 @@ def nats_url(args: argparse.Namespace, config: JanusConfig | None) -> str:
     if os.environ.get("JANUS_NATS_URL"):
         return os.environ["JANUS_NATS_URL"]
     return config.nats.url if config else "nats://127.0.0.1:4222"
+
+
+def identity(name: str, args: argparse.Namespace) -> str:
+    """The NATS identity of a service process (janus_common.authz): a gateway is its account's."""
+    account = getattr(args, "account", None)
+    if account:
+        return authz.gateway_identity(account)
+    return name.removeprefix("janus-")
+
+
+def nats_creds(args: argparse.Namespace, config: JanusConfig | None, who: str) -> Path | None:
+    given = getattr(args, "creds", None)  # tests build their own Namespace
+    if given:
+        return Path(given)
+    return credentials.from_environment(config.nats.credentials_dir if config else None, who)
 
 
 async def serve(
@@ -182,9 +202,18 @@ async def serve(
         else:
             stopping.set()
 
-    nc = await connect(nats_url(args, config), name, on_closed=closed_for_good)
+    who = identity(name, args)
+    creds = nats_creds(args, config, who)
+    try:
+        nc = await connect(nats_url(args, config), name, on_closed=closed_for_good, creds=creds)
+    except AuthRefused as exc:
+        log.error("nats_auth_refused", identity=who, creds=str(creds) if creds else None, detail=str(exc))
+        return EXIT_CONFIG
     js = nc.jetstream()
-    await ensure_streams(js, Topology(replicas=config.nats.replicas if config else 1))
+    if creds is None or authz.manages_streams(credentials.identity_of(creds)):
+        await ensure_streams(js, Topology(replicas=config.nats.replicas if config else 1))
+    else:
+        await await_streams(js)  # the supervisor creates them; a service only waits for them
     # Registered for $SRV.PING/INFO/STATS only after setup: a process answers PING once its
     # endpoints and consumers exist, so "it answers" means "it serves".
     service = Service(nc, ServiceConfig(name=name, version=version, description=description,

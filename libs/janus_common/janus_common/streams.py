@@ -6,7 +6,10 @@ a create that loses the race finds the stream and updates it to the same configu
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+
+import structlog
 
 import nats.js.errors
 from nats.js import JetStreamContext
@@ -19,6 +22,8 @@ from nats.js.api import (
 )
 
 from . import subjects
+
+log = structlog.get_logger()
 
 DAY = 24 * 3600.0
 
@@ -52,8 +57,8 @@ def stream_configs(t: Topology = Topology()) -> list[StreamConfig]:
     return [
         StreamConfig(
             name=INTENTS_STREAM,
-            description="client order and cancel intents (dedup by Nats-Msg-Id = account:intent id)",
-            subjects=[subjects.ALL_INTENTS],
+            description="client order and cancel intents, operator account commands (dedup by Nats-Msg-Id)",
+            subjects=[subjects.ALL_INTENTS, subjects.ALL_CONTROL],
             storage=StorageType.FILE,
             retention=RetentionPolicy.LIMITS,
             duplicate_window=t.intents_dedup_window_s,
@@ -78,6 +83,9 @@ def stream_configs(t: Topology = Topology()) -> list[StreamConfig]:
             retention=RetentionPolicy.LIMITS,
             duplicate_window=120.0,
             max_msg_size=t.events_max_msg_size,
+            # Last-by-subject reads name the subject in the API subject, which permissions can
+            # scope to an account (a client reads its own positions, nobody else's).
+            allow_direct=True,
             num_replicas=t.replicas,
         ),
         StreamConfig(
@@ -128,6 +136,23 @@ async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
         except nats.js.errors.BadRequestError:
             pass  # lost a creation race; update below brings it to this configuration
     await js.update_stream(config)
+
+
+async def await_streams(js: JetStreamContext, t: Topology = Topology(), *, max_backoff: float = 5.0) -> None:
+    """Wait until every stream and KV bucket exists: under the bus's permissions only the
+    supervisor creates them, and a service started before it must not fail for that."""
+    names = [c.name for c in stream_configs(t)] + [f"KV_{kv.bucket}" for kv in kv_configs(t)]
+    delay = 0.1
+    for name in names:
+        assert name is not None
+        while True:
+            try:
+                await js.stream_info(name)
+                break
+            except nats.js.errors.NotFoundError:
+                log.info("waiting_for_stream", stream=name, retry_in=delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, max_backoff)
 
 
 async def ensure_streams(js: JetStreamContext, t: Topology = Topology()) -> None:

@@ -44,6 +44,12 @@ def intent(account: str) -> str:
     return f"{PREFIX}.intent.{account_token(account)}"
 
 
+def control(account: str) -> str:
+    """Account commands (halt, resume, cancel-all): a subject of their own, so the bus's
+    permissions give them to the operator and not to every client that may trade the account."""
+    return f"{PREFIX}.control.{account_token(account)}"
+
+
 def route(broker: str, account: str) -> str:
     return f"{PREFIX}.route.{broker_token(broker)}.{account_token(account)}"
 
@@ -101,6 +107,7 @@ def rpc_sync(account: str) -> str:
 
 # wildcards
 ALL_INTENTS = f"{PREFIX}.intent.*"
+ALL_CONTROL = f"{PREFIX}.control.*"
 ALL_ROUTES = f"{PREFIX}.route.>"
 ALL_EVENTS = f"{PREFIX}.evt.>"
 ALL_ORDER_EVENTS = f"{PREFIX}.evt.order.*"

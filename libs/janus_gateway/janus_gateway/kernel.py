@@ -83,19 +83,6 @@ async def rebuild(ctx: ServiceContext, alias: str, *folds: Callable[[Any], None]
     return len(events)
 
 
-async def lift_route_window(js: Any, durable: str) -> None:
-    """A route consumer created before the kernel (one message in flight) keeps its old window:
-    the server keeps a durable's config and a pull subscription does not change it. Widen it,
-    or a cancel would again wait behind a stuck place."""
-    try:
-        info = await js.consumer_info(ROUTES_STREAM, durable)
-    except nats.js.errors.NotFoundError:
-        return
-    if info.config.max_ack_pending != ROUTE_WINDOW:
-        await js.add_consumer(ROUTES_STREAM, config=dataclasses.replace(info.config, max_ack_pending=ROUTE_WINDOW))
-        log.info("route_window_lifted", consumer=durable, was=info.config.max_ack_pending, now=ROUTE_WINDOW)
-
-
 def _named_order(data: bytes) -> tuple[str, int] | None:
     """(intent id, leg) of an undecodable route message, when its bytes still say them."""
     with contextlib.suppress(Exception):
@@ -121,7 +108,6 @@ async def serve_routes(ctx: ServiceContext, alias: str, broker: Broker, desk: Ro
                 text=clip(f"route message not understood: {exc.reason}")))
 
     durable = f"{broker}-gateway-{alias}"
-    await lift_route_window(ctx.js, durable)
     consumer = bus.Consumer(
         ctx.js, stream=ROUTES_STREAM, durable=durable, filter_subject=subjects.route(broker, alias),
         codec=ROUTES, handler=desk.handle, on_decode_error=undecodable, handler_acks=True,

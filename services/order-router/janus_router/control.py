@@ -51,12 +51,19 @@ class AccountControl:
         self.follower = follower
         self.send_cancel = send_cancel
 
-    async def handle(self, command: AccountCommand, msg: Msg) -> None:
+    async def handle(self, command: AccountCommand, msg: Msg, *, permitted: bool = True) -> None:
+        """``permitted``: it came on the account's control subject (which only the operator may
+        publish on); a command on the intents subject, which clients may use, is refused."""
         try:
             account = subjects.account_of(msg.subject)
         except SubjectError:
             return
         with structlog.contextvars.bound_contextvars(account=account, request_id=command.request_id):
+            if not permitted:
+                await self._refuse(account, command, RejectReason.WRONG_SUBJECT,
+                                   f"account commands are accepted on {subjects.control(account)!r} only "
+                                   f"(the operator's), not on {msg.subject!r}")
+                return
             if command.account != account:
                 await self._refuse(account, command, RejectReason.ACCOUNT_MISMATCH,
                                    f"request names account {command.account!r} but was sent to {account!r}")

@@ -52,7 +52,8 @@ async def setup(ctx: ServiceContext) -> None:
 
     for alias in rules:
         await ctx.add_consumer(bus.Consumer(
-            ctx.js, stream="INTENTS", durable=f"router-{alias}", filter_subject=subjects.intent(alias),
+            ctx.js, stream="INTENTS", durable=f"router-{alias}",
+            filter_subject=[subjects.intent(alias), subjects.control(alias)],
             codec=INTENTS, handler=router.handle, on_decode_error=router.on_decode_error,
             max_ack_pending=1, ack_wait=ctx.args.ack_wait, batch=1))
 
@@ -66,7 +67,8 @@ async def setup(ctx: ServiceContext) -> None:
 
     # Intents for accounts this Janus does not have would otherwise wait forever unread.
     await ctx.add_consumer(bus.Consumer(
-        ctx.js, stream="INTENTS", durable="router-unknown-accounts", filter_subject=subjects.ALL_INTENTS,
+        ctx.js, stream="INTENTS", durable="router-unknown-accounts",
+        filter_subject=[subjects.ALL_INTENTS, subjects.ALL_CONTROL],
         codec=INTENTS, handler=router.handle, on_decode_error=router.on_decode_error,
         accepts=unknown_account, ack_wait=ctx.args.ack_wait))
 

@@ -57,6 +57,9 @@ def reason_for_decode_error(exc: MessageDecodeError) -> RejectReason:
     return RejectReason.MALFORMED
 
 
+CONTROL_PREFIX = subjects.control("x")[:-1]
+
+
 class Router:
     def __init__(self, nc: NATS, js: JetStreamContext, rules: dict[str, AccountRules],
                  follower: EventFollower, resolver: SymbolResolver, *, max_intent_age_s: float = 30.0,
@@ -74,8 +77,15 @@ class Router:
     # --- intents -------------------------------------------------------------------------
 
     async def handle(self, intent: OrderIntent | CancelIntent | AccountCommand, msg: Msg) -> None:
+        on_control = msg.subject.startswith(CONTROL_PREFIX)
         if not isinstance(intent, (OrderIntent, CancelIntent)):
-            await self.control.handle(intent, msg)
+            await self.control.handle(intent, msg, permitted=on_control)
+            return
+        if on_control:
+            # Orders come on janus.intent.<account>; the control subject carries commands only.
+            await self._reject(intent, RejectReason.WRONG_SUBJECT,
+                               f"an order or cancel is sent on {subjects.intent(intent.account)!r}, not {msg.subject!r}",
+                               account=subjects.account_of(msg.subject))
             return
         account = subjects.account_of(msg.subject)
         with structlog.contextvars.bound_contextvars(account=account, intent_id=intent.intent_id):

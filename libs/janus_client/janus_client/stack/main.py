@@ -27,11 +27,14 @@ import structlog
 from nats.aio.client import Client as NATS
 from nats.micro import add_service
 
+from janus_common import credentials
 from janus_common import logging as janus_logging
+from janus_common.authz import SUPERVISOR, authorization, identities, render_conf
 from janus_common.bus import connect
-from janus_common.config import ConfigError, load
+from janus_common.config import ConfigError, JanusConfig, load
+from janus_common.credentials import ENV_CREDS
 from janus_common.embedded import EmbeddedNats, EmbeddedPostgres, port_open
-from janus_common.streams import ensure_streams
+from janus_common.streams import Topology, ensure_streams
 from janus_common.backoff import Backoff
 
 from ..discovery import discover
@@ -56,8 +59,9 @@ def _die_with_parent() -> None:
 
 
 class Child:
-    def __init__(self, spec: ProcessSpec, logs: Path, env: dict[str, str]) -> None:
+    def __init__(self, spec: ProcessSpec, logs: Path, env: dict[str, str], creds_dir: Path | None = None) -> None:
         self.spec = spec
+        self.creds_dir = creds_dir
         self.logfile = logs / f"{spec.name}.log"
         self.env = env
         self.proc: asyncio.subprocess.Process | None = None
@@ -66,10 +70,17 @@ class Child:
 
     async def start(self) -> None:
         out = open(self.logfile, "ab")  # noqa: SIM115 - handed to the child
+        env = dict(self.env)
+        if self.spec.identity is None:
+            env.pop(ENV_CREDS, None)  # a simulator: no business on the bus
+        elif self.creds_dir is not None:
+            found = credentials.find(self.creds_dir, self.spec.identity)
+            if found is not None:
+                env[ENV_CREDS] = str(found)  # the path, never the seed
         try:
             self.proc = await asyncio.create_subprocess_exec(
                 *self.spec.argv, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
-                env={**self.env, **self.spec.env}, start_new_session=True,
+                env={**env, **self.spec.env}, start_new_session=True,
                 preexec_fn=_die_with_parent)
         finally:
             out.close()
@@ -126,6 +137,18 @@ async def _wait_ready(children: list[Child], nc: NATS, timeout: float) -> list[s
     return [c.spec.name for c in pending]
 
 
+def secure_bus(config: JanusConfig, creds_dir: Path) -> Path:
+    """A seed for every identity of the configuration (made once, kept after), and the server's
+    authorization from them. A client added to the configuration gets its seed on the next start."""
+    perms = identities(config)
+    keys = credentials.ensure(creds_dir, perms)
+    conf = creds_dir / "authorization.conf"
+    conf.write_text(render_conf(authorization(perms, keys)))
+    conf.chmod(0o600)
+    log.info("nats_authorization_written", identities=len(perms), folder=str(creds_dir))
+    return conf
+
+
 async def _ensure_database(dsn_admin: str, name: str) -> None:
     conn = await asyncpg.connect(dsn_admin)
     try:
@@ -172,10 +195,17 @@ async def _run(args: argparse.Namespace) -> int:
     servers: list[EmbeddedNats | EmbeddedPostgres] = []
     env = dict(os.environ)
     try:
+        config = load(config_path)
+        creds_dir: Path | None
         if os.environ.get("JANUS_NATS_URL"):
+            # Someone else's server: its authorization is theirs; we use the credentials we are given.
             nats_url = os.environ["JANUS_NATS_URL"]
+            creds_dir = Path(config.nats.credentials_dir) if config.nats.credentials_dir else None
         else:
-            nats = EmbeddedNats(data_dir / "nats", port=args.nats_port or None)  # 0: any free port
+            creds_dir = data_dir / "nats"
+            auth_conf = secure_bus(config, creds_dir)
+            nats = EmbeddedNats(data_dir / "nats", port=args.nats_port or None,  # 0: any free port
+                                config_file=auth_conf)
             await asyncio.to_thread(nats.start)
             servers.append(nats)
             nats_url = nats.url
@@ -189,11 +219,12 @@ async def _run(args: argparse.Namespace) -> int:
             pg_dsn = pg.dsn("janus")
         env.update(JANUS_NATS_URL=nats_url, JANUS_PG_DSN=pg_dsn, JANUS_CONFIG=str(config_path))
         os.environ.update(JANUS_NATS_URL=nats_url, JANUS_PG_DSN=pg_dsn)
-        config = load(config_path)
 
-        nc = await connect(nats_url, "janus-run", initial_attempts=5)
-        await ensure_streams(nc.jetstream())
-        children = [Child(spec, logs, env) for spec in plan(config, str(config_path), _installed, state_dir=str(data_dir))]
+        own = credentials.find(creds_dir, SUPERVISOR) if creds_dir else None
+        nc = await connect(nats_url, "janus-run", initial_attempts=5, creds=own or os.environ.get(ENV_CREDS))
+        await ensure_streams(nc.jetstream(), Topology(replicas=config.nats.replicas))
+        children = [Child(spec, logs, env, creds_dir)
+                    for spec in plan(config, str(config_path), _installed, state_dir=str(data_dir))]
         supervisor = await add_service(nc, name="janus-supervisor", version="0.1.0",
                                        description="make run: supervises the local Janus stack",
                                        metadata={"processes": ",".join(c.spec.name for c in children)})
@@ -208,6 +239,7 @@ async def _run(args: argparse.Namespace) -> int:
             "postgres": pg_dsn,
             "config": str(config_path),
             "logs": str(logs),
+            "credentials": str(creds_dir) if creds_dir else None,
             "processes": {c.spec.name: {"pid": c.proc.pid if c.proc else None,
                                         "ready": c.spec.name not in late,
                                         "port": c.spec.port} for c in children},
@@ -255,6 +287,8 @@ async def _stop_children(children: list[Child]) -> None:
 def _print_summary(summary: dict[str, Any], late: list[str]) -> None:
     lines = ["", "Janus is up.", f"  NATS      {summary['nats']}", f"  Postgres  {summary['postgres']}",
              f"  config    {summary['config']}", f"  logs      {summary['logs']}/<process>.log"]
+    if summary.get("credentials"):
+        lines.append(f"  NATS credentials {summary['credentials']}/<identity>.nk (the janus CLI uses operator.nk)")
     for name, info in summary["processes"].items():
         where = f"127.0.0.1:{info['port']}" if info["port"] else "NATS"
         state = "ready" if info["ready"] else "NOT READY (see its log)"

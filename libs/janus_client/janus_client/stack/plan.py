@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from janus_common.authz import gateway_identity
 from janus_common.config import JanusConfig
 from janus_common.messages import Broker
 
@@ -24,6 +25,7 @@ class ProcessSpec:
     service_name: str | None = None  # NATS micro name, answered on $SRV.PING.<name>
     port: int | None = None  # a simulator is ready when this port accepts connections
     env: dict[str, str] = field(default_factory=dict)
+    identity: str | None = None  # its NATS identity (janus_common.authz); simulators have none
 
 
 def plan(config: JanusConfig, config_path: str, installed: Callable[[str], str | None],
@@ -62,12 +64,12 @@ def plan(config: JanusConfig, config_path: str, installed: Callable[[str], str |
         path = installed(script)
         if path:
             specs.append(ProcessSpec(name, [path, "--config", config_path], "service",
-                                     service_name=f"janus-{name}"))
+                                     service_name=f"janus-{name}", identity=name))
 
     for alias, account in config.accounts.items():
         script = GATEWAY_SCRIPTS[account.broker]
         path = installed(script)
         if path:
             specs.append(ProcessSpec(f"gateway-{alias}", [path, "--config", config_path, "--account", alias],
-                                     "service", service_name=script))
+                                     "service", service_name=script, identity=gateway_identity(alias)))
     return specs

@@ -124,6 +124,7 @@ ANY_EVENT: Codec[Any] = Codec(
 
 _BY_PREFIX: list[tuple[str, Codec[Any]]] = [
     ("janus.intent.", INTENTS),
+    ("janus.control.", INTENTS),
     ("janus.route.", ROUTES),
     ("janus.evt.order.", ORDER_EVENTS),
     ("janus.evt.position.", POSITION_EVENTS),
