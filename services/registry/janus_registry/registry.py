@@ -1,9 +1,9 @@
 """The registry's working core: the in-memory cache, resolve with single-flight look-ups,
 writes (committed, then cached, then announced), peers' events and holdings-driven fill.
 
-The cache mirrors the table: loaded at start, updated after every commit and by every
-replica's ``RegistryEntryWritten`` event. Writes only ever fill, so applying copies of a row
-in any order converges (see :func:`model.absorb`).
+The cache mirrors the table: loaded at start, updated after every commit and, on every
+replica's ``RegistryEntryWritten`` event, re-read from the table. Writes only ever fill, so
+applying copies of a row in any order converges (see :func:`model.absorb`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from janus_common.symbols import canonical
 
 from . import holdings, resolving
 from .lookups import Failed, Unique, describe, error_reply, ib_request
-from .model import Entry, Source, Write, absorb, from_record, key_values, to_record
+from .model import Entry, Source, Write, absorb, key_values, to_record
 from .peers import Lookups, RegistryEvents
 from .store import DatabaseError, Store
 
@@ -73,9 +73,24 @@ class Registry:
         return results
 
     async def apply(self, event: m.RegistryEntryWritten) -> None:
-        """A write announced by any replica (this one included): fill the cached copy."""
-        incoming = from_record(event.record)
-        self.cache[incoming.symbol] = absorb(self.cache.get(incoming.symbol), incoming)
+        """A write announced by any replica (this one included): re-read that row.
+
+        The event says *which* row changed, never *what* it holds: its record is not cached.
+        Whatever an event carries, the cache then serves only what Postgres has (a forged or
+        mistaken event changes nothing), and a replica's row is committed before its event goes
+        out, so the read sees it. A re-read rather than an eviction because a cached row stays
+        true (writes only fill): when Postgres cannot be read, the cached copy is kept and
+        serves on, and a resolve that needs a field it lacks reads Postgres itself."""
+        symbol = event.record.symbol
+        try:
+            stored = await self.store.get(symbol)
+        except DatabaseError as exc:
+            log.warning("registry_event_reread_failed", symbol=symbol, error=str(exc))
+        else:
+            if stored is not None:
+                self._keep(stored)
+            else:
+                log.warning("registry_event_without_row", symbol=symbol, source=event.source)
         if self.applied is not None:
             self.applied.put_nowait(event)
 
