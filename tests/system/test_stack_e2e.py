@@ -11,6 +11,7 @@ import os
 import signal
 
 import msgspec
+import nats.js.errors
 import psutil
 import pytest
 
@@ -127,14 +128,16 @@ async def test_make_run_stack_through_the_cli_survives_kills_and_audits_clean(tm
         assert result["replays_agree"] and result["report"]["intents"] == 3 + len(intents)
         assert result["report"]["open_orders"] == 0
 
-        # Edit one stored event (JetStream has no in-place edit: remove it, store the edit).
+        # Edit one stored event. JetStream has no in-place edit, and EVENTS refuses deletes, so
+        # the most a publisher can do is store an edited copy after the fact.
         nc = await bus.connect(url, "tamper", initial_attempts=3)
         try:
             js = nc.jetstream()
             records = await bus.stored(js, bus.EVENTS_STREAM, subjects.evt_order("ib-1"))
             victim = next(r for r in records if isinstance(m.ANY_EVENT.decode(r.data), m.OrderFilled))
             edited = msgspec.structs.replace(m.ANY_EVENT.decode(victim.data), qty=999.0)
-            await js.delete_msg(bus.EVENTS_STREAM, victim.seq)
+            with pytest.raises(nats.js.errors.APIError):
+                await js.delete_msg(bus.EVENTS_STREAM, victim.seq)
             await js.publish(victim.subject, m.encode(edited))
         finally:
             await nc.close()
