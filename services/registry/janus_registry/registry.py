@@ -15,6 +15,7 @@ import structlog
 
 from janus_common import messages as m
 from janus_common.messages import Broker, RejectReason
+from janus_common.ratelimit import ANONYMOUS, RateLimiter
 from janus_common.symbols import canonical
 
 from . import holdings, resolving
@@ -31,11 +32,12 @@ FlightResult = tuple[Entry, str] | m.RpcError
 
 class Registry:
     def __init__(self, store: Store, lookups: Lookups, events: RegistryEvents | None,
-                 *, clock: Callable[[], int] = m.now_ns) -> None:
+                 *, clock: Callable[[], int] = m.now_ns, lookup_limit: RateLimiter | None = None) -> None:
         self.store = store
         self.lookups = lookups
         self.events = events
         self.clock = clock
+        self.lookup_limit = lookup_limit  # per caller: resolves the cache cannot answer
         self.cache: dict[str, Entry] = {}
         self._flights: dict[tuple[str, bool], asyncio.Future[FlightResult]] = {}
         # Tests and peers may wait for a peer's write to reach this cache.
@@ -96,7 +98,7 @@ class Registry:
 
     # --- resolve ------------------------------------------------------------------------
 
-    async def resolve(self, request: m.ResolveRequest) -> m.ResolveReply:
+    async def resolve(self, request: m.ResolveRequest, caller: str = ANONYMOUS) -> m.ResolveReply:
         t = resolving.target(request)
         if isinstance(t, m.RpcError):
             return t
@@ -106,18 +108,23 @@ class Registry:
                 record=resolving.reply_record(entry, t.broker), source="cache")
         if entry is None and resolving.by_ticker(t):
             return m.Resolved(record=resolving.ticker_record(t.key), source="ticker")
-        result = await self._flight(t)
+        result = await self._flight(t, caller)
         if isinstance(result, m.RpcError):
             return result
         entry, source = result
         return resolving.conflict(entry, t) or m.Resolved(
             record=resolving.reply_record(entry, t.broker), source=source)
 
-    async def _flight(self, t: resolving.Target) -> FlightResult:
+    async def _flight(self, t: resolving.Target, caller: str = ANONYMOUS) -> FlightResult:
         """One miss handled once however many callers ask at the same time."""
         key = (t.key.symbol, t.broker is Broker.IB)
         flight = self._flights.get(key)
         if flight is None:
+            # The caller's budget pays for starting a flight (it may cost a broker look-up), not
+            # at the edge: cache hits and joining a flight under way cost the broker nothing.
+            refused = self.lookup_limit.charge(caller) if self.lookup_limit is not None else None
+            if refused is not None:
+                return refused
             flight = asyncio.ensure_future(self._miss(t))
             self._flights[key] = flight
             flight.add_done_callback(lambda _: self._flights.pop(key, None))
