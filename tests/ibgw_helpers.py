@@ -18,8 +18,9 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
-def config(port: int) -> dict:
+def config(port: int, **extra: dict) -> dict:
     return {
+        **extra,
         "accounts": {
             "ib-1": {"broker": "ib", "allow_short": True,
                      "ib": {"host": "127.0.0.1", "port": port, "client_id": 11, "account": "DU1000001"}},
@@ -30,10 +31,11 @@ def config(port: int) -> dict:
 
 
 @contextlib.asynccontextmanager
-async def running_gateway(nats_url: str, port: int, alias: str = "ib-1"):
+async def running_gateway(nats_url: str, port: int, alias: str = "ib-1", **extra: dict):
+    """``extra``: more top-level config sections."""
     args = kernel.namespace(ib_arguments, nats_url=nats_url, account=alias, heartbeat=0.5, dead_after=1.0,
                             route_ack_wait=3.0)
-    async with serving("janus-ib-gateway", setup, args, from_dict(config(port), env={}),
+    async with serving("janus-ib-gateway", setup, args, from_dict(config(port, **extra), env={}),
                        metadata={"account": alias}, timeout=30) as ctx:
         yield ctx
 

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 from ibgw_helpers import ES, ES_MONTH, new_id, place, route
 
-from janus_common import subjects
+from janus_common import bus, subjects
 from janus_common import messages as m
+from janus_common.streams import EVENTS_STREAM, ROUTES_STREAM
 
 pytestmark = pytest.mark.integration
 
@@ -127,3 +128,46 @@ async def test_a_fill_whose_commission_report_never_comes_is_still_published_onc
     await route(js, place(normal))  # the next fill has its report again: published with it
     assert (await events.next(m.OrderFilled, where=lambda e: e.intent_id == normal)).commission > 0
     assert len([e for e in events.drain() if isinstance(e, m.OrderFilled) and e.intent_id == late]) == 1
+
+
+async def test_a_route_naming_another_account_or_broker_is_refused_and_touches_nothing(gateway, js, events, sim):
+    """On ib-1's route subject: a place for ib-2, a place for webull, and a cancel for ib-2 naming
+    ib-1's own working order. Nothing reaches the simulator, ib-1's order keeps working, each
+    refusal is stored on ib-1's subject, every message is acked, and a correct route then fills."""
+    working = new_id()
+    await route(js, place(working, order_type=m.OrderType.LIMIT, limit_price=100.00, tif=m.Tif.GTC))
+    await events.next(m.OrderStatusChanged, where=status(working, m.OrderState.SUBMITTED))
+
+    other_account, other_broker = new_id(), new_id()
+    await route(js, place(other_account, account="ib-2"))
+    await route(js, place(other_broker, broker=m.Broker.WEBULL))
+    # The same intent id, ib-2's own order (its own msg-id: intent ids are scoped by account).
+    await bus.publish(js, subjects.route("ib", "ib-1"), place(working, account="ib-2"), msg_id=f"ib-2:{working}")
+    foreign_cancel = m.CancelOrder(intent_id=working, account="ib-2", broker=m.Broker.IB)
+    await route(js, foreign_cancel)
+    refusals = [await events.next(m.RouteRefused) for _ in range(4)]
+
+    marker = new_id()
+    await route(js, place(marker))
+    await events.next(m.OrderStatusChanged, where=status(marker, m.OrderState.FILLED))
+
+    by_what = {(r.named_intent_id, r.named_account, r.named_broker, r.cancel_id): r for r in refusals}
+    assert by_what[(other_account, "ib-2", "ib", None)].reason is m.RejectReason.ACCOUNT_MISMATCH
+    assert by_what[(other_broker, "ib-1", "webull", None)].reason is m.RejectReason.BROKER_MISMATCH
+    assert by_what[(working, "ib-2", "ib", None)].reason is m.RejectReason.ACCOUNT_MISMATCH
+    assert by_what[(working, "ib-2", "ib", foreign_cancel.cancel_id)].reason is m.RejectReason.ACCOUNT_MISMATCH
+    assert all(r.account == "ib-1" and r.intent_id is None for r in refusals)
+
+    refs = [o.order_ref for o in sim.orders.values()]
+    assert other_account not in refs and other_broker not in refs and refs.count(working) == 1
+    [order] = [o for o in sim.orders.values() if o.order_ref == working]
+    assert not order.done
+    assert not [e for e in events.drain() if getattr(e, "intent_id", None) == working
+                and isinstance(e, (m.OrderCancelled, m.OrderGatewayRefused, m.OrderBrokerRejected))]
+
+    stored = await bus.history(js, EVENTS_STREAM, subjects.evt_order("ib-1"), m.ORDER_EVENTS)
+    assert sorted((r.named_intent_id, r.cancel_id or "") for r in stored if isinstance(r, m.RouteRefused)) == \
+        sorted((r.named_intent_id, r.cancel_id or "") for r in refusals)
+    assert not [e for e in stored if isinstance(e, m.OrderGatewayRefused) and e.intent_id == working]
+    info = await js.consumer_info(ROUTES_STREAM, "ib-gateway-ib-1")
+    assert info.num_pending == 0 and info.num_ack_pending == 0  # acked, not redelivered forever

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+import nats
 import pytest
 from contract_months import front
 from ibgw_helpers import new_id, place, route, running_gateway
@@ -141,3 +142,35 @@ async def test_a_hung_tws_is_treated_as_down_and_reconnected(gateway, js, events
     intent = new_id()
     await route(js, place(intent))
     await events.next(m.OrderStatusChanged, where=lambda e: e.intent_id == intent and e.status is m.OrderState.FILLED)
+
+
+async def test_lookups_and_market_data_subscribes_are_bounded_per_caller(nats_url, nc, sim, events):
+    limits = {"broker_lookups": {"limit": 1, "window_s": 600}, "md_subscribe": {"limit": 1, "window_s": 600}}
+    alice = await nats.connect(nats_url, inbox_prefix="_INBOX.alice")
+    bob = await nats.connect(nats_url, inbox_prefix="_INBOX.bob")
+
+    async def lookup(conn, symbol):
+        return await bus.request(conn, subjects.rpc_lookup("ib"), m.LookupRequest(symbol=symbol, asset_class="EQUITY"),
+                                 m.LOOKUP_REPLY, timeout=10)
+
+    async def subscribe(conn, symbol):
+        return await bus.request(conn, subjects.RPC_MD_SUBSCRIBE, m.MarketDataSubscribe(symbols=[symbol], requester="t"),
+                                 m.MD_REPLY, timeout=10)
+
+    try:
+        async with running_gateway(nats_url, sim.port, rate_limits=limits):
+            await events.next(m.GatewayConnection, where=ready, timeout=20)
+            assert isinstance(await lookup(alice, "AAPL"), m.LookupUnique)
+            refused = await lookup(alice, "MSFT")
+            assert isinstance(refused, m.RpcError) and refused.reason is m.RejectReason.RATE_LIMITED
+            assert (refused.limit, refused.window_s, refused.caller) == (1, 600, "alice")
+            assert isinstance(await lookup(bob, "MSFT"), m.LookupUnique)
+
+            assert isinstance(await subscribe(alice, "AAPL"), m.MarketDataSubscribed)
+            refused = await subscribe(alice, "MSFT")
+            assert isinstance(refused, m.RpcError) and refused.reason is m.RejectReason.RATE_LIMITED
+            assert refused.caller == "alice"
+            assert isinstance(await subscribe(bob, "MSFT"), m.MarketDataSubscribed)
+    finally:
+        await alice.close()
+        await bob.close()

@@ -4,6 +4,7 @@ subject, dedup, and the audit catching a removed or replaced event."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import datetime, timedelta, timezone
 
 import msgspec
@@ -11,6 +12,7 @@ import pytest
 
 from janus_common import audit, bus, subjects
 from janus_common import messages as m
+from janus_common.streams import stream_configs
 
 pytestmark = pytest.mark.integration
 
@@ -57,7 +59,17 @@ async def test_each_subject_has_its_own_chain(js):
     assert audit.chain_findings(records) == []
 
 
+async def _tamperable_events(js) -> None:
+    """EVENTS as it was before it denied deletes: the API refuses them now, but a stream can
+    still be altered outside it (its files, an edited backup restored), and the audit must
+    catch that. The deletes below stand in for such an edit."""
+    config = next(c for c in stream_configs() if c.name == bus.EVENTS_STREAM)
+    await js.delete_stream(bus.EVENTS_STREAM)
+    await js.add_stream(dataclasses.replace(config, deny_delete=False, deny_purge=False))
+
+
 async def test_a_removed_or_replaced_stored_event_is_reported(nc, js):
+    await _tamperable_events(js)
     acks = [await bus.publish(js, SUBJECT, _event(n)) for n in range(5)]
     await js.delete_msg(bus.EVENTS_STREAM, acks[1].seq)
     found = audit.chain_findings(await bus.stored(js, bus.EVENTS_STREAM, SUBJECT))

@@ -13,7 +13,7 @@ from ibgw_helpers import running_gateway
 from janus_common import bus, subjects
 from janus_common import messages as m
 from janus_common.config import PaperSettings
-from janus_gateway.adapter import BrokerAdapter, ErrorKind, ErrorReport, FillReport, OrderRefused, OrderStatusReport
+from janus_gateway.adapter import BrokerAdapter, ErrorKind, ErrorReport, FillReport, OrderStatusReport
 from janus_ib_sim import IBSimulator
 from janus_paper_gateway.adapter import PaperAdapter
 
@@ -124,10 +124,3 @@ async def test_an_order_beyond_the_buying_power_is_refused_and_a_cancel_ends_a_r
         await adapter.cancel("rest")
         ended = await reports.next(OrderStatusReport, lambda r: r.status is m.OrderState.CANCELLED)
         assert ended.order_key == "rest" and not adapter.book.working
-
-
-async def test_a_route_addressed_to_another_account_is_refused_not_placed(nc, js):
-    async with paper(nc, js) as (adapter, _):
-        with pytest.raises(OrderRefused) as refused:
-            await adapter.place(order("elsewhere", account="paper-2"))
-        assert refused.value.reason is m.RejectReason.ACCOUNT_MISMATCH and "elsewhere" not in adapter.book.known

@@ -149,6 +149,21 @@ async def test_a_cancel_ends_a_resting_order_and_an_unpriceable_market_order_is_
         assert rejected.code == "NO_PRICE" and rejected.broker is m.Broker.PAPER
 
 
+async def test_a_route_addressed_to_another_account_is_refused_by_the_kernel_not_placed(nc, js, nats_url, sim,
+                                                                                        events):
+    async with running_gateway(nats_url, sim.port), running_paper(nats_url, sim.port):
+        await events.next(m.GatewayConnection, where=ready, timeout=20)
+        await bus.publish(js, subjects.route("paper", "paper-1"), place("elsewhere", account="paper-2"),
+                          msg_id="elsewhere")
+        refused = await events.next(m.RouteRefused, where=paper, timeout=20)
+        assert refused.reason is m.RejectReason.ACCOUNT_MISMATCH and refused.named_intent_id == "elsewhere"
+        await route(js, place("after", qty=1.0))
+        assert (await final(events, "after")).status is m.OrderState.FILLED
+        stored = await bus.history(js, "EVENTS", subjects.evt_order("paper-1"), m.ORDER_EVENTS)
+        assert [e.named_intent_id for e in stored if isinstance(e, m.RouteRefused)] == ["elsewhere"]
+        assert not [e for e in stored if getattr(e, "intent_id", None) == "elsewhere"]  # nothing placed or tracked
+
+
 async def test_a_triggered_stop_limit_stays_triggered_across_a_restart(nc, js, nats_url, sim, events):
     async with running_gateway(nats_url, sim.port), running_paper(nats_url, sim.port):
         await events.next(m.GatewayConnection, where=ready, timeout=20)

@@ -16,8 +16,10 @@ from janus_pricer import __version__
 from janus_pricer.main import NAME, setup
 
 
-def pricer_config(debounce_ms: int = 200, stale_after_s: float = 60.0) -> janus_config.JanusConfig:
+def pricer_config(debounce_ms: int = 200, stale_after_s: float = 60.0,
+                  rate_limits: dict | None = None) -> janus_config.JanusConfig:
     return janus_config.from_dict({
+        "rate_limits": rate_limits or {},
         "accounts": {
             "ib-1": {"broker": "ib", "ib": {"host": "127.0.0.1", "port": 7497, "client_id": 1}},
             "ib-2": {"broker": "ib", "ib": {"host": "127.0.0.1", "port": 7497, "client_id": 2}},

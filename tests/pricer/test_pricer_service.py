@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
+import nats
 import pytest
 from structlog.testing import capture_logs
 
@@ -226,3 +227,27 @@ async def test_a_tick_from_the_future_is_refused_never_frozen_into_the_cache_or_
     assert [e["error"] for e in refused] == ["FutureTimestamp"] * 2 and refused[0]["ahead_s"] > 3000
     assert all(v.positions[0].price in (None, 101.0) for v in vals.seen)
     assert (stored.last, stored.close) == (101.0, None) and stored.ts <= time.time_ns()
+
+
+async def test_subscribes_are_bounded_per_caller_and_unsubscribes_always_pass(nats_url, js, nc, pricer_factory):
+    alice = await nats.connect(nats_url, inbox_prefix="_INBOX.alice")
+    bob = await nats.connect(nats_url, inbox_prefix="_INBOX.bob")
+
+    async def ask(conn, request):
+        return await bus.request(conn, subjects.RPC_PRICER_SUBSCRIBE, request, m.MD_REPLY, timeout=10)
+
+    try:
+        async with pricer_factory(rate_limits={"md_subscribe": {"limit": 2, "window_s": 600}}):
+            for symbol in ("AAPL", "MSFT"):
+                ok = await ask(alice, m.MarketDataSubscribe(symbols=[symbol], requester="alice"))
+                assert isinstance(ok, m.MarketDataSubscribed) and ok.subscribed == [symbol]
+            refused = await ask(alice, m.MarketDataSubscribe(symbols=["TSLA"], requester="alice"))
+            assert isinstance(refused, m.RpcError) and refused.reason is m.RejectReason.RATE_LIMITED
+            assert (refused.limit, refused.window_s, refused.caller) == (2, 600, "alice")
+            gone = await ask(alice, m.MarketDataUnsubscribe(symbols=["AAPL"], requester="alice"))
+            assert isinstance(gone, m.MarketDataSubscribed)  # not charged: giving back is always fine
+            other = await ask(bob, m.MarketDataSubscribe(symbols=["TSLA"], requester="bob"))
+            assert isinstance(other, m.MarketDataSubscribed) and other.subscribed == ["TSLA"]
+    finally:
+        await alice.close()
+        await bob.close()

@@ -28,8 +28,8 @@ async def webull_gateway(nc) -> AsyncIterator[FakeGateway]:
 async def registry_factory(nats_url, js):
     started: list[Running] = []
 
-    async def make(dsn: str, mappings: list[dict] | None = None) -> Running:
-        running = await start_registry(nats_url, dsn, mappings)
+    async def make(dsn: str, mappings: list[dict] | None = None, **extra: dict) -> Running:
+        running = await start_registry(nats_url, dsn, mappings, **extra)
         started.append(running)
         return running
 

@@ -103,8 +103,8 @@ class FakeGateway:
                 await self.service.stop()
 
 
-def registry_config(nats_url: str, dsn: str, mappings: list[dict] | None = None) -> dict:
-    return {
+def registry_config(nats_url: str, dsn: str, mappings: list[dict] | None = None, **extra: dict) -> dict:
+    return {**extra,
         "nats": {"url": nats_url},
         "postgres": {"dsn": dsn},
         "accounts": {
@@ -130,9 +130,10 @@ class Running:
         return await asyncio.wait_for(self.task, 20)
 
 
-async def start_registry(nats_url: str, dsn: str, mappings: list[dict] | None = None) -> Running:
-    """The registry in this process, wired exactly as ``janus-registry`` wires it."""
-    config = from_dict(registry_config(nats_url, dsn, mappings), env={})
+async def start_registry(nats_url: str, dsn: str, mappings: list[dict] | None = None, **extra: dict) -> Running:
+    """The registry in this process, wired exactly as ``janus-registry`` wires it (``extra``:
+    more top-level config sections)."""
+    config = from_dict(registry_config(nats_url, dsn, mappings, **extra), env={})
     args = argparse.Namespace(nats_url=nats_url, config=None, log_level="INFO")
     loop = asyncio.get_running_loop()
     got_app: asyncio.Future[App] = loop.create_future()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+import msgspec
+
 import pytest
 
 from contract_months import option_symbol
@@ -123,6 +125,34 @@ async def test_a_write_on_one_replica_reaches_the_other_replicas_cache(nc, pg_ds
         pass
     hit = await a.registry.resolve(m.ResolveRequest(symbol="MSFT"))
     assert hit.source == "cache" and ib_gateway.symbols().count("MSFT") == 1
+
+
+async def test_a_forged_registry_event_changes_no_cache_and_a_genuine_write_still_arrives(
+        nc, pg_dsn, ib_gateway, registry_factory):
+    a = await registry_factory(pg_dsn)
+    b = await registry_factory(pg_dsn)
+    aapl = await a.registry.resolve(m.ResolveRequest(symbol="AAPL", broker=Broker.IB))
+    assert isinstance(aapl, m.Resolved) and aapl.record.ib.con_id == 265598
+    b.registry.applied = asyncio.Queue()
+
+    # BRK.B with AAPL's conId, published by anyone on core NATS. (Without bus permissions the
+    # EVENTS stream stores it too; the replicas then re-read BRK.B from Postgres, which has none.)
+    lie = msgspec.structs.replace(aapl.record, symbol="BRK.B")
+    await nc.publish(subjects.EVT_REGISTRY, m.encode(m.RegistryEntryWritten(
+        record=lie, source="lookup", fields=["ib.con_id"])))
+    await nc.flush()
+    # A genuine write on A after it: B applies events in stream order, so once MSFT is applied
+    # everything published before it has been too.
+    assert isinstance(await a.registry.resolve(m.ResolveRequest(symbol="MSFT")), m.Resolved)
+    while (await asyncio.wait_for(b.registry.applied.get(), 10)).record.symbol != "MSFT":
+        pass
+
+    assert "BRK.B" not in a.registry.cache and "BRK.B" not in b.registry.cache
+    hit = await b.registry.resolve(m.ResolveRequest(symbol="MSFT"))
+    assert hit.source == "cache" and hit.record.ib.con_id == 272093  # the genuine write reached B
+    brk = await b.registry.resolve(m.ResolveRequest(symbol="BRK.B", broker=Broker.IB))
+    assert isinstance(brk, m.Resolved) and brk.source == "lookup" and brk.record.ib.con_id == 72063691
+    assert [r["ib_con_id"] for r in await rows(pg_dsn) if r["symbol"] == "BRK.B"] == [72063691]
 
 
 async def test_harmony_stops_asking_a_gateway_that_keeps_failing(nc, pg_dsn, ib_gateway, registry_factory):

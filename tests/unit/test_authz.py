@@ -112,13 +112,6 @@ def test_the_authorization_block_gives_each_key_its_identity_and_own_inbox():
     assert "admin" not in perms and "admin" in authz.identities(config, admin=True)
 
 
-@given(st.from_regex(r"\A[A-Za-z0-9_-]{1,20}\Z"), st.from_regex(r"\A[A-Za-z0-9]{1,22}\Z"))
-def test_caller_of_reads_the_identity_from_the_reply_subject(identity, nuid):
-    assert authz.caller_of(f"_INBOX.{identity}.{nuid}") == identity
-    assert authz.caller_of(f"_INBOX.{nuid}") == "anonymous"
-    assert authz.caller_of(None) == "anonymous"
-
-
 def test_the_reserved_names_are_the_identities_of_the_processes():
     assert config_module.RESERVED_IDENTITIES == {authz.SUPERVISOR, authz.OPERATOR, authz.AUDITOR, authz.ROUTER,
                                                  authz.REGISTRY, authz.PRICER, authz.ADMIN}

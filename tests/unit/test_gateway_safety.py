@@ -5,6 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from janus_common import messages as m
 from janus_gateway import safety
 from janus_gateway.adapter import BrokerUnavailable, PlaceFailed
 
@@ -54,3 +55,17 @@ def test_stale_is_older_than_the_max_age_and_never_when_disabled(sent, delta, ma
     now = sent + delta
     assert safety.is_stale(sent, now, max_age) is (delta > max_age * 1e9)
     assert safety.is_stale(sent, now, 0) is False
+
+
+def test_a_route_naming_another_account_or_broker_is_misaddressed():
+    place = m.PlaceOrder(intent_id="i", account="ib-1", broker=m.Broker.IB, symbol="AAPL", side=m.BrokerSide.BUY,
+                         order_type=m.OrderType.MARKET, qty=1.0)
+    cancel = m.CancelOrder(intent_id="i", account="ib-1", broker=m.Broker.IB)
+    for command in (place, cancel):
+        assert safety.misaddressed(command, "ib-1", m.Broker.IB) is None
+        reason, text = safety.misaddressed(command, "ib-2", m.Broker.IB)
+        assert reason is m.RejectReason.ACCOUNT_MISMATCH and "ib-1" in text and "ib-2" in text
+        reason, _ = safety.misaddressed(command, "ib-1", m.Broker.WEBULL)
+        assert reason is m.RejectReason.BROKER_MISMATCH
+        reason, _ = safety.misaddressed(command, "wb-1", m.Broker.WEBULL)  # both: the account first
+        assert reason is m.RejectReason.ACCOUNT_MISMATCH

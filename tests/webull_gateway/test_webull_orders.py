@@ -222,5 +222,5 @@ async def test_sdk_side_effects_tamed(gateway, js, events, sim, capfd, tmp_path)
 async def test_order_for_another_account_is_refused_not_placed(gateway, js, events, sim):
     intent = new_id()
     await route(js, place(intent, account="wb-other"))  # on our subject, addressed elsewhere
-    rej = await events.next(m.OrderGatewayRefused, where=lambda e: e.intent_id == intent)
-    assert rej.reason == "ACCOUNT_MISMATCH" and broker_orders(sim, intent) == []
+    rej = await events.next(m.RouteRefused, where=lambda e: e.named_intent_id == intent)
+    assert rej.reason == "ACCOUNT_MISMATCH" and rej.account == ALIAS and broker_orders(sim, intent) == []

@@ -84,6 +84,9 @@ def _describe(event: Any) -> str:
         return f"{event.intent_id} rejected by {event.broker}: [{event.code}] {event.text}"
     if isinstance(event, m.OrderGatewayRefused):
         return f"{event.intent_id} refused by the {event.broker} gateway: [{event.reason}] {event.text}"
+    if isinstance(event, m.RouteRefused):
+        return f"route for {event.named_broker}/{event.named_account} {event.named_intent_id} refused: " \
+               f"[{event.reason}] {event.text}"
     return repr(event)
 
 

@@ -10,7 +10,7 @@ Identities: one per process role (``router``, ``registry``, ``pricer``, ``gatewa
 ``supervisor`` (creates the streams at start), ``operator`` (the ``janus`` CLI), ``auditor``
 (read-only) and one per client of ``clients:`` in the configuration. Every identity receives its
 replies on its own inbox prefix ``_INBOX.<identity>`` (see :func:`inbox_prefix`), so nobody can
-read another's replies, and a responder can tell who asked (:func:`caller_of`).
+read another's replies, and a responder can tell who asked (``janus_common.ratelimit.caller_of``).
 """
 
 from __future__ import annotations
@@ -72,18 +72,6 @@ def manages_streams(identity: str) -> bool:
 
 def inbox_prefix(identity: str) -> str:
     return f"{INBOX}.{identity}"
-
-
-def caller_of(reply_subject: str | None) -> str:
-    """The identity that asked, read from a reply subject ``_INBOX.<identity>.<...>``. The server
-    lets an identity subscribe to its own prefix only, so a caller who claims another's prefix
-    never receives the answer. A connection without a prefix (``_INBOX.<nuid>``) is ``anonymous``."""
-    if not reply_subject:
-        return "anonymous"
-    parts = reply_subject.split(".")
-    if len(parts) >= 3 and parts[0] == INBOX:
-        return parts[1]
-    return "anonymous"
 
 
 # --- the JetStream API, in the pieces roles are given ------------------------------------

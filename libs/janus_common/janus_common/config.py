@@ -144,6 +144,23 @@ class RouterConfig(_Base, frozen=True, kw_only=True):
     max_intent_age_s: float = 30.0
 
 
+class RateWindow(_Base, frozen=True, kw_only=True):
+    limit: Count  # calls per caller ...
+    window_s: Positive = 60.0  # ... in any window this long
+
+
+class RateLimitsConfig(_Base, frozen=True, kw_only=True):
+    """Per-caller budgets of the RPCs that cost a broker or the database real work (see
+    ``janus_common.ratelimit``); a caller over one is answered ``RATE_LIMITED``."""
+
+    resolve_lookups: RateWindow = RateWindow(limit=60)  # registry resolves that need a broker look-up
+    harmony: RateWindow = RateWindow(limit=6)  # registry harmony runs (each walks the whole table)
+    # janus.rpc.lookup.<broker> at the gateways. Its usual caller is the registry, whose harmony
+    # asks once per incomplete row: 50/s, the pace IB itself takes requests at.
+    broker_lookups: RateWindow = RateWindow(limit=3_000)
+    md_subscribe: RateWindow = RateWindow(limit=600)  # market-data subscribes (IB gateway, pricer)
+
+
 class SimulatorsConfig(_Base, frozen=True, kw_only=True):
     """Where ``make run`` starts the simulators (ignored when pointing at real brokers)."""
 
@@ -161,6 +178,7 @@ class JanusConfig(_Base, frozen=True, kw_only=True):
     registry: RegistryConfig = RegistryConfig()
     pricer: PricerConfig = PricerConfig()
     router: RouterConfig = RouterConfig()
+    rate_limits: RateLimitsConfig = RateLimitsConfig()
     simulators: SimulatorsConfig = SimulatorsConfig()
     risk: RiskConfig = RiskConfig()
     clients: dict[str, ClientConfig] = {}

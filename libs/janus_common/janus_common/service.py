@@ -35,6 +35,7 @@ from .bus import AuthRefused, connect, rpc_handler
 from .consumer import Consumer
 from .config import ConfigError, JanusConfig, load
 from .messages import Codec
+from .ratelimit import RateLimiter, caller_rpc, limited
 from .streams import Topology, await_streams, ensure_streams
 
 log = structlog.get_logger()
@@ -69,10 +70,14 @@ class ServiceContext:
         handler: Callable[[Any], Awaitable[msgspec.Struct]],
         *,
         queue_group: str | None = None,
+        limit: RateLimiter | None = None,
+        charged: Callable[[Any], bool] = lambda _: True,
     ) -> None:
-        """Serve a typed request/reply endpoint (counted in ``$SRV.STATS``)."""
+        """Serve a typed request/reply endpoint (counted in ``$SRV.STATS``); with ``limit``,
+        each ``charged`` request counts against its caller's budget (refused ``RATE_LIMITED``)."""
+        endpoint = rpc_handler(codec, handler) if limit is None else caller_rpc(codec, limited(limit, handler, charged))
         await self.service.add_endpoint(
-            EndpointConfig(name=name, subject=subject, handler=rpc_handler(codec, handler),
+            EndpointConfig(name=name, subject=subject, handler=endpoint,
                            queue_group=queue_group or f"{self.name}-{name}")
         )
 

@@ -2,6 +2,11 @@
 
 Every service calls :func:`ensure_streams` before it consumes; concurrent callers are fine:
 a create that loses the race finds the stream and updates it to the same configuration.
+
+INTENTS and EVENTS are records (what clients asked, what happened): the server refuses to
+delete a message from them or purge them (``deny_delete``, ``deny_purge``). An existing stream
+without those flags gets them from the update here; the server never lets them be lifted again.
+Deleting a whole stream stays possible (a JetStream permission, not a stream setting).
 """
 
 from __future__ import annotations
@@ -64,6 +69,8 @@ def stream_configs(t: Topology = Topology()) -> list[StreamConfig]:
             duplicate_window=t.intents_dedup_window_s,
             max_msg_size=t.intents_max_msg_size,
             num_replicas=t.replicas,
+            deny_delete=True,
+            deny_purge=True,
         ),
         StreamConfig(
             name=ROUTES_STREAM,
@@ -87,6 +94,8 @@ def stream_configs(t: Topology = Topology()) -> list[StreamConfig]:
             # scope to an account (a client reads its own positions, nobody else's).
             allow_direct=True,
             num_replicas=t.replicas,
+            deny_delete=True,
+            deny_purge=True,
         ),
         StreamConfig(
             name=MARKET_STREAM,

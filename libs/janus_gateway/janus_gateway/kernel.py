@@ -14,7 +14,7 @@ import msgspec
 import nats.js.errors
 import structlog
 
-from janus_common import bus, subjects
+from janus_common import bus, ratelimit, subjects
 from janus_common.messages import (
     clip,
     LOOKUP_REQUEST,
@@ -132,6 +132,7 @@ async def serve_rpcs(ctx: ServiceContext, alias: str, broker: Broker, ready: Any
 
     if "lookup" in names:
         await ctx.add_rpc("lookup", subjects.rpc_lookup(str(broker)), LOOKUP_REQUEST, lookup,
-                          queue_group=f"janus-{broker}-lookup")
+                          queue_group=f"janus-{broker}-lookup",
+                          limit=ratelimit.limiter("lookup", ratelimit.rate_limits(ctx.config).broker_lookups, ctx.config))
     if "sync" in names:
         await ctx.add_rpc("sync", subjects.rpc_sync(alias), SYNC_REQUEST, sync_handler)

@@ -18,6 +18,10 @@ and the worker goes on with the account's next order. A route message older than
 ``max_route_age_s`` is refused ``STALE`` instead of placed late. An order that may have been
 sent before (an attempt is on record) is refused neither way before the broker says it does not
 have it: what the broker has is followed, never refused.
+
+Before any of that, a message that names another account or broker than this gateway's is
+refused (``RouteRefused``, recorded on this account's subject) and acked: neither placed nor
+cancelled, whatever it names, and not redelivered.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from janus_common.messages import (
     OrderPlaceAttempted,
     PlaceOrder,
     RejectReason,
+    RouteRefused,
     order_key,
     split_order_key,
 )
@@ -134,6 +139,18 @@ class RouteDesk:
 
     async def handle(self, command: PlaceOrder | CancelOrder, msg: Msg) -> None:
         self._held[id(msg)] = msg
+        wrong = safety.misaddressed(command, self.emitter.alias, self.broker)
+        if wrong is not None:
+            # Checked here, before the book or the queue see it: a misaddressed message must not
+            # touch this account's order of the same intent id (ids are scoped by account).
+            try:
+                await self._refuse_misaddressed(command, *wrong)
+            except Exception:
+                log.exception("route_misaddressed_unrecorded", intent_id=command.intent_id)
+                await self._settle(msg, "nak")  # redelivered, and recorded then
+                return
+            await self._settle(msg, "ack")
+            return
         if isinstance(command, CancelOrder):
             task = asyncio.create_task(self._cancel(command, msg), name=f"cancel:{command.intent_id}")
             self._tasks.add(task)
@@ -269,6 +286,18 @@ class RouteDesk:
             await self.dead_letter(msg, RuntimeError(detail))
         else:
             await msg.term()
+
+    async def _refuse_misaddressed(self, command: PlaceOrder | CancelOrder, reason: RejectReason, text: str) -> None:
+        if isinstance(command, PlaceOrder):
+            leg, cancel_id, what = command.leg, None, f"place:{command.order_key}"
+        else:
+            leg, cancel_id, what = 0, command.cancel_id, f"cancel:{command.cancel_id}"
+        log.error("route_misaddressed", reason=str(reason), intent_id=command.intent_id,
+                  named_account=command.account, named_broker=str(command.broker))
+        # Not noted into the desk: it is no order of this account's.
+        await self.emitter.emit(f"misaddressed:{command.account}:{command.broker}:{what}", RouteRefused(
+            account=self.emitter.alias, named_intent_id=command.intent_id, leg=leg, cancel_id=cancel_id,
+            named_account=command.account, named_broker=str(command.broker), reason=reason, text=clip(text)))
 
     async def refuse(self, order: PlaceOrder, reason: RejectReason, text: str) -> None:
         """Janus's own refusal of a broker order (never sent, or never again)."""

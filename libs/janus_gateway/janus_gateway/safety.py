@@ -1,5 +1,6 @@
-"""The gateway's safety rules, pure: which route messages are too old to place, and when a
-broker order that keeps failing is quarantined instead of tried again.
+"""The gateway's safety rules, pure: which route messages are not this gateway's to act on,
+which are too old to place, and when a broker order that keeps failing is quarantined instead
+of tried again.
 
 A failure has a *kind*: ``NO_ANSWER`` (the connection dropped while placing, the broker never
 acknowledged, or the gateway died mid-place — a restart cannot tell these apart) or the name of
@@ -12,15 +13,32 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from janus_common.messages import Broker, CancelOrder, PlaceOrder, RejectReason
+
 from .adapter import PlaceFailed
 
-__all__ = ["NO_ANSWER", "failure_kind", "is_stale", "quarantine", "quarantine_detail"]
+__all__ = ["NO_ANSWER", "failure_kind", "is_stale", "misaddressed", "quarantine", "quarantine_detail"]
 
 NO_ANSWER = "NO_ANSWER"
 
 
 def failure_kind(exc: BaseException) -> str:
     return NO_ANSWER if isinstance(exc, PlaceFailed) else type(exc).__name__
+
+
+def misaddressed(command: PlaceOrder | CancelOrder, alias: str, broker: Broker) -> tuple[RejectReason, str] | None:
+    """Why a route message that arrived on this gateway's subject must not be acted on: it names
+    another account or broker. The subject only says who may publish there (the router); the
+    payload is what a broker call would act on, so the two must agree before anything is placed
+    or cancelled. The account is checked first: it is what decides whose money moves."""
+    what = "cancel" if isinstance(command, CancelOrder) else "order"
+    if command.account != alias:
+        return (RejectReason.ACCOUNT_MISMATCH,
+                f"{what} for account {command.account} arrived at the {broker} gateway of {alias}: not acted on")
+    if command.broker is not broker:
+        return (RejectReason.BROKER_MISMATCH,
+                f"{what} for broker {command.broker} arrived at the {broker} gateway of {alias}: not acted on")
+    return None
 
 
 def is_stale(sent_ns: int, now_ns: int, max_age_s: float) -> bool:

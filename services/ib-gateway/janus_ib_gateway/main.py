@@ -16,9 +16,9 @@ from typing import Any
 import structlog
 from ib_async import IB
 
-from janus_common import subjects
+from janus_common import ratelimit, subjects
 from janus_common.config import ConfigError
-from janus_common.messages import MD_REQUEST, Broker, ConnectionState
+from janus_common.messages import MD_REQUEST, Broker, ConnectionState, MarketDataSubscribe
 from janus_common.service import ServiceContext, run
 from janus_gateway import kernel
 from janus_gateway.account import AccountPublisher
@@ -117,7 +117,9 @@ async def setup(ctx: ServiceContext) -> None:
     market: MarketData | None = None
     if ctx.config.market_data_account == alias:
         market = MarketData(ib, ctx.nc, lookups, life.ready)
-        await ctx.add_rpc("md-subscribe", subjects.RPC_MD_SUBSCRIBE, MD_REQUEST, market.handle)
+        await ctx.add_rpc("md-subscribe", subjects.RPC_MD_SUBSCRIBE, MD_REQUEST, market.handle,
+                          limit=ratelimit.limiter("md-subscribe", ctx.config.rate_limits.md_subscribe, ctx.config),
+                          charged=lambda request: isinstance(request, MarketDataSubscribe))
 
     def on_error(req_id: int, code: int, text: str, contract: Any) -> None:
         # IB's one error subscriber: each class of code goes where it means something.

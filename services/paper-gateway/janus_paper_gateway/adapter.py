@@ -36,7 +36,6 @@ from janus_common.messages import (
     OrderType,
     PlaceOrder,
     Position,
-    RejectReason,
     Tick,
 )
 from janus_common.streams import EVENTS_STREAM, MARKET_STREAM
@@ -48,7 +47,6 @@ from janus_gateway.adapter import (
     ErrorReport,
     FillReport,
     NoticeKind,
-    OrderRefused,
     OrderStatusReport,
     Report,
     ReportSink,
@@ -170,9 +168,7 @@ class PaperAdapter:
     # --- orders ---------------------------------------------------------------------------
 
     async def place(self, order: PlaceOrder) -> None:
-        if order.account != self.alias or order.broker is not Broker.PAPER:
-            raise OrderRefused(RejectReason.ACCOUNT_MISMATCH, f"sent to the paper gateway of {self.alias} but "
-                                                               f"addressed to {order.broker}/{order.account}")
+        # Another account or broker is refused by the kernel's route desk before it gets here.
         if order.order_type is OrderType.MARKET:
             await self._price_for(order.symbol, order.side)
         await self._step(engine.place(self.book, order, self.quotes, self.clock(), self.max_age_ns))

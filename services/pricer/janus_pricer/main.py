@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import nats.js.errors
 from nats.js.api import DeliverPolicy
 
-from janus_common import service, subjects
+from janus_common import ratelimit, service, subjects
 from janus_common.bus import Consumer
 from janus_common.config import ConfigError
 from janus_common.messages import (
@@ -88,7 +88,9 @@ async def setup(ctx: service.ServiceContext) -> None:
 
     # Clients (the CLI, a UI, the router's price checks) ask the pricer — not the gateway — for
     # prices they want: the pricer aggregates everyone's interest into one subscription set.
-    await ctx.add_rpc("subscribe", subjects.RPC_PRICER_SUBSCRIBE, MD_REQUEST, client_subscribe)
+    await ctx.add_rpc("subscribe", subjects.RPC_PRICER_SUBSCRIBE, MD_REQUEST, client_subscribe,
+                      limit=ratelimit.limiter("pricer-subscribe", ratelimit.rate_limits(ctx.config).md_subscribe, ctx.config),
+                      charged=lambda request: isinstance(request, MarketDataSubscribe))
     ctx.spawn(md.run(), "md-subscriptions")
     ctx.on_stop(md.stop)
 

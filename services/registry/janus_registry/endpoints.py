@@ -4,6 +4,8 @@ nats-py hands a subscription's messages to its callback one at a time, so a reso
 on a broker look-up (seconds, at worst the look-up timeout) would hold up every cache hit
 behind it. Each request here runs in its own task, still through ``janus_common.bus``'s
 ``rpc_handler`` (typed decode, MALFORMED/INTERNAL replies); stopping waits for those in flight.
+The handler also gets the caller (``janus_common.ratelimit.caller_of`` the reply subject): the
+resolve charges a caller's budget only when it needs a broker look-up.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ from typing import Any
 import msgspec
 from nats.micro.service import EndpointConfig
 
-from janus_common.bus import rpc_handler
 from janus_common.messages import Codec
+from janus_common.ratelimit import caller_rpc
 from janus_common.service import ServiceContext
 
 
@@ -25,11 +27,11 @@ async def add_concurrent_rpc(
     name: str,
     subject: str,
     codec: Codec[Any],
-    handler: Callable[[Any], Awaitable[msgspec.Struct]],
+    handler: Callable[[Any, str], Awaitable[msgspec.Struct]],
     *,
     drain_timeout: float = 10.0,
 ) -> None:
-    serve_one = rpc_handler(codec, handler)
+    serve_one = caller_rpc(codec, handler)
     in_flight: set[asyncio.Task[None]] = set()
 
     async def serve(request: Any) -> None:  # a coroutine, which create_task needs

@@ -15,7 +15,7 @@ import asyncpg
 import structlog
 
 from janus_common import messages as m
-from janus_common import subjects
+from janus_common import ratelimit, subjects
 from janus_common.bus import Consumer
 from janus_common.pg import create_pool
 from janus_common.service import ServiceContext, Setup, run
@@ -69,7 +69,8 @@ def setup_for(on_app: Callable[[App], None] | None = None, *, dsn: str | None = 
         log.info("migrations_checked", applied=applied)
 
         events = RegistryEvents(ctx.nc, ctx.js)
-        registry = Registry(store, Lookups(ctx.nc, config.registry.lookup_timeout_s), events)
+        registry = Registry(store, Lookups(ctx.nc, config.registry.lookup_timeout_s), events,
+                            lookup_limit=ratelimit.limiter("resolve", config.rate_limits.resolve_lookups, config))
         # Subscribe before warming so no peer write between the two is missed.
         await events.subscribe(registry.apply)
         ctx.on_stop(events.close)
@@ -80,7 +81,8 @@ def setup_for(on_app: Callable[[App], None] | None = None, *, dsn: str | None = 
         # Resolve concurrently: a miss waiting on a look-up must not hold up cache hits.
         await add_concurrent_rpc(ctx, "resolve", subjects.RPC_RESOLVE, m.RESOLVE_REQUEST,
                                  registry.resolve)
-        await ctx.add_rpc("harmony", subjects.RPC_HARMONY, m.HARMONY_REQUEST, harmonizer.run)
+        await ctx.add_rpc("harmony", subjects.RPC_HARMONY, m.HARMONY_REQUEST, harmonizer.run,
+                          limit=ratelimit.limiter("harmony", config.rate_limits.harmony, config))
         await ctx.add_consumer(Consumer(
             ctx.js, stream="EVENTS", durable=HOLDINGS_DURABLE,
             filter_subject=subjects.ALL_POSITION_EVENTS, codec=m.POSITION_EVENTS,

@@ -9,12 +9,13 @@ import nats.errors
 import structlog
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from nats.js import JetStreamContext
+from nats.js.api import DeliverPolicy
 
 from janus_common import bus, subjects
 from janus_common import messages as m
 from janus_common.messages import Broker, MessageDecodeError, RejectReason
+from janus_common.streams import EVENTS_STREAM
 from janus_common.symbols import AssetClass
 
 from .lookups import Failed, Outcome, classify
@@ -69,12 +70,17 @@ async def connected_brokers(nc: NATS, timeout: float = 1.0) -> set[Broker]:
 
 class RegistryEvents:
     """Publishes this replica's writes on ``janus.evt.registry`` (the EVENTS stream keeps them)
-    and hands every replica's writes, its own included, to ``apply``."""
+    and hands every replica's writes, its own included, to ``apply``.
+
+    Read from the EVENTS stream (an ordered consumer), not a core subscription: only what the
+    stream stored counts, and under the bus permissions only the registry identity may publish
+    ``janus.evt.registry``. From the new ones on: the cache is warmed from Postgres after this
+    subscribes, so every earlier write is in that read already."""
 
     def __init__(self, nc: NATS, js: JetStreamContext) -> None:
         self.nc = nc
         self.js = js
-        self._sub: Subscription | None = None
+        self._sub: JetStreamContext.PushSubscription | None = None
 
     async def publish(self, event: m.RegistryEntryWritten) -> None:
         try:
@@ -91,9 +97,13 @@ class RegistryEvents:
             except MessageDecodeError as exc:
                 log.warning("registry_event_undecodable", reason=exc.reason, size=exc.size)
                 return
-            await apply(event)
+            try:
+                await apply(event)
+            except Exception:  # one event must not stop the ordered consumer's callbacks
+                log.exception("registry_event_failed", symbol=event.record.symbol)
 
-        self._sub = await self.nc.subscribe(subjects.EVT_REGISTRY, cb=on_msg)
+        self._sub = await self.js.subscribe(subjects.EVT_REGISTRY, stream=EVENTS_STREAM, ordered_consumer=True,
+                                            deliver_policy=DeliverPolicy.NEW, cb=on_msg)
 
     async def close(self) -> None:
         if self._sub is not None:

@@ -1,9 +1,9 @@
 """The registry's working core: the in-memory cache, resolve with single-flight look-ups,
 writes (committed, then cached, then announced), peers' events and holdings-driven fill.
 
-The cache mirrors the table: loaded at start, updated after every commit and by every
-replica's ``RegistryEntryWritten`` event. Writes only ever fill, so applying copies of a row
-in any order converges (see :func:`model.absorb`).
+The cache mirrors the table: loaded at start, updated after every commit and, on every
+replica's ``RegistryEntryWritten`` event, re-read from the table. Writes only ever fill, so
+applying copies of a row in any order converges (see :func:`model.absorb`).
 """
 
 from __future__ import annotations
@@ -15,11 +15,12 @@ import structlog
 
 from janus_common import messages as m
 from janus_common.messages import Broker, RejectReason
+from janus_common.ratelimit import ANONYMOUS, RateLimiter
 from janus_common.symbols import canonical
 
 from . import holdings, resolving
 from .lookups import Failed, Unique, describe, error_reply, ib_request
-from .model import Entry, Source, Write, absorb, from_record, key_values, to_record
+from .model import Entry, Source, Write, absorb, key_values, to_record
 from .peers import Lookups, RegistryEvents
 from .store import DatabaseError, Store
 
@@ -31,11 +32,12 @@ FlightResult = tuple[Entry, str] | m.RpcError
 
 class Registry:
     def __init__(self, store: Store, lookups: Lookups, events: RegistryEvents | None,
-                 *, clock: Callable[[], int] = m.now_ns) -> None:
+                 *, clock: Callable[[], int] = m.now_ns, lookup_limit: RateLimiter | None = None) -> None:
         self.store = store
         self.lookups = lookups
         self.events = events
         self.clock = clock
+        self.lookup_limit = lookup_limit  # per caller: resolves the cache cannot answer
         self.cache: dict[str, Entry] = {}
         self._flights: dict[tuple[str, bool], asyncio.Future[FlightResult]] = {}
         # Tests and peers may wait for a peer's write to reach this cache.
@@ -73,15 +75,30 @@ class Registry:
         return results
 
     async def apply(self, event: m.RegistryEntryWritten) -> None:
-        """A write announced by any replica (this one included): fill the cached copy."""
-        incoming = from_record(event.record)
-        self.cache[incoming.symbol] = absorb(self.cache.get(incoming.symbol), incoming)
+        """A write announced by any replica (this one included): re-read that row.
+
+        The event says *which* row changed, never *what* it holds: its record is not cached.
+        Whatever an event carries, the cache then serves only what Postgres has (a forged or
+        mistaken event changes nothing), and a replica's row is committed before its event goes
+        out, so the read sees it. A re-read rather than an eviction because a cached row stays
+        true (writes only fill): when Postgres cannot be read, the cached copy is kept and
+        serves on, and a resolve that needs a field it lacks reads Postgres itself."""
+        symbol = event.record.symbol
+        try:
+            stored = await self.store.get(symbol)
+        except DatabaseError as exc:
+            log.warning("registry_event_reread_failed", symbol=symbol, error=str(exc))
+        else:
+            if stored is not None:
+                self._keep(stored)
+            else:
+                log.warning("registry_event_without_row", symbol=symbol, source=event.source)
         if self.applied is not None:
             self.applied.put_nowait(event)
 
     # --- resolve ------------------------------------------------------------------------
 
-    async def resolve(self, request: m.ResolveRequest) -> m.ResolveReply:
+    async def resolve(self, request: m.ResolveRequest, caller: str = ANONYMOUS) -> m.ResolveReply:
         t = resolving.target(request)
         if isinstance(t, m.RpcError):
             return t
@@ -91,18 +108,23 @@ class Registry:
                 record=resolving.reply_record(entry, t.broker), source="cache")
         if entry is None and resolving.by_ticker(t):
             return m.Resolved(record=resolving.ticker_record(t.key), source="ticker")
-        result = await self._flight(t)
+        result = await self._flight(t, caller)
         if isinstance(result, m.RpcError):
             return result
         entry, source = result
         return resolving.conflict(entry, t) or m.Resolved(
             record=resolving.reply_record(entry, t.broker), source=source)
 
-    async def _flight(self, t: resolving.Target) -> FlightResult:
+    async def _flight(self, t: resolving.Target, caller: str = ANONYMOUS) -> FlightResult:
         """One miss handled once however many callers ask at the same time."""
         key = (t.key.symbol, t.broker is Broker.IB)
         flight = self._flights.get(key)
         if flight is None:
+            # The caller's budget pays for starting a flight (it may cost a broker look-up), not
+            # at the edge: cache hits and joining a flight under way cost the broker nothing.
+            refused = self.lookup_limit.charge(caller) if self.lookup_limit is not None else None
+            if refused is not None:
+                return refused
             flight = asyncio.ensure_future(self._miss(t))
             self._flights[key] = flight
             flight.add_done_callback(lambda _: self._flights.pop(key, None))

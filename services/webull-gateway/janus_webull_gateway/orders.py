@@ -80,9 +80,7 @@ class OrderDesk(OrderBook):
         return any(o.order_key == key for o in self.deferred.values())
 
     def refusal(self, order: PlaceOrder) -> OrderRefused | None:
-        if order.account != self.alias or order.broker is not Broker.WEBULL:
-            return OrderRefused(RejectReason.ACCOUNT_MISMATCH, f"sent to the Webull gateway of {self.alias} but "
-                                                               f"addressed to {order.broker}/{order.account}")
+        # Another account or broker is refused by the kernel's route desk before it gets here.
         try:
             new_order(order, client_order_id(order.order_key))
         except RouteError as exc:  # a field Webull cannot express

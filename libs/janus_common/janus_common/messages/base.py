@@ -199,6 +199,8 @@ class RejectReason(StrEnum):
     NO_CONTRACT = "NO_CONTRACT"  # the route carries nothing this broker can place
     PRIOR_LEG_NOT_FILLED = "PRIOR_LEG_NOT_FILLED"  # the closing leg of a split SELL did not fill
     POISON = "POISON"  # placing it failed the same way twice (dropped connection, exception)
+    # a route message naming another broker than the gateway's (ACCOUNT_MISMATCH: another account)
+    BROKER_MISMATCH = "BROKER_MISMATCH"
 
 
 class TradingState(StrEnum):

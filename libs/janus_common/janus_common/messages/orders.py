@@ -49,6 +49,7 @@ __all__ = [
     "PlaceOrder",
     "PositionDecision",
     "RouteCommand",
+    "RouteRefused",
     "order_key",
     "split_order_key",
 ]
@@ -260,6 +261,25 @@ class ExternalOrderSeen(OrderEvent, frozen=True, kw_only=True):
     status: OrderState
 
 
+class RouteRefused(OrderEvent, frozen=True, kw_only=True):
+    """A gateway refused a route message addressed to another account or broker than its own
+    (it arrived on this gateway's route subject): nothing was placed or cancelled. Recorded on
+    the subject of the account the gateway serves, the only one it may publish on.
+
+    ``intent_id`` stays None on purpose: the named intent is another account's (intent ids are
+    scoped by account), and anything that keys orders by (account, intent id) — the ledger, the
+    gateway's book, a client waiting on this account's intent of the same id — must not take
+    this refusal for the end of an order of this account."""
+
+    named_intent_id: Id
+    leg: int = 0
+    cancel_id: Id | None = None  # set when the refused message was a cancel
+    named_account: Id
+    named_broker: Word
+    reason: RejectReason
+    text: Text
+
+
 OrderLifeEvent = (
     OrderRouted
     | OrderRejected
@@ -273,4 +293,5 @@ OrderLifeEvent = (
     | OrderPlaceAttempted
     | OrderHeld
     | ExternalOrderSeen
+    | RouteRefused
 )

@@ -41,6 +41,10 @@ class RpcError(Message, frozen=True, kw_only=True):
     reason: RejectReason
     message: Text
     candidates: list[RegistryRecord] = []
+    # RATE_LIMITED: the budget the caller used up (calls per window) and whose it was
+    limit: int | None = None
+    window_s: float | None = None
+    caller: Word | None = None
 
 
 # registry resolve: janus.rpc.registry.resolve
