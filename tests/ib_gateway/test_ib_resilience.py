@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-import nats
 import pytest
 from contract_months import front
 from ibgw_helpers import new_id, place, route, running_gateway
@@ -144,10 +143,13 @@ async def test_a_hung_tws_is_treated_as_down_and_reconnected(gateway, js, events
     await events.next(m.OrderStatusChanged, where=lambda e: e.intent_id == intent and e.status is m.OrderState.FILLED)
 
 
-async def test_lookups_and_market_data_subscribes_are_bounded_per_caller(nats_url, nc, sim, events):
+async def test_lookups_and_market_data_subscribes_are_bounded_per_caller(nats_url, nc, sim, events, bus_identities):
     limits = {"broker_lookups": {"limit": 1, "window_s": 600}, "md_subscribe": {"limit": 1, "window_s": 600}}
-    alice = await nats.connect(nats_url, inbox_prefix="_INBOX.alice")
-    bob = await nats.connect(nats_url, inbox_prefix="_INBOX.bob")
+    # Identities of the bus that may ask these: the operator, and the registry (look-ups) and
+    # the pricer (subscribes), each on its own inbox prefix.
+    alice = await bus.connect(nats_url, "alice", creds=bus_identities.creds("operator"))
+    bob = await bus.connect(nats_url, "bob", creds=bus_identities.creds("registry"))
+    carol = await bus.connect(nats_url, "carol", creds=bus_identities.creds("pricer"))
 
     async def lookup(conn, symbol):
         return await bus.request(conn, subjects.rpc_lookup("ib"), m.LookupRequest(symbol=symbol, asset_class="EQUITY"),
@@ -163,14 +165,15 @@ async def test_lookups_and_market_data_subscribes_are_bounded_per_caller(nats_ur
             assert isinstance(await lookup(alice, "AAPL"), m.LookupUnique)
             refused = await lookup(alice, "MSFT")
             assert isinstance(refused, m.RpcError) and refused.reason is m.RejectReason.RATE_LIMITED
-            assert (refused.limit, refused.window_s, refused.caller) == (1, 600, "alice")
+            assert (refused.limit, refused.window_s, refused.caller) == (1, 600, "operator")
             assert isinstance(await lookup(bob, "MSFT"), m.LookupUnique)
 
             assert isinstance(await subscribe(alice, "AAPL"), m.MarketDataSubscribed)
             refused = await subscribe(alice, "MSFT")
             assert isinstance(refused, m.RpcError) and refused.reason is m.RejectReason.RATE_LIMITED
-            assert refused.caller == "alice"
-            assert isinstance(await subscribe(bob, "MSFT"), m.MarketDataSubscribed)
+            assert refused.caller == "operator"
+            assert isinstance(await subscribe(carol, "MSFT"), m.MarketDataSubscribed)
     finally:
         await alice.close()
         await bob.close()
+        await carol.close()

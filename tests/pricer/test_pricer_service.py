@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 
-import nats
 import pytest
 from structlog.testing import capture_logs
 
@@ -229,9 +228,11 @@ async def test_a_tick_from_the_future_is_refused_never_frozen_into_the_cache_or_
     assert (stored.last, stored.close) == (101.0, None) and stored.ts <= time.time_ns()
 
 
-async def test_subscribes_are_bounded_per_caller_and_unsubscribes_always_pass(nats_url, js, nc, pricer_factory):
-    alice = await nats.connect(nats_url, inbox_prefix="_INBOX.alice")
-    bob = await nats.connect(nats_url, inbox_prefix="_INBOX.bob")
+async def test_subscribes_are_bounded_per_caller_and_unsubscribes_always_pass(nats_url, js, nc, pricer_factory,
+                                                                             bus_identities):
+    # Two identities that may ask the pricer, each on its own inbox prefix.
+    alice = await bus.connect(nats_url, "alice", creds=bus_identities.creds("operator"))
+    bob = await bus.connect(nats_url, "bob", creds=bus_identities.creds("router"))
 
     async def ask(conn, request):
         return await bus.request(conn, subjects.RPC_PRICER_SUBSCRIBE, request, m.MD_REPLY, timeout=10)
@@ -243,7 +244,7 @@ async def test_subscribes_are_bounded_per_caller_and_unsubscribes_always_pass(na
                 assert isinstance(ok, m.MarketDataSubscribed) and ok.subscribed == [symbol]
             refused = await ask(alice, m.MarketDataSubscribe(symbols=["TSLA"], requester="alice"))
             assert isinstance(refused, m.RpcError) and refused.reason is m.RejectReason.RATE_LIMITED
-            assert (refused.limit, refused.window_s, refused.caller) == (2, 600, "alice")
+            assert (refused.limit, refused.window_s, refused.caller) == (2, 600, "operator")
             gone = await ask(alice, m.MarketDataUnsubscribe(symbols=["AAPL"], requester="alice"))
             assert isinstance(gone, m.MarketDataSubscribed)  # not charged: giving back is always fine
             other = await ask(bob, m.MarketDataSubscribe(symbols=["TSLA"], requester="bob"))

@@ -11,7 +11,7 @@ import nats
 import pytest
 
 from contract_months import option_symbol
-from janus_common import subjects
+from janus_common import bus, subjects
 from janus_common import messages as m
 from janus_common.messages import Broker, RejectReason
 from registry_helpers import NQ_MONTH, harmony, resolve, rows
@@ -177,31 +177,33 @@ async def test_a_gateway_answering_garbage_is_a_typed_error_and_nothing_is_writt
     assert await rows(pg_dsn) == []
 
 
-async def test_lookups_and_harmony_are_bounded_per_caller(nats_url, nc, pg_dsn, ib_gateway, registry_factory):
+async def test_lookups_and_harmony_are_bounded_per_caller(nats_url, nc, pg_dsn, ib_gateway, registry_factory,
+                                                          bus_identities):
     await registry_factory(pg_dsn, rate_limits={"resolve_lookups": {"limit": 2, "window_s": 600},
                                                 "harmony": {"limit": 1, "window_s": 600}})
-    # Two identities as the bus permissions give them: each connection's own inbox prefix.
-    alice = await nats.connect(nats_url, inbox_prefix="_INBOX.alice")
-    bob = await nats.connect(nats_url, inbox_prefix="_INBOX.bob")
+    # Two identities of the bus, each with its credentials and so its own inbox prefix.
+    alice = await bus.connect(nats_url, "alice", creds=bus_identities.creds("operator"))
+    bob = await bus.connect(nats_url, "bob", creds=bus_identities.creds("router"))
     try:
         assert isinstance(await resolve(alice, "AAPL"), m.Resolved)
         assert isinstance(await resolve(alice, "ABC"), m.RpcError)  # ambiguous: a look-up all the same
         refused = await resolve(alice, "MSFT")
         assert isinstance(refused, m.RpcError) and refused.reason is RejectReason.RATE_LIMITED
-        assert (refused.limit, refused.window_s, refused.caller) == (2, 600, "alice")
+        assert (refused.limit, refused.window_s, refused.caller) == (2, 600, "operator")
         assert "MSFT" not in ib_gateway.symbols()  # refused before any look-up
         hit = await resolve(alice, "AAPL")  # answered from the cache: costs nothing
         assert isinstance(hit, m.Resolved) and hit.source == "cache"
 
         other = await resolve(bob, "MSFT")  # another caller is unaffected
         assert isinstance(other, m.Resolved) and other.source == "lookup"
-        anonymous = await resolve(nc, "TSLA")  # the default inbox: the shared anonymous budget
+        # The suite's admin is no identity of the registry's configuration: the shared anonymous budget.
+        anonymous = await resolve(nc, "TSLA")
         assert isinstance(anonymous, m.Resolved)
 
         assert isinstance(await harmony(alice), m.HarmonySummary)
         again = await harmony(alice)
-        assert isinstance(again, m.RpcError) and again.reason is RejectReason.RATE_LIMITED and again.caller == "alice"
-        assert isinstance(await harmony(bob), m.HarmonySummary)
+        assert isinstance(again, m.RpcError) and again.reason is RejectReason.RATE_LIMITED and again.caller == "operator"
+        assert isinstance(await harmony(nc), m.HarmonySummary)  # the router may not ask for harmony at all
     finally:
         await alice.close()
         await bob.close()

@@ -8,7 +8,7 @@ import re
 from .messages.base import Broker
 from .symbols import SymbolError, from_token, to_token
 
-ACCOUNT_RE = re.compile(r"^[A-Za-z0-9_-]+$")
+ACCOUNT_RE = re.compile(r"^[A-Za-z0-9_-]+\Z")  # \Z: "$" would let a final newline through
 PREFIX = "janus"
 BROKERS = tuple(b.value for b in Broker)
 

@@ -13,7 +13,9 @@ import msgspec
 # be copied into a header, a dead letter or an outcome event beyond the server's max payload.
 # A value out of bounds is a decode error (MessageDecodeError), never a crash further on.
 ID_MAX = 64
-ID_PATTERN = r"^[A-Za-z0-9_-]+$"
+# \Z, not $: Python's $ also matches before a final newline, and an id "x\n" would then pass
+# into message ids (NATS headers) and subjects. (Found by tests/unit/test_bounds.py.)
+ID_PATTERN = r"^[A-Za-z0-9_-]+\Z"
 SYMBOL_MAX = 32
 TEXT_MAX = 2048
 
