@@ -21,7 +21,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy, PubAck
 
-from . import chain, subjects
+from . import chain, redact, subjects
 from .messages import (
     TEXT_MAX,
     Codec,
@@ -80,7 +80,8 @@ async def connect(
             log.warning("nats_disconnected", client=name)
 
     async def reconnected() -> None:
-        log.info("nats_reconnected", client=name, server=str(nc.connected_url.netloc if nc.connected_url else ""))
+        where = nc.connected_url  # host and port only: its netloc would carry any user:password
+        log.info("nats_reconnected", client=name, server=f"{where.hostname}:{where.port}" if where else "")
 
     async def error(exc: Exception) -> None:
         log.warning("nats_error", client=name, error=type(exc).__name__, detail=str(exc))
@@ -124,7 +125,7 @@ async def connect(
             return nc
         except (OSError, nats.errors.NoServersError, asyncio.TimeoutError) as exc:
             if initial_attempts is not None and attempt >= initial_attempts:
-                raise BusError(f"cannot connect to NATS at {url}: {exc}") from exc
+                raise BusError(f"cannot connect to NATS at {redact.url(url)}: {exc}") from exc
             log.warning("nats_connect_failed", client=name, attempt=attempt, retry_in=delay,
                         error=type(exc).__name__)
             await asyncio.sleep(delay)
