@@ -90,6 +90,8 @@ def _restore_nats_creds():
 
 @pytest.fixture(scope="session")
 def pg_server(server_dir):
+    # Trust auth (EmbeddedPostgres's default) is fine here, unlike `make run`'s server: a fresh
+    # temp dir, a free loopback port, gone when the session ends, reachable only by this run.
     with provide_postgres(server_dir / "pg", env_var="JANUS_TEST_PG_DSN",
                           durable=False, die_with_parent=True) as provided:
         yield provided

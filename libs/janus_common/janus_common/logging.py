@@ -14,14 +14,29 @@ from typing import Any
 
 import structlog
 
-_SECRET_KEYS = frozenset({"password", "secret", "app_secret", "token", "x-signature", "dsn"})
+from . import redact
+
+_SECRET_KEYS = frozenset({"x-signature", "dsn"})
+# A key naming one of these anywhere (app_secret, bearer_token, ...) holds a secret; so
+# does one ending in _seed (a bare ``seed`` is a simulator's random seed, worth seeing).
+_SECRET_KEY_PARTS = ("password", "passwd", "secret", "token", "credential")
+
+
+def _secret_key(key: str) -> bool:
+    lowered = key.lower()
+    return (lowered in _SECRET_KEYS or lowered.endswith("_seed")
+            or any(part in lowered for part in _SECRET_KEY_PARTS))
 
 
 def _redact(_: Any, __: str, event_dict: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    # A secret must never reach a log line, whoever passed it in by mistake.
-    for key in list(event_dict):
-        if key.lower() in _SECRET_KEYS:
-            event_dict[key] = "***"
+    # A secret must never reach a log line, whoever passed it in by mistake: values of secret
+    # keys go whole; inside any text (an error message, a formatted traceback) a URL or DSN
+    # keeps everything but its password, and an nkey seed goes.
+    for key, value in list(event_dict.items()):
+        if _secret_key(key):
+            event_dict[key] = redact.MASK
+        elif isinstance(value, str):
+            event_dict[key] = redact.text(value)
     return event_dict
 
 
@@ -39,8 +54,8 @@ def configure(service: str, *, level: str = "INFO", json: bool | None = None, **
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
-            _redact,
             structlog.processors.format_exc_info,
+            _redact,  # after format_exc_info, so a traceback's text is masked too
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),

@@ -17,6 +17,7 @@ import os
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -24,6 +25,7 @@ import structlog
 from janus_common.backoff import Backoff
 from janus_common.config import ConfigError
 from janus_common.messages import Broker, ConnectionState, Position
+from janus_common.private import PrivatePathError, private_dir
 from janus_common.service import ServiceContext, run
 from janus_gateway import kernel
 from janus_gateway.account import AccountPublisher
@@ -41,12 +43,24 @@ log = structlog.get_logger()
 VERSION = "0.1.0"
 
 
+def token_base() -> Path:
+    """Where Webull tokens live: ``$JANUS_WEBULL_TOKEN_DIR`` (janus-run points it into
+    ``.janus/``), else the user's runtime folder, else a per-user folder in the temp dir. Never
+    a folder shared between users, and never the working directory."""
+    if os.environ.get("JANUS_WEBULL_TOKEN_DIR"):
+        return private_dir(os.environ["JANUS_WEBULL_TOKEN_DIR"])
+    if os.environ.get("XDG_RUNTIME_DIR"):
+        return private_dir(Path(os.environ["XDG_RUNTIME_DIR"]) / "janus-webull-tokens")
+    # The per-user folder is checked too: someone else may have made /tmp/janus-<uid> first.
+    return private_dir(private_dir(Path(tempfile.gettempdir()) / f"janus-{os.geteuid()}") / "webull-tokens")
+
+
 def token_dir(alias: str) -> str:
-    """Webull tokens (when the account requires them) never land in the working directory."""
-    base = os.environ.get("JANUS_WEBULL_TOKEN_DIR") or os.path.join(tempfile.gettempdir(), "janus-webull-tokens")
-    path = os.path.join(base, alias)
-    os.makedirs(path, mode=0o700, exist_ok=True)
-    return path
+    """The account's own token folder, 0700 and ours (the SDK keeps a bearer token there)."""
+    try:
+        return str(private_dir(token_base() / alias))
+    except PrivatePathError as exc:
+        raise ConfigError("JANUS_WEBULL_TOKEN_DIR", f"the Webull token folder is not private: {exc}") from exc
 
 
 class WebullConnection:

@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import structlog
 from nats.aio.client import Client as NATS
 from nats.micro import add_service
@@ -34,11 +33,13 @@ from janus_common.bus import connect
 from janus_common.config import ConfigError, JanusConfig, load
 from janus_common.credentials import ENV_CREDS
 from janus_common.embedded import EmbeddedNats, EmbeddedPostgres, port_open
+from janus_common.redact import url as redact_url
 from janus_common.streams import Topology, ensure_streams
 from janus_common.backoff import Backoff
 
 from ..discovery import discover
-from .plan import ProcessSpec, plan
+from .pgroles import ensure_registry_role
+from .plan import ProcessSpec, child_env, plan
 
 log = structlog.get_logger()
 
@@ -59,9 +60,9 @@ def _die_with_parent() -> None:
 
 
 class Child:
-    def __init__(self, spec: ProcessSpec, logs: Path, env: dict[str, str], creds_dir: Path | None = None) -> None:
+    def __init__(self, spec: ProcessSpec, logs: Path, env: dict[str, str]) -> None:
+        # ``env`` is the child's whole environment (plan.child_env): secrets only where needed.
         self.spec = spec
-        self.creds_dir = creds_dir
         self.logfile = logs / f"{spec.name}.log"
         self.env = env
         self.proc: asyncio.subprocess.Process | None = None
@@ -70,17 +71,10 @@ class Child:
 
     async def start(self) -> None:
         out = open(self.logfile, "ab")  # noqa: SIM115 - handed to the child
-        env = dict(self.env)
-        if self.spec.identity is None:
-            env.pop(ENV_CREDS, None)  # a simulator: no business on the bus
-        elif self.creds_dir is not None:
-            found = credentials.find(self.creds_dir, self.spec.identity)
-            if found is not None:
-                env[ENV_CREDS] = str(found)  # the path, never the seed
         try:
             self.proc = await asyncio.create_subprocess_exec(
                 *self.spec.argv, stdin=asyncio.subprocess.DEVNULL, stdout=out, stderr=out,
-                env={**env, **self.spec.env}, start_new_session=True,
+                env=self.env, start_new_session=True,
                 preexec_fn=_die_with_parent)
         finally:
             out.close()
@@ -149,15 +143,6 @@ def secure_bus(config: JanusConfig, creds_dir: Path) -> Path:
     return conf
 
 
-async def _ensure_database(dsn_admin: str, name: str) -> None:
-    conn = await asyncpg.connect(dsn_admin)
-    try:
-        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-
-
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="janus-run", description=__doc__.splitlines()[0])
     p.add_argument("--data-dir", default=".janus", help="where data, logs and the config live")
@@ -212,18 +197,25 @@ async def _run(args: argparse.Namespace) -> int:
         if os.environ.get("JANUS_PG_DSN"):
             pg_dsn = os.environ["JANUS_PG_DSN"]
         else:
-            pg = EmbeddedPostgres(data_dir / "postgres", port=args.pg_port or None)
+            pg = EmbeddedPostgres(data_dir / "postgres", port=args.pg_port or None, auth="scram")
             await asyncio.to_thread(pg.start)
             servers.append(pg)
-            await _ensure_database(pg.dsn(), "janus")
-            pg_dsn = pg.dsn("janus")
-        env.update(JANUS_NATS_URL=nats_url, JANUS_PG_DSN=pg_dsn, JANUS_CONFIG=str(config_path))
-        os.environ.update(JANUS_NATS_URL=nats_url, JANUS_PG_DSN=pg_dsn)
+            pg_dsn = await ensure_registry_role(pg.dsn(), pg.data_dir / "registry.password",
+                                                host=pg.host, port=pg.port)
+        # JANUS_PG_DSN carries the registry's password: plan.child_env gives it to the registry alone.
+        env.update(JANUS_NATS_URL=nats_url, JANUS_CONFIG=str(config_path))
+        os.environ.update(JANUS_NATS_URL=nats_url)
 
         own = credentials.find(creds_dir, SUPERVISOR) if creds_dir else None
         nc = await connect(nats_url, "janus-run", initial_attempts=5, creds=own or os.environ.get(ENV_CREDS))
         await ensure_streams(nc.jetstream(), Topology(replicas=config.nats.replicas))
-        children = [Child(spec, logs, env, creds_dir)
+
+        def creds_of(spec: ProcessSpec) -> str | None:
+            found = credentials.find(creds_dir, spec.identity) if creds_dir and spec.identity else None
+            return str(found) if found else None
+
+        children = [Child(spec, logs, child_env(spec, env, config, pg_dsn=pg_dsn, state_dir=str(data_dir),
+                                                creds=creds_of(spec)))
                     for spec in plan(config, str(config_path), _installed, state_dir=str(data_dir))]
         supervisor = await add_service(nc, name="janus-supervisor", version="0.1.0",
                                        description="make run: supervises the local Janus stack",
@@ -234,9 +226,9 @@ async def _run(args: argparse.Namespace) -> int:
             watchers.append(asyncio.create_task(child.watch()))
         late = await _wait_ready(children, nc, args.ready_timeout)
 
-        summary = {
-            "nats": nats_url,
-            "postgres": pg_dsn,
+        summary = {  # stack.json and the printed summary: no credential in either
+            "nats": redact_url(nats_url),
+            "postgres": redact_url(pg_dsn),
             "config": str(config_path),
             "logs": str(logs),
             "credentials": str(creds_dir) if creds_dir else None,

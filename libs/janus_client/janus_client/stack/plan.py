@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from janus_common.authz import gateway_identity
 from janus_common.config import JanusConfig
+from janus_common.credentials import ENV_CREDS
 from janus_common.messages import Broker
 
 
@@ -73,3 +74,33 @@ def plan(config: JanusConfig, config_path: str, installed: Callable[[str], str |
             specs.append(ProcessSpec(f"gateway-{alias}", [path, "--config", config_path, "--account", alias],
                                      "service", service_name=script, identity=gateway_identity(alias)))
     return specs
+
+
+REGISTRY_SERVICE = "janus-registry"
+# What a child that must not see a secret finds in the variable instead: the variable stays
+# set, so a config that names it without a default still loads there.
+WITHHELD = "withheld-by-janus-run"
+
+
+def child_env(spec: ProcessSpec, base: Mapping[str, str], config: JanusConfig, *, pg_dsn: str,
+              state_dir: str | None = None, creds: str | None = None) -> dict[str, str]:
+    """The whole environment of one child: ``base`` (janus-run's own) with each secret only
+    where it is used. The Postgres DSN (it carries the registry's password) goes to the
+    registry alone. The Webull app secrets reach the Webull gateways, which read them through
+    the config's ``${NAME}``; every other child finds ``WITHHELD`` in any variable holding one.
+    Webull gateways keep their tokens in a private folder under ``state_dir``. ``creds``: the
+    path of the child's own NATS credentials (janus_common.authz identity); a simulator gets none."""
+    env = {k: v for k, v in base.items() if k != "JANUS_PG_DSN"}
+    if spec.identity is None:
+        env.pop(ENV_CREDS, None)
+    elif creds is not None:
+        env[ENV_CREDS] = creds  # the path, never the seed
+    if spec.service_name == REGISTRY_SERVICE:
+        env["JANUS_PG_DSN"] = pg_dsn
+    if spec.service_name == GATEWAY_SCRIPTS[Broker.WEBULL]:
+        if state_dir:
+            env["JANUS_WEBULL_TOKEN_DIR"] = f"{state_dir}/webull-tokens"
+    else:
+        secrets = {a.webull.app_secret for a in config.accounts.values() if a.webull and a.webull.app_secret}
+        env = {k: WITHHELD if v in secrets else v for k, v in env.items()}
+    return {**env, **spec.env}
