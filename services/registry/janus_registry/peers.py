@@ -12,6 +12,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 
+from janus_common.authz import SERVICE_NAMES
 from janus_common import bus, subjects
 from janus_common import messages as m
 from janus_common.messages import Broker, MessageDecodeError, RejectReason
@@ -24,10 +25,7 @@ log = structlog.get_logger()
 
 # The NATS micro names of the gateways that answer broker look-ups (answered on
 # $SRV.PING.<name>). The paper broker looks nothing up: its symbols are IB's.
-GATEWAY_SERVICES: dict[Broker, str] = {
-    Broker.IB: "janus-ib-gateway",
-    Broker.WEBULL: "janus-webull-gateway",
-}
+GATEWAY_SERVICES = SERVICE_NAMES  # the gateways' NATS micro names (janus_common.authz)
 
 
 class Lookups:

@@ -5,17 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from janus_common.authz import gateway_identity
+from janus_common.authz import SERVICE_NAMES, gateway_identity
 from janus_common.config import JanusConfig
 from janus_common.credentials import ENV_CREDS
 from janus_common.messages import Broker
 
 
-GATEWAY_SCRIPTS: dict[Broker, str] = {
-    Broker.IB: "janus-ib-gateway",
-    Broker.WEBULL: "janus-webull-gateway",
-    Broker.PAPER: "janus-paper-gateway",
-}
+# A gateway's console script is also its NATS micro name: one table, janus_common.authz's.
+GATEWAY_SCRIPTS = SERVICE_NAMES
 
 
 @dataclass(frozen=True)
