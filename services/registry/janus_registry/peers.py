@@ -25,7 +25,7 @@ log = structlog.get_logger()
 
 # The NATS micro names of the gateways that answer broker look-ups (answered on
 # $SRV.PING.<name>). The paper broker looks nothing up: its symbols are IB's.
-GATEWAY_SERVICES = SERVICE_NAMES  # the gateways' NATS micro names (janus_common.authz)
+GATEWAY_SERVICES = {b: SERVICE_NAMES[b] for b in (Broker.IB, Broker.WEBULL)}  # brokers that answer look-ups
 
 
 class Lookups:
