@@ -115,3 +115,64 @@ async def test_janus_events_bad_input_gets_a_clear_exit_code(nc, nats_url):
     assert (await janus(nats_url, "events", "--since", "soon"))[0] == 2
     assert (await janus(nats_url, "events", "--account", "no such.alias"))[0] == 2
     assert (await janus(nats_url, "events"))[0] == 1  # no EVENTS stream yet
+
+
+async def test_audit_replay_names_an_intent_that_never_got_an_outcome(nc, js, nats_url):
+    """The audit reads INTENTS too: an intent stored and never answered (no router, or one that
+    dead-lettered it silently) is a violation, and its answer makes the history clean."""
+    waiting = m.OrderIntent(intent_id="never-answered", account="ib-1", symbol="AAPL", side=m.Side.BUY,
+                            order_type=m.OrderType.MARKET, qty=1)
+    await bus.publish(js, subjects.intent("ib-1"), waiting, msg_id="ib-1:never-answered")
+    code, out = await janus(nats_url, "audit", "replay")
+    assert code == 6, out
+    assert "one_outcome" in out and "never-answered" in out and "no routing outcome" in out
+    await bus.publish(js, subjects.evt_order("ib-1"), m.OrderRejected(
+        account="ib-1", intent_id="never-answered", reason=m.RejectReason.UNPROCESSABLE, message="dead-lettered",
+        intent=waiting))
+    code, out = await janus(nats_url, "audit", "replay")
+    assert code == 0, out
+
+
+async def test_an_intent_the_router_fails_on_every_time_is_rejected_unprocessable(nc, js, router_config):
+    """The router's dead-letter hook: after max_deliver failed attempts the intent is
+    dead-lettered AND answered, once."""
+    from janus_common.config import from_dict
+    from janus_router.follower import EventFollower
+    from janus_router.resolver import SymbolResolver
+    from janus_router.router import Router
+    from janus_router.rules import AccountRules
+
+    config = from_dict(router_config, env={})
+    rules = {alias: AccountRules.from_config(alias, acc) for alias, acc in config.accounts.items()}
+    follower = EventFollower(js)
+    await follower.start()
+    router = Router(nc, js, rules, follower, SymbolResolver(nc, timeout=1.0))
+    attempts: list[str] = []
+
+    async def always_fails(intent, msg) -> None:  # a router bug that hits this intent every time
+        attempts.append(intent.intent_id)
+        raise RuntimeError("decision crashed")
+
+    consumer = bus.Consumer(js, stream="INTENTS", durable="router-ib-1", filter_subject=subjects.intent("ib-1"),
+                            codec=m.INTENTS, handler=always_fails, on_dead_letter=router.on_dead_letter,
+                            max_deliver=3, retry_delay=0.05, batch=1, max_ack_pending=1)
+    answers: asyncio.Queue = asyncio.Queue()
+
+    async def on_event(msg):
+        await answers.put(m.ORDER_EVENTS.decode(msg.data))
+
+    await nc.subscribe(subjects.evt_order("ib-1"), cb=on_event)
+    await consumer.start()
+    try:
+        intent = m.OrderIntent(intent_id="crashes", account="ib-1", symbol="AAPL", side=m.Side.BUY,
+                               order_type=m.OrderType.MARKET, qty=1)
+        await bus.publish(js, subjects.intent("ib-1"), intent, msg_id="ib-1:crashes")
+        answer = await asyncio.wait_for(answers.get(), 30)
+        assert isinstance(answer, m.OrderRejected) and answer.intent_id == "crashes"
+        assert answer.reason is m.RejectReason.UNPROCESSABLE and "3 attempts" in answer.message
+        assert attempts == ["crashes"] * 3
+        letters = await bus.stored(js, "DEADLETTER", subjects.dlq("router-ib-1"))
+        assert len(letters) == 1
+    finally:
+        await consumer.stop()
+        await follower.stop()

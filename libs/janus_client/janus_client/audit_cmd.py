@@ -18,7 +18,7 @@ from janus_common import audit, bus, chain, projections, subjects
 
 from .connect import connect_or_explain
 from janus_common.messages import ANY_EVENT, MessageDecodeError
-from janus_common.streams import EVENTS_STREAM
+from janus_common.streams import EVENTS_STREAM, INTENTS_STREAM
 
 from .exits import EXIT_NOTHING, EXIT_OK, EXIT_TIMEOUT, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_VIOLATIONS
 
@@ -56,6 +56,13 @@ async def read_events(js: JetStreamContext, *, account: str | None, since: datet
     """Every event of the stream (or the account's) as stored, from the start or ``since``."""
     subject = events_subject(account)
     return await bus.stored(js, EVENTS_STREAM, subject, since=since, timeout=timeout)
+
+
+async def read_intents(js: JetStreamContext, *, account: str | None, since: datetime | None,
+                       timeout: float = 60.0) -> list[chain.Stored]:
+    """Every order and cancel intent stored in INTENTS (or the account's)."""
+    subject = subjects.ALL_INTENTS if account is None else subjects.intent(account)
+    return await bus.stored(js, INTENTS_STREAM, subject, since=since, timeout=timeout)
 
 
 def decode_all(records: list[chain.Stored]) -> list[msgspec.Struct]:
@@ -101,6 +108,7 @@ async def replay_command(args: argparse.Namespace, nats_url: str) -> int:
             print("reading EVENTS …", file=sys.stderr)
         records = await read_events(nc.jetstream(), account=args.account, since=since)
         removed = await bus.removed_sequences(nc, EVENTS_STREAM)
+        intents = await read_intents(nc.jetstream(), account=args.account, since=since)
     except READ_ERRORS as exc:
         return read_failed("janus audit replay", exc)
     finally:
@@ -110,7 +118,10 @@ async def replay_command(args: argparse.Namespace, nats_url: str) -> int:
     second = projections.replay(events)
     breaks = (audit.chain_findings(records, anchored=since is None)
               + audit.removal_findings(EVENTS_STREAM, removed)
-              + audit.unreadable_findings(records))
+              + audit.unreadable_findings(records)
+              # --since cuts EVENTS and INTENTS at the same time: an intent stored just before
+              # the cut may have its answer just after it, so the check needs both from the start.
+              + (audit.unanswered_findings(intents, first, account=args.account) if since is None else []))
     report = audit.check(first, account=args.account, chain_breaks=breaks)
     agree = audit.state_hash(second) == report.state_hash
     if args.json:
@@ -124,7 +135,8 @@ def add(sub: argparse._SubParsersAction[argparse.ArgumentParser],
         nats_url: Callable[[argparse.Namespace], str]) -> None:
     audit_parser = sub.add_parser("audit", help="audit the event history")
     audit_sub = audit_parser.add_subparsers(dest="audit_command", required=True)
-    replay = audit_sub.add_parser("replay", help="rebuild orders and positions from EVENTS and check invariants",
+    replay = audit_sub.add_parser("replay", help="rebuild orders and positions from EVENTS and check invariants "
+                                                 "(and that every intent in INTENTS was answered)",
                                   description="exit codes: 0 clean, 6 invariant violated, 1 nothing recorded, 2 usage, "
                                               "3 unreachable, 4 reading failed")
     replay.add_argument("--account", default=None)

@@ -8,6 +8,9 @@
    reported with the numbers, for a person to judge).
 5. the events of each subject form an unbroken hash chain (janus_common.chain), and no stream
    sequence is missing: no event was removed, edited or slipped in after it was stored.
+7. every order intent stored in INTENTS has its routing outcome in EVENTS (one that was
+   dead-lettered too: the router rejects it ``UNPROCESSABLE``); an intent nobody answered is a
+   client left waiting.
 6. every stored event is readable by today's catalogue: one that is not (say, stored before
    string bounds existed, with a longer id) is named with its sequence, never skipped silently;
    its bytes stay in the stream as they were.
@@ -22,8 +25,8 @@ from collections.abc import Sequence
 import msgspec
 
 from . import chain, subjects
-from .messages import ANY_EVENT, BrokerSide, MessageDecodeError
-from .projections import Ledger
+from .messages import ANY_EVENT, INTENTS, BrokerSide, MessageDecodeError, OrderIntent
+from .projections import Ledger, ledger_key
 
 
 class Finding(msgspec.Struct, frozen=True):
@@ -105,6 +108,29 @@ def removal_findings(stream: str, removed: list[int]) -> list[Finding]:
     (caught even where the chain cannot tell, e.g. a subject's newest event replaced)."""
     return [Finding("chain_intact", "", "", f"{stream} seq {seq} was removed from the stream")
             for seq in removed]
+
+
+def unanswered_findings(intents: Sequence[chain.Stored], ledger: Ledger, *,
+                        account: str | None = None) -> list[Finding]:
+    """Invariant 7: order intents stored in INTENTS without a routing outcome in the ledger.
+    An intent on an account token the router could not read, or bytes that are no intent, is
+    answered (or not) by the router's malformed-intent path, which names no intent id: not
+    counted here."""
+    found = []
+    for r in intents:
+        try:
+            intent = INTENTS.decode(r.data, subject=r.subject)
+        except MessageDecodeError:
+            continue
+        if not isinstance(intent, OrderIntent):
+            continue
+        acct = subjects.last_token(r.subject)
+        if account is not None and acct != account:
+            continue
+        if ledger_key(acct, intent.intent_id) not in ledger.orders:
+            found.append(Finding("one_outcome", intent.intent_id, acct,
+                                 f"INTENTS seq {r.seq}: stored, but no routing outcome in EVENTS"))
+    return found
 
 
 def check(ledger: Ledger, *, account: str | None = None, chain_breaks: Sequence[Finding] = ()) -> AuditReport:

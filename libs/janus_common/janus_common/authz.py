@@ -187,7 +187,8 @@ def _operator() -> Permissions:
 
 
 def _auditor() -> Permissions:
-    reads = [*_reads(EVENTS_STREAM), *_kv_read(KV_PRICES), *_kv_read(KV_VALUATIONS)]
+    # INTENTS too: the audit checks that every stored intent was answered.
+    reads = [*_reads(EVENTS_STREAM), *_reads(INTENTS_STREAM), *_kv_read(KV_PRICES), *_kv_read(KV_VALUATIONS)]
     return Permissions(role=AUDITOR, publish=_unique((*_STREAM_INFO, *reads)), subscribe=())
 
 

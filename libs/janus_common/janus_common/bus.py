@@ -9,6 +9,8 @@ import asyncio
 import os
 import re
 import ssl
+import time
+import uuid
 import weakref
 from pathlib import Path
 from datetime import datetime
@@ -27,6 +29,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy, PubAck
 
 from . import chain, credentials, redact, subjects
 from .authz import inbox_prefix
+from .backoff import Backoff
 from .messages import (
     TEXT_MAX,
     Codec,
@@ -58,7 +61,14 @@ class RpcNoResponders(BusError):
 
 
 class PublishFailed(BusError):
+    """JetStream did not store the message. ``transient``: no answer, or the stream had no
+    leader for a moment (an election, a restarting node): the same publish may succeed later."""
+
     reason = "PUBLISH_FAILED"
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 ENV_CA = "JANUS_NATS_CA"  # the CA file of a server that speaks TLS
@@ -88,6 +98,7 @@ async def connect(
     on_closed: Callable[[], None] | None = None,
     creds: str | Path | None = None,
     on_error: Callable[[Exception], None] | None = None,
+    on_reconnected: Callable[[], None] | None = None,
 ) -> NATS:
     """Connect, retrying the first connection with exponential backoff (``initial_attempts``
     None = forever), then let nats-py reconnect forever. Every transition is logged.
@@ -124,6 +135,8 @@ async def connect(
     async def reconnected() -> None:
         where = nc.connected_url  # host and port only: its netloc would carry any user:password
         log.info("nats_reconnected", client=name, server=f"{where.hostname}:{where.port}" if where else "")
+        if on_reconnected is not None:
+            on_reconnected()  # e.g. a gateway checks that nothing it said was lost meanwhile
 
     refused: list[str] = []  # the server's authorization errors, for the first connect
 
@@ -250,32 +263,78 @@ def _client(js: JetStreamContext) -> NATS:
     return js._nc  # noqa: SLF001
 
 
+# How long one publish keeps trying through an outage (a leader election, a restarting node)
+# before its caller gets PublishFailed. Every retry carries the same Nats-Msg-Id, so each
+# stream's duplicate window (streams.py) must be longer than this plus one attempt's timeout.
+PUBLISH_RETRY_S = 60.0
+PUBLISH_TIMEOUT_S = 5.0
+# JetStream's answers that mean "not now" rather than "never": no leader, no quorum.
+_UNAVAILABLE = 503
+
+
+def _refused(subject: str, exc: nats.js.errors.APIError) -> PublishFailed:
+    return PublishFailed(f"JetStream refused {subject}: {exc.description}", transient=exc.code == _UNAVAILABLE)
+
+
+def _unanswered(subject: str, exc: Exception) -> PublishFailed:
+    return PublishFailed(f"no JetStream ack for {subject}: {type(exc).__name__}", transient=True)
+
+
+# What nats-py raises when a publish got no answer (the server, or the stream's leader, away).
+_NO_ANSWER = (nats.errors.TimeoutError, nats.js.errors.NoStreamResponseError, nats.errors.OutboundBufferLimitError,
+              nats.errors.ConnectionReconnectingError)
+
+
 async def publish(
     js: JetStreamContext,
     subject: str,
     message: msgspec.Struct,
     *,
     msg_id: str | None = None,
-    timeout: float = 5.0,
+    timeout: float = PUBLISH_TIMEOUT_S,
+    retry_for: float = PUBLISH_RETRY_S,
 ) -> PubAck:
-    """Publish one typed message to JetStream; ``msg_id`` becomes ``Nats-Msg-Id`` (dedup).
-    Whatever goes to ``janus.evt.*`` is appended to its subject's hash chain (:func:`_append_event`).
-    Raises :class:`PayloadTooLarge` before sending what the server would refuse, and
-    :class:`PublishFailed` when JetStream does not store it."""
+    """Publish one typed message to JetStream and return its ack. ``msg_id`` becomes
+    ``Nats-Msg-Id`` (dedup); without one, a fresh id is drawn for this call. A publish that gets
+    no answer, or finds the stream without a leader, is sent again with the SAME id for up to
+    ``retry_for`` seconds, so an outage of the server or an election loses nothing and doubles
+    nothing; after that, :class:`PublishFailed` (``transient``). Whatever goes to ``janus.evt.*``
+    is appended to its subject's hash chain (:func:`_append_event`). Raises
+    :class:`PayloadTooLarge` / :class:`UnreadableMessage` before sending what could never be
+    stored or read, and :class:`PublishFailed` at once when JetStream refuses it for good."""
+    msg_id = msg_id or uuid.uuid4().hex
+    deadline = time.monotonic() + retry_for
+    backoff = Backoff(initial=0.1, cap=2.0)
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await _publish_once(js, subject, message, msg_id=msg_id, timeout=timeout)
+        except PublishFailed as exc:
+            delay = backoff.next_delay()
+            if not exc.transient or time.monotonic() + delay >= deadline:
+                raise
+            log.warning("publish_retry", subject=subject, msg_id=msg_id, attempt=attempt, retry_in=delay,
+                        detail=str(exc)[:TEXT_MAX])
+            await asyncio.sleep(delay)
+
+
+async def _publish_once(js: JetStreamContext, subject: str, message: msgspec.Struct, *, msg_id: str,
+                        timeout: float) -> PubAck:
     if subject.startswith(subjects.EVT_PREFIX):
         if "prev_hash" not in message.__struct_fields__:
             raise TypeError(f"{type(message).__name__} has no prev_hash: it cannot join the chain of {subject}")
         return await _append_event(js, subject, message, msg_id=msg_id, timeout=timeout)
-    headers = {"Nats-Msg-Id": msg_id} if msg_id else None
+    headers = {"Nats-Msg-Id": msg_id}
     data = encode(message)
     check_readable(message, data)
     check_size(_client(js), subject, data, headers)
     try:
         return await js.publish(subject, data, timeout=timeout, headers=headers)
-    except (nats.errors.TimeoutError, nats.js.errors.NoStreamResponseError) as exc:
-        raise PublishFailed(f"no JetStream ack for {subject}: {type(exc).__name__}") from exc
+    except _NO_ANSWER as exc:
+        raise _unanswered(subject, exc) from exc
     except nats.js.errors.APIError as exc:
-        raise PublishFailed(f"JetStream refused {subject}: {exc.description}") from exc
+        raise _refused(subject, exc) from exc
 
 
 WRONG_LAST_SEQUENCE = 10071  # JetStream: Nats-Expected-Last-Subject-Sequence did not hold
@@ -294,7 +353,7 @@ async def _read_tip(js: JetStreamContext, subject: str) -> tuple[int, str]:
     return last.seq or 0, chain.link(last.data or b"")
 
 
-async def _append_event(js: JetStreamContext, subject: str, event: msgspec.Struct, *, msg_id: str | None,
+async def _append_event(js: JetStreamContext, subject: str, event: msgspec.Struct, *, msg_id: str,
                         timeout: float) -> PubAck:
     """Append ``event`` to the chain of ``subject``: it carries the hash of the subject's last
     stored event, and the server stores it only if that event is still the last
@@ -307,19 +366,18 @@ async def _append_event(js: JetStreamContext, subject: str, event: msgspec.Struc
                 tip = await _read_tip(js, subject)
             data = encode(msgspec.structs.replace(event, prev_hash=tip[1]))
             check_readable(event, data)
-            headers = {"Nats-Expected-Last-Subject-Sequence": str(tip[0])}
-            if msg_id:
-                headers["Nats-Msg-Id"] = msg_id
+            headers = {"Nats-Expected-Last-Subject-Sequence": str(tip[0]), "Nats-Msg-Id": msg_id}
             check_size(_client(js), subject, data, headers)
             ack = await js.publish(subject, data, timeout=timeout, headers=headers)
         except nats.js.errors.APIError as exc:
             if exc.err_code == WRONG_LAST_SEQUENCE:
                 tips.pop(subject, None)
                 continue
-            raise PublishFailed(f"JetStream refused {subject}: {exc.description}") from exc
-        except (nats.errors.TimeoutError, nats.js.errors.NoStreamResponseError) as exc:
             tips.pop(subject, None)
-            raise PublishFailed(f"no JetStream ack for {subject}: {type(exc).__name__}") from exc
+            raise _refused(subject, exc) from exc
+        except _NO_ANSWER as exc:
+            tips.pop(subject, None)
+            raise _unanswered(subject, exc) from exc
         if ack.duplicate:
             tips.pop(subject, None)  # the earlier copy is stored; what is last now is unknown
         else:

@@ -32,6 +32,10 @@ log = structlog.get_logger()
 
 Handler = Callable[[Any, Msg], Awaitable[None]]
 DecodeErrorHook = Callable[[Msg, MessageDecodeError], Awaitable[None]]
+# Told about a decoded message before it is dead-lettered (its handler failed max_deliver
+# times), so whoever waits on it gets an answer (the router rejects the intent). If the hook
+# raises, the message is kept (nak) instead: nothing is dead-lettered unanswered.
+DeadLetterHook = Callable[[Any, Msg, Exception], Awaitable[None]]
 
 
 @dataclass
@@ -85,6 +89,7 @@ class Consumer:
         on_decode_error: DecodeErrorHook | None = None,
         accepts: Callable[[str], bool] | None = None,
         handler_acks: bool = False,
+        on_dead_letter: DeadLetterHook | None = None,
     ) -> None:
         self.js = js
         self.stream = stream
@@ -109,6 +114,7 @@ class Consumer:
         # True: a handler that returns normally has taken the message over (it acks, naks or
         # dead-letters it later, e.g. from its own worker), so several can be in flight at once.
         self.handler_acks = handler_acks
+        self.on_dead_letter = on_dead_letter
         self.stats = ConsumerStats()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -230,7 +236,8 @@ class Consumer:
             log.error("handler_failed", consumer=self.durable, subject=msg.subject,
                       delivered=delivered, error=type(exc).__name__, detail=str(exc)[:TEXT_MAX], exc_info=exc)
             if 0 < self.max_deliver <= delivered:
-                await self._dead_letter(msg, exc)
+                if await self._answered(message, msg, exc):
+                    await self._dead_letter(msg, exc)
             else:
                 self.stats.retried += 1
                 await msg.nak(delay=self.retry_delay * delivered)
@@ -238,6 +245,19 @@ class Consumer:
         self.stats.handled += 1
         if not self.handler_acks:
             await msg.ack()
+
+    async def _answered(self, message: Any, msg: Msg, exc: Exception) -> bool:
+        """Run the dead-letter hook; False (and the message kept) if it failed."""
+        if self.on_dead_letter is None:
+            return True
+        try:
+            await self.on_dead_letter(message, msg, exc)
+            return True
+        except Exception as hook_exc:
+            log.error("dead_letter_hook_failed", consumer=self.durable, error=type(hook_exc).__name__,
+                      detail=str(hook_exc)[:TEXT_MAX])
+            await msg.nak(delay=self.retry_delay)
+            return False
 
     async def _handle(self, message: Any, msg: Msg) -> None:
         """Run the handler while telling the server, every third of ack_wait, that the message

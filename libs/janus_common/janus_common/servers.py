@@ -1,8 +1,10 @@
 """Where NATS and Postgres come from, for the tests and for ``make run``.
 
-Order of choice: an explicit URL/DSN from the environment; else containers through
-testcontainers when a Docker engine answers; else the embedded binaries on free loopback
-ports. The tests use the ``JANUS_TEST_*`` variables, the dev stack ``JANUS_NATS_URL`` /
+Order of choice: an explicit URL/DSN from the environment; else, when asked for with
+``JANUS_CONTAINERS=1`` and a Docker engine answers, containers through testcontainers (their
+images must be pullable or already present); else the embedded binaries on free loopback ports.
+Containers are opt-in: an engine on a machine that reaches no image registry (a build host,
+CI) must not turn a green suite red. The tests use the ``JANUS_TEST_*`` variables, the dev stack ``JANUS_NATS_URL`` /
 ``JANUS_PG_DSN`` — never a server that merely happens to run on the machine.
 """
 
@@ -28,8 +30,9 @@ class Provided:
 
 
 def docker_available() -> bool:
-    """True when a Docker engine answers (not merely when the client is installed)."""
-    if os.environ.get("JANUS_NO_CONTAINERS"):
+    """True when containers are asked for (``JANUS_CONTAINERS=1``) and a Docker engine answers
+    (not merely when the client is installed)."""
+    if os.environ.get("JANUS_NO_CONTAINERS") or os.environ.get("JANUS_CONTAINERS") != "1":
         return False
     try:
         import docker  # testcontainers' dependency

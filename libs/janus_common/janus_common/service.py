@@ -61,6 +61,18 @@ class ServiceContext:
     _consumers: list[Consumer] = field(default_factory=list)
     _stop_hooks: list[StopHook] = field(default_factory=list)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _reconnect_hooks: list[Callable[[], None]] = field(default_factory=list)
+
+    def on_reconnect(self, hook: Callable[[], None]) -> None:
+        """Called after every NATS reconnect (e.g. a gateway checks nothing it said was lost)."""
+        self._reconnect_hooks.append(hook)
+
+    def reconnected(self) -> None:
+        for hook in self._reconnect_hooks:
+            try:
+                hook()
+            except Exception:
+                log.exception("reconnect_hook_failed")
 
     async def add_rpc(
         self,
@@ -210,7 +222,8 @@ async def serve(
     who = identity(name, args)
     creds = nats_creds(args, config, who)
     try:
-        nc = await connect(nats_url(args, config), name, on_closed=closed_for_good, creds=creds)
+        nc = await connect(nats_url(args, config), name, on_closed=closed_for_good, creds=creds,
+                           on_reconnected=lambda: holder[0].reconnected() if holder else None)
     except AuthRefused as exc:
         log.error("nats_auth_refused", identity=who, creds=str(creds) if creds else None, detail=str(exc))
         return EXIT_CONFIG

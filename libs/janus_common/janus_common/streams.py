@@ -12,6 +12,7 @@ Deleting a whole stream stays possible (a JetStream permission, not a stream set
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from dataclasses import dataclass
 
 import structlog
@@ -46,7 +47,13 @@ class Topology:
 
     replicas: int = 1
     intents_dedup_window_s: float = 2 * DAY
+    # Longer than the longest publish retry (bus.PUBLISH_RETRY_S + one attempt's timeout = 65 s):
+    # an event re-sent after an ack lost in an outage is still recognised and dropped.
+    events_dedup_window_s: float = 120.0
     market_max_age_s: float = 1 * DAY
+    # Ticks are bounded by bytes as well as age, so a burst of market data can never fill the
+    # disk that EVENTS (the record) needs: the oldest ticks go first.
+    market_max_bytes: int = 1024**3
     dlq_max_age_s: float = 30 * DAY
     # Per-message bounds, far above any legitimate message (an intent or a route is under 2 KB
     # with the catalogue's string bounds; a position snapshot of thousands of lines fits in
@@ -88,7 +95,7 @@ def stream_configs(t: Topology = Topology()) -> list[StreamConfig]:
             subjects=[subjects.ALL_EVENTS],
             storage=StorageType.FILE,
             retention=RetentionPolicy.LIMITS,
-            duplicate_window=120.0,
+            duplicate_window=t.events_dedup_window_s,
             max_msg_size=t.events_max_msg_size,
             # Last-by-subject reads name the subject in the API subject, which permissions can
             # scope to an account (a client reads its own positions, nobody else's).
@@ -104,6 +111,7 @@ def stream_configs(t: Topology = Topology()) -> list[StreamConfig]:
             storage=StorageType.FILE,
             retention=RetentionPolicy.LIMITS,
             max_age=t.market_max_age_s,
+            max_bytes=t.market_max_bytes,
             discard=DiscardPolicy.OLD,
             num_replicas=t.replicas,
         ),
@@ -133,18 +141,62 @@ def kv_configs(t: Topology = Topology()) -> list[KeyValueConfig]:
     ]
 
 
+class TopologyError(RuntimeError):
+    """A stream or bucket cannot have the configuration asked for; ``action`` tells the
+    operator what to do about it."""
+
+    def __init__(self, stream: str, detail: str, action: str) -> None:
+        self.stream = stream
+        self.detail = detail
+        self.action = action
+        super().__init__(f"stream {stream}: {detail}. {action}")
+
+
+def _explain(name: str, replicas: int, exc: nats.js.errors.APIError) -> TopologyError:
+    detail = str(exc.description or exc)
+    if replicas > 1 and ("replicas" in detail.lower() or "peers" in detail.lower() or "cluster" in detail.lower()):
+        return TopologyError(name, detail, f"nats.replicas: {replicas} needs a NATS cluster of at least {replicas} "
+                                           "JetStream servers: point JANUS_NATS_URL at every node of the cluster "
+                                           "(comma-separated), or set nats.replicas: 1")
+    return TopologyError(name, detail, "check the server's JetStream limits and its log; the stream was left as it was")
+
+
 async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
     if config.name is None:  # nats-py types the name optional; every stream here has one
         raise ValueError("a stream configuration needs a name")
+    replicas = config.num_replicas or 1
     try:
-        await js.stream_info(config.name)
-    except nats.js.errors.NotFoundError:
         try:
-            await js.add_stream(config)
-            return
-        except nats.js.errors.BadRequestError:
-            pass  # lost a creation race; update below brings it to this configuration
-    await js.update_stream(config)
+            await js.stream_info(config.name)
+        except nats.js.errors.NotFoundError:
+            try:
+                await js.add_stream(config)
+                return
+            except nats.js.errors.BadRequestError:
+                pass  # lost a creation race (or cannot be made: the update says why, once)
+        # An update also moves replicas (R1 -> R3 on a cluster): JetStream copies the data over.
+        await js.update_stream(config)
+    except nats.js.errors.APIError as exc:
+        raise _explain(config.name, replicas, exc) from exc
+
+
+async def _ensure_bucket(js: JetStreamContext, kv: KeyValueConfig) -> None:
+    """Create a KV bucket, or bring an existing one's replicas to the configuration (a bucket is
+    a stream ``KV_<bucket>``; its other settings are left as they are)."""
+    name = f"KV_{kv.bucket}"
+    try:
+        try:
+            info = await js.stream_info(name)
+        except nats.js.errors.NotFoundError:
+            try:
+                await js.create_key_value(kv)
+                return
+            except nats.js.errors.BadRequestError:
+                info = await js.stream_info(name)  # lost a creation race
+        if (info.config.num_replicas or 1) != kv.replicas:
+            await js.update_stream(dataclasses.replace(info.config, num_replicas=kv.replicas))
+    except nats.js.errors.APIError as exc:
+        raise _explain(name, kv.replicas, exc) from exc
 
 
 async def await_streams(js: JetStreamContext, t: Topology = Topology(), *, max_backoff: float = 5.0) -> None:
@@ -165,14 +217,9 @@ async def await_streams(js: JetStreamContext, t: Topology = Topology(), *, max_b
 
 
 async def ensure_streams(js: JetStreamContext, t: Topology = Topology()) -> None:
-    """Create or update every stream and KV bucket. Safe to call from every process."""
+    """Create or update every stream and KV bucket. Safe to call from every process. Raises
+    :class:`TopologyError` (with what to do) when the server cannot hold the configuration."""
     for config in stream_configs(t):
         await _ensure_stream(js, config)
     for kv in kv_configs(t):
-        try:
-            await js.key_value(kv.bucket)
-        except nats.js.errors.BucketNotFoundError:
-            try:
-                await js.create_key_value(kv)
-            except nats.js.errors.BadRequestError:
-                await js.key_value(kv.bucket)
+        await _ensure_bucket(js, kv)

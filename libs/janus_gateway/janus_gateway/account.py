@@ -60,14 +60,16 @@ class AccountPublisher:
 
     async def publish(self, *, force: bool = False) -> None:
         positions = await self.positions()
+        # What was last published is remembered only once JetStream acknowledged it: a snapshot
+        # lost in an outage is published again, not skipped as "unchanged".
         if force or positions != self._last_positions:
-            self._last_positions = positions
             await bus.publish(self.js, subjects.evt_position(self.alias),
                               PositionSnapshot(account=self.alias, broker=self.broker, positions=positions))
+            self._last_positions = positions
         values = await self.values()
         if values is not None and values.values and (force or values != self._last_values):
-            self._last_values = values
             await bus.publish(self.js, subjects.evt_account(self.alias), AccountValues(
                 account=self.alias, broker=self.broker, currency=values.currency, cash=values.cash,
                 net_liquidation=values.net_liquidation, buying_power=values.buying_power,
                 values=values.values))
+            self._last_values = values

@@ -96,8 +96,13 @@ class OrderBook:
     async def report(self, key: str, report: Report) -> list[OrderEvent]:
         """Fold a report about one of our orders and publish what is new."""
         async with self._lock:
-            self.tracks[key], events = tracker.apply(report, self.tracks[key])
+            track, events = tracker.apply(report, self.tracks[key])
+            # An outbox: the track moves on only once JetStream has acknowledged every event.
+            # If the publish fails, the same report (or the reconcile after the outage) derives
+            # the same events with the same msg ids, and whatever did get stored is dropped as a
+            # duplicate.
             await self.emitter.emit_all(events)
+            self.tracks[key] = track
         published = [event for _, event in events]
         if published:
             self.after(key, published)
@@ -111,8 +116,8 @@ class OrderBook:
         seen = (event.broker_order_id, str(event.status))
         if seen in self.externals:
             return
-        self.externals.add(seen)
         await self.emitter.emit(f"ext:{event.broker_order_id}:{event.status}", event)
+        self.externals.add(seen)
 
 
 @functools.singledispatch

@@ -35,9 +35,12 @@ from janus_common.service import ServiceContext
 from janus_common.streams import EVENTS_STREAM, ROUTES_STREAM
 
 from .adapter import AdapterError
+from .emit import Emitter
+from .lifecycle import Lifecycle
 from .routes import RouteDesk, RouteSettings
 
-__all__ = ["add_arguments", "namespace", "rebuild", "route_settings", "serve_routes", "serve_rpcs"]
+__all__ = ["add_arguments", "namespace", "rebuild", "resync_after_outages", "route_settings", "serve_routes",
+           "serve_rpcs"]
 
 log = structlog.get_logger()
 
@@ -81,6 +84,13 @@ async def rebuild(ctx: ServiceContext, alias: str, *folds: Callable[[Any], None]
             fold(event)
     log.info("order_state_rebuilt", events=len(events))
     return len(events)
+
+
+def resync_after_outages(ctx: ServiceContext, life: Lifecycle, emitter: Emitter) -> None:
+    """After a NATS reconnect, or an event JetStream never acknowledged, the gateway reconciles
+    with its broker again while connected: what happened meanwhile is published then."""
+    ctx.on_reconnect(life.resync)
+    emitter.on_failure = life.resync
 
 
 def _named_order(data: bytes) -> tuple[str, int] | None:

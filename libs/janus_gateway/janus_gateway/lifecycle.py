@@ -22,6 +22,8 @@ __all__ = ["Connectable", "Lifecycle"]
 
 log = structlog.get_logger()
 
+STATE_RETRY_S = 5.0
+
 
 class Connectable(Protocol):
     """The part of :class:`~janus_gateway.adapter.BrokerAdapter` the lifecycle drives."""
@@ -42,12 +44,21 @@ class Lifecycle:
         self.stopping = stopping
         self.ready = asyncio.Event()  # the gate: route messages wait for it
         self.backoff = backoff or Backoff(initial=0.5, cap=30.0)
+        self._resync = asyncio.Event()
+
+    def resync(self) -> None:
+        """The bus was away (a NATS reconnect) or refused an event: while connected, reconcile
+        with the broker again, so whatever the history lacks is published (by msg id: once)."""
+        self._resync.set()
 
     async def state(self, state: ConnectionState, detail: str = "", code: int | None = None) -> None:
         log.info("gateway_state", state=str(state), detail=detail, code=code)
         with contextlib.suppress(bus.BusError):
+            # News, not a record to wait for: a short retry, so a NATS outage does not hold up
+            # the broker connection's own loop.
             await bus.publish(self.js, subjects.evt_account(self.alias), GatewayConnection(
-                account=self.alias, broker=self.broker, state=state, detail=clip(detail), code=code))
+                account=self.alias, broker=self.broker, state=state, detail=clip(detail), code=code),
+                retry_for=STATE_RETRY_S)
 
     async def notice(self, state: ConnectionState, detail: str, code: int | None = None) -> None:
         """DEGRADED / back to READY while connected (a data farm, the event stream, REST)."""
@@ -77,12 +88,36 @@ class Lifecycle:
                 await self.backoff.sleep(self.stopping)
                 continue
             self.backoff.reset()
+            self._resync.clear()  # this reconcile covered whatever asked for one before it
             self.ready.set()
             await self.state(ConnectionState.READY, f"{open_orders} open orders after reconcile")
-            lost = await broker.watch()
+            lost = await self._watch(broker, reconcile)
             self.ready.clear()
             await broker.disconnect()
             if self.stopping.is_set():
                 return
             await self.state(ConnectionState.DISCONNECTED, lost or "connection lost")
             await self.backoff.sleep(self.stopping)
+
+    async def _watch(self, broker: Connectable, reconcile: Callable[[], Awaitable[int]]) -> str:
+        """``broker.watch()``, reconciling again whenever :meth:`resync` asks, until the broker
+        connection is lost."""
+        watch = asyncio.ensure_future(broker.watch())
+        try:
+            while True:
+                wanted = asyncio.ensure_future(self._resync.wait())
+                await asyncio.wait({watch, wanted}, return_when=asyncio.FIRST_COMPLETED)
+                if watch.done():
+                    wanted.cancel()
+                    return watch.result()
+                self._resync.clear()
+                try:
+                    open_orders = await reconcile()
+                    log.info("gateway_resynced", open_orders=open_orders)
+                except Exception as exc:  # the bus may still be away: try again a little later
+                    log.warning("gateway_resync_failed", error=type(exc).__name__, detail=str(exc)[:200])
+                    await self.backoff.sleep(self.stopping)
+                    self._resync.set()
+        finally:
+            if not watch.done():
+                watch.cancel()

@@ -242,10 +242,11 @@ class RouteDesk:
         if safety.quarantine(attempts.failures):
             await self._quarantine(order, msg, attempts)
             return
-        attempts.made += 1
-        await self.emitter.emit(f"try:{key}:{attempts.made}", self._noted(OrderPlaceAttempted(
+        attempt = attempts.made + 1  # counted once the attempt is on record, never before
+        await self._say(f"try:{key}:{attempt}", OrderPlaceAttempted(
             account=self.emitter.alias, intent_id=order.intent_id, broker=self.broker, leg=order.leg,
-            attempt=attempts.made, detail=clip(attempts.last_detail))))
+            attempt=attempt, detail=clip(attempts.last_detail)))
+        attempts.made = attempt
         try:
             await self.desk.place(order)
         except OrderRefused as exc:
@@ -301,13 +302,15 @@ class RouteDesk:
 
     async def refuse(self, order: PlaceOrder, reason: RejectReason, text: str) -> None:
         """Janus's own refusal of a broker order (never sent, or never again)."""
-        await self.emitter.emit(f"refused:{order.order_key}", self._noted(OrderGatewayRefused(
+        await self._say(f"refused:{order.order_key}", OrderGatewayRefused(
             account=self.emitter.alias, intent_id=order.intent_id, broker=self.broker, leg=order.leg,
-            reason=reason, text=clip(text))))
+            reason=reason, text=clip(text)))
 
-    def _noted(self, event: GatewayOrderEvent) -> GatewayOrderEvent:
+    async def _say(self, local_id: str, event: GatewayOrderEvent) -> None:
+        """Publish, and only then fold into the desk's state: an event JetStream never
+        acknowledged must not count as said (it is said again on the next try)."""
+        await self.emitter.emit(local_id, event)
         self.desk.note(event)
-        return event
 
     # --- cancels -----------------------------------------------------------------------------
 
@@ -339,9 +342,9 @@ class RouteDesk:
             return
         # Not at the broker (queued behind another place, or between retries): it ends here.
         intent_id, leg = split_order_key(key)
-        await self.emitter.emit(f"cxl:{key}", self._noted(OrderCancelled(
+        await self._say(f"cxl:{key}", OrderCancelled(
             account=self.emitter.alias, intent_id=intent_id, broker=self.broker, leg=leg,
-            reason="cancelled before it reached the broker")))
+            reason="cancelled before it reached the broker"))
 
     async def _confirmed(self, key: str) -> None:
         """Wait (bounded) for the order to end. A connection that drops first may have taken the

@@ -76,6 +76,7 @@ async def serve_adapter(ctx: ServiceContext, alias: str, adapter: BrokerAdapter,
     publisher = AccountPublisher(ctx.js, alias, broker, positions=adapter.positions, values=adapter.account_values)
     desk = AdapterDesk(adapter, emitter, alias, publisher)
     routes = RouteDesk(desk, emitter, broker, life.ready, kernel.route_settings(ctx.args))
+    kernel.resync_after_outages(ctx, life, emitter)
     reports: asyncio.Queue[Report] = asyncio.Queue()
     adapter.bind(reports.put_nowait)
 

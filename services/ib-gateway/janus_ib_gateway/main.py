@@ -110,6 +110,7 @@ async def setup(ctx: ServiceContext) -> None:
     orders = OrderDesk(ib, emitter, alias, conn.account_number,
                        ack_timeout=min(10.0, ctx.args.route_ack_wait * 0.8))
     routes = RouteDesk(orders, emitter, Broker.IB, life.ready, kernel.route_settings(ctx.args))
+    kernel.resync_after_outages(ctx, life, emitter)
     publisher = AccountPublisher(ctx.js, alias, Broker.IB,
                                  positions=lambda: _now(positions_of(ib, conn.account_number)),
                                  values=lambda: _now(values_of(ib, conn.account_number)))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 
 import structlog
+import nats.js.errors
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
@@ -52,6 +53,15 @@ class EventFollower:
 
     async def caught_up(self, timeout: float = 5.0) -> None:
         """Return once every event already in the stream has been applied."""
-        target = (await self.js.stream_info("EVENTS")).state.last_seq
+        target = await self._newest()
         async with self._advanced:
             await asyncio.wait_for(self._advanced.wait_for(lambda: self.last_seq >= target), timeout)
+
+    async def _newest(self) -> int:
+        """The sequence of the newest event the stream still holds. Not ``state.last_seq``: that
+        stays on a removed message's number, which no consumer will ever deliver, and a barrier
+        waiting for it would wait forever (no router could start)."""
+        try:
+            return (await self.js.get_last_msg("EVENTS", subjects.ALL_EVENTS)).seq or 0
+        except nats.js.errors.NotFoundError:
+            return 0  # nothing stored yet (or nothing left)

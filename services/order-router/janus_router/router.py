@@ -221,6 +221,28 @@ class Router:
                           msg_id=msgids.cancel_route(cancel.account, cancel.cancel_id))
         log.info("cancel_routed", cancel_id=cancel.cancel_id)
 
+    # --- intents the router could not process ---------------------------------------------
+
+    async def on_dead_letter(self, intent: OrderIntent | CancelIntent | AccountCommand, msg: Msg,
+                             exc: Exception) -> None:
+        """An intent whose handling failed every delivery is about to be dead-lettered: it still
+        gets its one outcome, so the client is not left waiting and the audit sees an answer.
+        An outcome already stored (published before the failure) is kept (same msg id)."""
+        if not isinstance(intent, (OrderIntent, CancelIntent)):
+            return  # an account command's answer is its control event; the dead letter says why
+        try:
+            account = subjects.account_of(msg.subject)
+        except SubjectError:
+            return
+        if isinstance(intent, OrderIntent):
+            seen = projections.order(self.follower.ledger, account, intent.intent_id)
+            if seen is not None and seen.outcomes:
+                return
+        delivered = msg.metadata.num_delivered if msg.metadata else 1
+        await self._reject(intent, RejectReason.UNPROCESSABLE,
+                           f"the router could not process it in {delivered} attempts "
+                           f"({type(exc).__name__}: {exc}); it is kept in the dead letters", account=account)
+
     # --- undecodable intents -------------------------------------------------------------
 
     async def on_decode_error(self, msg: Msg, exc: MessageDecodeError) -> None:

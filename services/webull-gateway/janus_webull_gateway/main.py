@@ -186,6 +186,7 @@ async def setup(ctx: ServiceContext) -> None:
     emitter = Emitter(ctx.js, alias)
     orders = OrderDesk(api, emitter, alias)
     routes = RouteDesk(orders, emitter, Broker.WEBULL, life.ready, kernel.route_settings(ctx.args))
+    kernel.resync_after_outages(ctx, life, emitter)
     orders.refuse = routes.refuse
     publisher = AccountPublisher(
         ctx.js, alias, Broker.WEBULL,

@@ -34,7 +34,7 @@ from janus_common.config import ConfigError, JanusConfig, load
 from janus_common.credentials import ENV_CREDS
 from janus_common.embedded import EmbeddedNats, EmbeddedPostgres, port_open
 from janus_common.redact import url as redact_url
-from janus_common.streams import Topology, ensure_streams
+from janus_common.streams import Topology, TopologyError, ensure_streams
 from janus_common.backoff import Backoff
 
 from ..discovery import discover
@@ -253,6 +253,10 @@ async def _run(args: argparse.Namespace) -> int:
         return 0
     except ConfigError as exc:
         log.error("fatal_config_error", key=exc.key, reason=exc.reason)
+        return 2
+    except TopologyError as exc:
+        log.error("streams_not_created", stream=exc.stream, detail=exc.detail, action=exc.action)
+        print(f"janus-run: {exc}", file=sys.stderr)
         return 2
     finally:
         for server in reversed(servers):

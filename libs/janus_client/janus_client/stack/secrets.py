@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import datetime as dt
 import ipaddress
+import os
 import sys
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from janus_common import logging as janus_logging
 from janus_common.authz import authorization, identities, render_conf
 from janus_common.bus import BusError, connect
 from janus_common.config import ConfigError, load
-from janus_common.streams import Topology, ensure_streams
+from janus_common.streams import Topology, TopologyError, ensure_streams
 
 log = structlog.get_logger()
 
@@ -127,9 +128,14 @@ def bus_setup_main(argv: list[str] | None = None) -> int:
     janus_logging.configure("janus-bus-setup", level="INFO")
     try:
         config = load(args.config)
-        asyncio.run(_bus_setup(args.nats_url or config.nats.url, config.nats.replicas))
+        asyncio.run(_bus_setup(args.nats_url or os.environ.get("JANUS_NATS_URL") or config.nats.url,
+                               config.nats.replicas))
     except ConfigError as exc:
         log.error("fatal_config_error", key=exc.key, reason=exc.reason)
+        return 2
+    except TopologyError as exc:
+        log.error("streams_not_created", stream=exc.stream, detail=exc.detail, action=exc.action)
+        print(f"janus-bus-setup: {exc}", file=sys.stderr)
         return 2
     except BusError as exc:
         log.error("bus_setup_failed", reason=exc.reason, detail=str(exc))

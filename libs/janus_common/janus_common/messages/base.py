@@ -181,6 +181,7 @@ class RejectReason(StrEnum):
     BROKER_UNAVAILABLE = "BROKER_UNAVAILABLE"
     DATABASE_ERROR = "DATABASE_ERROR"
     INTERNAL = "INTERNAL"
+    UNPROCESSABLE = "UNPROCESSABLE"  # the router failed on it every delivery: dead-lettered, answered
     # pre-trade checks and trading states (the router's risk.py says the order they run in)
     ACCOUNT_HALTED = "ACCOUNT_HALTED"
     REDUCE_ONLY = "REDUCE_ONLY"
