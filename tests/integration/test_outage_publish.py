@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from pathlib import Path
 
 import nats.js.errors
@@ -138,3 +139,27 @@ async def test_an_event_is_not_counted_as_said_until_stored(nc, js):
     assert await book.report(key, fill) == []  # and never twice
     stored = await bus.history(js, "EVENTS", subjects.evt_order("ib-1"), m.ORDER_EVENTS)
     assert [e.fill_id for e in stored if isinstance(e, m.OrderFilled)] == ["e1"]
+
+
+async def test_an_event_stored_with_its_ack_lost_is_not_stored_again_after_the_duplicate_window(nc):
+    """Past EVENTS' duplicate window JetStream would store a re-sent copy: the emitter looks in
+    the history for the msg id of an event whose publish failed before sending it again."""
+    from janus_gateway.emit import SAFE_IN_WINDOW_S, Emitter
+
+    js = nc.jetstream()
+    await ensure_streams(js, Topology(events_dedup_window_s=0.2))
+    emitter = Emitter(js, "ib-1")
+    event = m.OrderCancelled(account="ib-1", intent_id="i1", broker=m.Broker.IB, leg=0, reason="test")
+    msg_id = emitter.msg_id("cxl:i1:0")
+    await bus.publish(js, subjects.evt_order("ib-1"), event, msg_id=msg_id)  # stored; say its ack was lost
+    emitter._unsure[msg_id] = time.time() - SAFE_IN_WINDOW_S - 1  # and the failure was declared long ago
+    await asyncio.sleep(0.3)  # the (shortened) duplicate window passes: JetStream alone would store it again
+    await emitter.emit("cxl:i1:0", event)
+    stored = await bus.history(js, "EVENTS", subjects.evt_order("ib-1"), m.ORDER_EVENTS)
+    assert len(stored) == 1
+    # Without the look-up, the copy would have gone in: the window really had passed.
+    other = emitter.msg_id("cxl:i2:0")
+    await bus.publish(js, subjects.evt_order("ib-1"), event, msg_id=other)
+    await asyncio.sleep(0.3)
+    await bus.publish(js, subjects.evt_order("ib-1"), event, msg_id=other)
+    assert len(await bus.history(js, "EVENTS", subjects.evt_order("ib-1"), m.ORDER_EVENTS)) == 3

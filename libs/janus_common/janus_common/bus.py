@@ -471,6 +471,33 @@ async def stored(
     return out
 
 
+async def stored_msg_ids(js: JetStreamContext, stream: str, subject: str, *, since: datetime,
+                         timeout: float = 60.0) -> set[str]:
+    """The ``Nats-Msg-Id`` of every message stored on ``subject`` since ``since``: whether a
+    publish whose ack was lost was stored after all, once the duplicate window no longer says."""
+    done = asyncio.Event()
+    ids: set[str] = set()
+
+    async def on_msg(msg: Msg) -> None:
+        if msg.headers and msg.headers.get("Nats-Msg-Id"):
+            ids.add(msg.headers["Nats-Msg-Id"])
+        if msg.metadata.num_pending == 0:
+            done.set()
+
+    config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=since)
+    sub = await js.subscribe(subject, stream=stream, ordered_consumer=True, cb=on_msg, config=config,
+                             deliver_policy=None)
+    try:
+        info = await sub.consumer_info()
+        delivered = info.delivered.consumer_seq if info.delivered is not None else 0
+        if info.num_pending == 0 and delivered == 0:
+            return ids
+        await asyncio.wait_for(done.wait(), timeout)
+    finally:
+        await sub.unsubscribe()
+    return ids
+
+
 async def removed_sequences(nc: NATS, stream: str, *, timeout: float = 10.0) -> list[int]:
     """Stream sequences removed from the middle of ``stream``. JetStream never reuses a sequence,
     so a deleted message leaves its number behind, whatever was stored after it."""
