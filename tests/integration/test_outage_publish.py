@@ -163,3 +163,46 @@ async def test_an_event_stored_with_its_ack_lost_is_not_stored_again_after_the_d
     await asyncio.sleep(0.3)
     await bus.publish(js, subjects.evt_order("ib-1"), event, msg_id=other)
     assert len(await bus.history(js, "EVENTS", subjects.evt_order("ib-1"), m.ORDER_EVENTS)) == 3
+
+
+def test_what_counts_as_the_bus_away_for_a_moment():
+    assert bus.is_transient(bus.PublishFailed("no ack", transient=True))
+    assert not bus.is_transient(bus.PublishFailed("refused", transient=False))
+    assert bus.is_transient(bus.RpcTimeout("slow")) and bus.is_transient(TimeoutError())
+    assert not bus.is_transient(bus.PayloadTooLarge("s", 2, 1))
+    assert not bus.is_transient(bus.UnreadableMessage("bad"))
+    assert not bus.is_transient(ValueError("a bug"))
+
+
+async def test_a_consumer_waits_out_transient_failures_and_dead_letters_only_the_messages_own(js):
+    outcomes: list[str] = []
+    failures = {"i1": 6, "i2": 99}  # i1: the bus away for six tries; i2: a bug every time
+
+    async def handler(intent, msg) -> None:
+        left = failures[intent.intent_id]
+        if intent.intent_id == "i2":
+            raise ValueError("decision crashed")
+        if left:
+            failures[intent.intent_id] = left - 1
+            raise bus.PublishFailed("no JetStream ack", transient=True)
+        outcomes.append(intent.intent_id)
+
+    done = asyncio.Event()
+    letters: list[str] = []
+
+    async def on_dead_letter(intent, msg, exc) -> None:
+        letters.append(intent.intent_id)
+        done.set()
+
+    consumer = bus.Consumer(js, stream="INTENTS", durable="waits", filter_subject=subjects.intent("ib-1"),
+                            codec=m.INTENTS, handler=handler, on_dead_letter=on_dead_letter, max_deliver=3,
+                            retry_delay=0.01, batch=1, max_ack_pending=1, transient=bus.is_transient)
+    await consumer.start()
+    try:
+        await bus.publish(js, subjects.intent("ib-1"), _intent(1), msg_id="ib-1:i1")
+        await bus.publish(js, subjects.intent("ib-1"), _intent(2), msg_id="ib-1:i2")
+        await asyncio.wait_for(done.wait(), 30)
+    finally:
+        await consumer.stop()
+    assert outcomes == ["i1"] and failures["i1"] == 0  # handled after seven deliveries, over max_deliver
+    assert letters == ["i2"] and consumer.stats.dead_lettered == 1

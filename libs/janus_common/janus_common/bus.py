@@ -386,6 +386,21 @@ async def _append_event(js: JetStreamContext, subject: str, event: msgspec.Struc
     raise PublishFailed(f"could not append to {subject}: the chain kept moving ({MAX_APPEND_ATTEMPTS} tries)")
 
 
+def is_transient(exc: BaseException) -> bool:
+    """Whether a failure is the bus being away for a moment (worth waiting out) rather than an
+    answer: a publish JetStream refused for good, a message too large or unreadable, refused
+    credentials are answers."""
+    if isinstance(exc, PublishFailed):
+        return exc.transient
+    if isinstance(exc, (PayloadTooLarge, UnreadableMessage, AuthRefused)):
+        return False
+    if isinstance(exc, nats.js.errors.APIError):
+        return exc.code == _UNAVAILABLE
+    return isinstance(exc, (BusError, TimeoutError, nats.errors.TimeoutError, nats.errors.NoRespondersError,
+                            nats.errors.ConnectionReconnectingError, nats.errors.OutboundBufferLimitError,
+                            nats.js.errors.NoStreamResponseError))
+
+
 # --- request / reply --------------------------------------------------------------------
 
 

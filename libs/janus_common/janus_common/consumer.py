@@ -29,6 +29,8 @@ from .messages import HEAD_BYTES, ID_MAX, TEXT_MAX, Codec, DeadLetter, MessageDe
 
 log = structlog.get_logger()
 
+TRANSIENT_DELAY_CAP_S = 5.0
+
 
 Handler = Callable[[Any, Msg], Awaitable[None]]
 DecodeErrorHook = Callable[[Msg, MessageDecodeError], Awaitable[None]]
@@ -90,6 +92,7 @@ class Consumer:
         accepts: Callable[[str], bool] | None = None,
         handler_acks: bool = False,
         on_dead_letter: DeadLetterHook | None = None,
+        transient: Callable[[BaseException], bool] | None = None,
     ) -> None:
         self.js = js
         self.stream = stream
@@ -115,6 +118,10 @@ class Consumer:
         # dead-letters it later, e.g. from its own worker), so several can be in flight at once.
         self.handler_acks = handler_acks
         self.on_dead_letter = on_dead_letter
+        # Failures of what the handler depends on (the bus in an election, a timeout), not of
+        # the message: waited out with a growing delay and never dead-lettered, so an outage
+        # cannot turn good intents into rejections. Only other failures count to max_deliver.
+        self.transient = transient
         self.stats = ConsumerStats()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -142,7 +149,9 @@ class Consumer:
             durable_name=self.durable,
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=self.ack_wait,
-            max_deliver=self.max_deliver,
+            # With transient failures waited out, the server must not stop delivering on its own
+            # count: the dead-letter decision is made here, on failures that are the message's.
+            max_deliver=-1 if self.transient is not None else self.max_deliver,
             filter_subject=one,
             filter_subjects=None if one else self.filter_subjects,
             deliver_policy=self.deliver_policy,
@@ -233,6 +242,13 @@ class Consumer:
         except Exception as exc:
             delivered = msg.metadata.num_delivered if msg.metadata else 1
             self.stats.last_error = type(exc).__name__
+            if self.transient is not None and self.transient(exc):
+                self.stats.retried += 1
+                delay = min(self.retry_delay * 2 ** min(delivered - 1, 10), TRANSIENT_DELAY_CAP_S)
+                log.warning("handler_waiting_out", consumer=self.durable, subject=msg.subject, delivered=delivered,
+                            error=type(exc).__name__, detail=str(exc)[:TEXT_MAX], retry_in=delay)
+                await msg.nak(delay=delay)
+                return
             log.error("handler_failed", consumer=self.durable, subject=msg.subject,
                       delivered=delivered, error=type(exc).__name__, detail=str(exc)[:TEXT_MAX], exc_info=exc)
             if 0 < self.max_deliver <= delivered:

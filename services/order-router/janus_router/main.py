@@ -55,7 +55,10 @@ async def setup(ctx: ServiceContext) -> None:
             ctx.js, stream="INTENTS", durable=f"router-{alias}",
             filter_subject=[subjects.intent(alias), subjects.control(alias)],
             codec=INTENTS, handler=router.handle, on_decode_error=router.on_decode_error,
-            on_dead_letter=router.on_dead_letter, max_ack_pending=1, ack_wait=ctx.args.ack_wait, batch=1))
+            on_dead_letter=router.on_dead_letter, max_ack_pending=1, ack_wait=ctx.args.ack_wait, batch=1,
+            # The bus away for a moment (a NATS restart, an election) is waited out: an outage
+            # must not turn good intents into dead letters.
+            transient=bus.is_transient))
 
     known = set(rules)
 
@@ -70,7 +73,8 @@ async def setup(ctx: ServiceContext) -> None:
         ctx.js, stream="INTENTS", durable="router-unknown-accounts",
         filter_subject=[subjects.ALL_INTENTS, subjects.ALL_CONTROL],
         codec=INTENTS, handler=router.handle, on_decode_error=router.on_decode_error,
-        on_dead_letter=router.on_dead_letter, accepts=unknown_account, ack_wait=ctx.args.ack_wait))
+        on_dead_letter=router.on_dead_letter, transient=bus.is_transient, accepts=unknown_account,
+        ack_wait=ctx.args.ack_wait))
 
 
 def main(argv: list[str] | None = None) -> int:
