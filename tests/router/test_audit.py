@@ -171,6 +171,9 @@ async def test_an_intent_the_router_fails_on_every_time_is_rejected_unprocessabl
         assert isinstance(answer, m.OrderRejected) and answer.intent_id == "crashes"
         assert answer.reason is m.RejectReason.UNPROCESSABLE and "3 attempts" in answer.message
         assert attempts == ["crashes"] * 3
+        async with asyncio.timeout(10):  # the letter is published just after the answer
+            while consumer.stats.dead_lettered < 1:
+                await asyncio.sleep(0.02)
         letters = await bus.stored(js, "DEADLETTER", subjects.dlq("router-ib-1"))
         assert len(letters) == 1
     finally:

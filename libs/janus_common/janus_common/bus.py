@@ -88,6 +88,15 @@ def _auth_failure(exc: BaseException) -> bool:
 # --- connections ------------------------------------------------------------------------
 
 
+def servers(url: str) -> list[str]:
+    """``nats.url`` / ``JANUS_NATS_URL``: one server, or a cluster's as a comma-separated list
+    (any of them will do to connect; the client learns the rest and fails over)."""
+    found = [u.strip() for u in url.split(",") if u.strip()]
+    if not found:
+        raise BusError("no NATS server given (nats.url / JANUS_NATS_URL is empty)")
+    return found
+
+
 async def connect(
     url: str,
     name: str,
@@ -165,7 +174,7 @@ async def connect(
         nc = NATS()
         try:
             await nc.connect(
-                servers=url.split(","),
+                servers=servers(url),
                 name=name,
                 # nats-py retries a failed FIRST connect forever when this is -1, which would
                 # hide a wrong URL; we bound it here, back off ourselves, then lift the bound.
