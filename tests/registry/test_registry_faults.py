@@ -46,7 +46,8 @@ async def test_postgres_stopped_mid_harmony_fails_the_run_and_leaves_the_table_a
         assert isinstance(cached, m.Resolved) and cached.record.ib.con_id is None
         # A miss needs the database: a typed error, not a hang or a crash.
         miss = await resolve(nc, "QQQ")
-        assert isinstance(miss, m.RpcError) and miss.reason is RejectReason.DATABASE_ERROR
+        assert isinstance(miss, m.RpcError) and miss.reason is RejectReason.REGISTRY_UNAVAILABLE
+        assert "cannot read its database" in miss.message
 
         ib_gateway.hold = None
         await asyncio.to_thread(server.start)  # same data directory and port

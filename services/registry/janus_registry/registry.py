@@ -136,7 +136,10 @@ class Registry:
         try:
             stored = await self.store.get(symbol)
         except DatabaseError as exc:
-            return m.RpcError(reason=RejectReason.DATABASE_ERROR, message=str(exc))
+            # To whoever resolves, a registry without its database is a registry that cannot
+            # answer this miss now (cached symbols still resolve): resubmit when it is back.
+            return m.RpcError(reason=RejectReason.REGISTRY_UNAVAILABLE,
+                              message=f"the symbol registry cannot read its database for {symbol}: {exc}")
         if stored is not None:
             stored = self._keep(stored)
             if not resolving.needs_ib(stored, t):
@@ -152,8 +155,8 @@ class Registry:
         try:
             [(entry, _)] = await self.write([write])
         except DatabaseError as exc:
-            return m.RpcError(reason=RejectReason.DATABASE_ERROR,
-                              message=f"{symbol} matched uniquely but was not written: {exc}")
+            return m.RpcError(reason=RejectReason.REGISTRY_UNAVAILABLE,
+                              message=f"{symbol} matched uniquely but the registry could not write it: {exc}")
         return self.cache.get(symbol, entry), "lookup"
 
     # --- holdings-driven fill -----------------------------------------------------------
