@@ -29,8 +29,8 @@ test-unit: ## pure code only
 run: ## the whole system locally: NATS, Postgres, simulators, every service (Ctrl-C stops)
 	$(VENV)/bin/janus-run
 
-bench: ## benchmark scripts (figures printed; bench/harness.py is their shared module, not a bench)
-	@for b in $(filter-out bench/harness.py,$(wildcard bench/*.py)); do echo "== $$b"; $(PY) $$b || exit 1; done
+bench: ## benchmark scripts (figures printed; bench/harness.py and bench/history.py are shared modules, not benches)
+	@for b in $(filter-out bench/harness.py bench/history.py,$(wildcard bench/*.py)); do echo "== $$b"; $(PY) $$b || exit 1; done
 
 clean: ## remove the local stack's data (.janus/)
 	rm -rf .janus

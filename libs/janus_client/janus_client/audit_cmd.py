@@ -17,7 +17,7 @@ from nats.js import JetStreamContext
 from janus_common import audit, bus, chain, projections, subjects
 
 from .connect import connect_or_explain
-from janus_common.messages import ANY_EVENT, MessageDecodeError
+from .progress import Progress
 from janus_common.streams import EVENTS_STREAM, INTENTS_STREAM
 
 from .exits import EXIT_NOTHING, EXIT_OK, EXIT_TIMEOUT, EXIT_UNREACHABLE, EXIT_USAGE, EXIT_VIOLATIONS
@@ -52,27 +52,22 @@ def events_subject(account: str | None) -> str:
 
 
 async def read_events(js: JetStreamContext, *, account: str | None, since: datetime | None,
-                      timeout: float = 60.0) -> list[chain.Stored]:
+                      timeout: float = 60.0, progress: bus.ProgressHook | None = None) -> list[chain.Stored]:
     """Every event of the stream (or the account's) as stored, from the start or ``since``."""
     subject = events_subject(account)
-    return await bus.stored(js, EVENTS_STREAM, subject, since=since, timeout=timeout)
+    return await bus.stored(js, EVENTS_STREAM, subject, since=since, timeout=timeout, progress=progress)
 
 
 async def read_intents(js: JetStreamContext, *, account: str | None, since: datetime | None,
-                       timeout: float = 60.0) -> list[chain.Stored]:
+                       timeout: float = 60.0, progress: bus.ProgressHook | None = None) -> list[chain.Stored]:
     """Every order and cancel intent stored in INTENTS (or the account's)."""
     subject = subjects.ALL_INTENTS if account is None else subjects.intent(account)
-    return await bus.stored(js, INTENTS_STREAM, subject, since=since, timeout=timeout)
+    return await bus.stored(js, INTENTS_STREAM, subject, since=since, timeout=timeout, progress=progress)
 
 
 def decode_all(records: list[chain.Stored]) -> list[msgspec.Struct]:
-    events: list[msgspec.Struct] = []
-    for record in records:
-        try:
-            events.append(ANY_EVENT.decode(record.data, subject=record.subject))
-        except MessageDecodeError:
-            pass  # reported by the audit (audit.unreadable_findings), not folded
-    return events
+    """The readable events (the unreadable ones are the audit's findings, not folded)."""
+    return audit.decode(records)[0]
 
 
 def report_text(report: audit.AuditReport, replays_agree: bool) -> str:
@@ -104,21 +99,23 @@ async def replay_command(args: argparse.Namespace, nats_url: str) -> int:
     if nc is None:
         return EXIT_UNREACHABLE
     try:
-        if not args.json:
-            print("reading EVENTS …", file=sys.stderr)
-        records = await read_events(nc.jetstream(), account=args.account, since=since)
+        shown = Progress("reading EVENTS", enabled=not args.json)
+        records = await read_events(nc.jetstream(), account=args.account, since=since, progress=shown.update)
+        shown.done()
         removed = await bus.removed_sequences(nc, EVENTS_STREAM)
-        intents = await read_intents(nc.jetstream(), account=args.account, since=since)
+        shown = Progress("reading INTENTS", enabled=not args.json)
+        intents = await read_intents(nc.jetstream(), account=args.account, since=since, progress=shown.update)
+        shown.done()
     except READ_ERRORS as exc:
         return read_failed("janus audit replay", exc)
     finally:
         await nc.close()
-    events = decode_all(records)
+    events, unreadable = audit.decode(records)
     first = projections.replay(events)
     second = projections.replay(events)
     breaks = (audit.chain_findings(records, anchored=since is None)
               + audit.removal_findings(EVENTS_STREAM, removed)
-              + audit.unreadable_findings(records)
+              + unreadable
               # --since cuts EVENTS and INTENTS at the same time: an intent stored just before
               # the cut may have its answer just after it, so the check needs both from the start.
               + (audit.unanswered_findings(intents, first, account=args.account) if since is None else []))

@@ -91,16 +91,23 @@ def chain_findings(records: list[chain.Stored], *, anchored: bool = True) -> lis
     return found
 
 
-def unreadable_findings(records: Sequence[chain.Stored]) -> list[Finding]:
-    """Invariant 6: events the replay could not fold, by subject and sequence."""
+def decode(records: Sequence[chain.Stored]) -> tuple[list[msgspec.Struct], list[Finding]]:
+    """The events to fold, and invariant 6 for those that cannot be (by subject and sequence):
+    each record decoded once."""
+    events: list[msgspec.Struct] = []
     found = []
     for r in records:
         try:
-            ANY_EVENT.decode(r.data, subject=r.subject)
+            events.append(ANY_EVENT.decode(r.data, subject=r.subject))
         except MessageDecodeError as exc:
             token = "" if r.subject == subjects.EVT_REGISTRY else subjects.last_token(r.subject)
             found.append(Finding("readable", "", token, f"{r.subject} seq {r.seq}: {exc.reason[:500]}"))
-    return found
+    return events, found
+
+
+def unreadable_findings(records: Sequence[chain.Stored]) -> list[Finding]:
+    """Invariant 6: events the replay could not fold, by subject and sequence."""
+    return decode(records)[1]
 
 
 def removal_findings(stream: str, removed: list[int]) -> list[Finding]:

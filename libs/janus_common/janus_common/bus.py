@@ -6,6 +6,7 @@ reachable here too (``bus.Consumer``). Everything above this module deals in msg
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import ssl
@@ -457,6 +458,10 @@ def rpc_handler(
 # --- history --------------------------------------------------------------------------------
 
 
+ProgressHook = Callable[[int, int], None]  # (messages read so far, messages still to read)
+PROGRESS_EVERY = 5_000
+
+
 async def stored(
     js: JetStreamContext,
     stream: str,
@@ -464,16 +469,25 @@ async def stored(
     *,
     since: datetime | None = None,
     timeout: float = 60.0,
+    progress: ProgressHook | None = None,
 ) -> list[chain.Stored]:
     """Every message stored on ``subject`` (wildcards allowed), oldest first, as stored (subject,
     stream sequence, bytes); from ``since`` when given (nats-py sends it to the server as RFC 3339
-    in UTC; a naive datetime is taken as UTC)."""
+    in UTC; a naive datetime is taken as UTC). ``progress`` hears how far it got every
+    :data:`PROGRESS_EVERY` messages and at the end. ``timeout`` bounds a stall (no message for
+    that long), not the whole read: a long history takes as long as it takes."""
     done = asyncio.Event()
+    moved = asyncio.Event()
     out: list[chain.Stored] = []
 
     async def on_msg(msg: Msg) -> None:
-        out.append(chain.Stored(msg.subject, msg.metadata.sequence.stream, msg.data))
-        if msg.metadata.num_pending == 0:
+        meta = msg.metadata
+        out.append(chain.Stored(msg.subject, meta.sequence.stream, msg.data))
+        pending = meta.num_pending
+        if progress is not None and (pending == 0 or len(out) % PROGRESS_EVERY == 0):
+            progress(len(out), pending)
+            moved.set()
+        if pending == 0:
             done.set()
 
     config = None
@@ -489,7 +503,13 @@ async def stored(
         delivered = info.delivered.consumer_seq if info.delivered is not None else 0
         if info.num_pending == 0 and delivered == 0:
             return out  # nothing stored (yet) for this filter
-        await asyncio.wait_for(done.wait(), timeout)
+        while not done.is_set():
+            seen = len(out)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(done.wait(), timeout)
+            if not done.is_set() and len(out) == seen:
+                raise asyncio.TimeoutError(f"reading {subject} from {stream} stalled for {timeout:.0f}s "
+                                           f"after {seen} messages")
     finally:
         await sub.unsubscribe()
     return out
