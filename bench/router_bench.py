@@ -3,13 +3,16 @@
 in the same run on the same machine. Real NATS (embedded), a real janus-router process, and a
 registry peer answering resolves from memory.
 
-    .venv/bin/python bench/router_bench.py [--intents 5000] [--rate 1000] [--seconds 3]
+    .venv/bin/python bench/router_bench.py [--intents 5000] [--rate 1000] [--seconds 3] [--json]
+
+--json prints one object: throughput_per_s, rate, p50_ms, p99_ms, baseline_p50_ms, baseline_p99_ms.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
 import time
 
@@ -71,6 +74,7 @@ async def main() -> None:
     ap.add_argument("--intents", type=int, default=5000)
     ap.add_argument("--rate", type=float, default=1000)
     ap.add_argument("--seconds", type=float, default=3)
+    ap.add_argument("--json", action="store_true", help="one JSON object on stdout, nothing else")
     args = ap.parse_args()
     janus_logging.configure("router-bench", level="WARNING")
 
@@ -130,13 +134,20 @@ async def main() -> None:
         routed = list(lat)
         base = await baseline(nc, js, args.rate, count)
 
+        await stop(router)
+        if args.json:
+            print(json.dumps({
+                "throughput_per_s": round(throughput), "intents": args.intents, "accounts": len(ACCOUNTS),
+                "rate": args.rate, "p50_ms": round(statistics.median(routed) * 1e3, 3),
+                "p99_ms": round(pct(routed, 0.99) * 1e3, 3), "baseline_p50_ms": round(statistics.median(base) * 1e3, 3),
+                "baseline_p99_ms": round(pct(base, 0.99) * 1e3, 3)}))
+            return
         print(f"router benchmark: 1 replica, {len(ACCOUNTS)} accounts, embedded NATS, registry in memory")
         print(f"throughput: {args.intents} intents decided in {elapsed:.2f}s = {throughput:,.0f} intents/s per replica")
         print(fmt(f"intent -> OrderRouted @ {args.rate:.0f}/s", routed))
         print(fmt(f"baseline JS publish -> receive @ {args.rate:.0f}/s", base))
         print(f"ratio (router / baseline): p50 x{statistics.median(routed) / statistics.median(base):.1f}, "
               f"p99 x{pct(routed, 0.99) / pct(base, 0.99):.1f}")
-        await stop(router)
 
 
 if __name__ == "__main__":
