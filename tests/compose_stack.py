@@ -287,6 +287,10 @@ def offline_base(engine: Engine, work: Path) -> str:
     tag = f"janus-compose-base:{digest.hexdigest()[:16]}"
     if not image_exists(engine, tag):
         engine.docker("build", "--tag", tag, str(context), timeout=900)
+        # Earlier wheel sets' images are this test's own and of no further use.
+        old = engine.docker("images", "--format", "{{.Repository}}:{{.Tag}}", "janus-compose-base").stdout.split()
+        for stale in (t for t in old if t != tag):
+            engine.docker("rmi", stale, timeout=120, check=False)
     return tag
 
 
