@@ -1,10 +1,9 @@
 """Test servers for the whole suite.
 
 NATS (JetStream) and Postgres come from ``JANUS_TEST_NATS_URL`` / ``JANUS_TEST_PG_DSN`` when
-set, else from testcontainers when asked for (``JANUS_CONTAINERS=1``) and a Docker engine
-answers, else from the embedded binaries
-on free loopback ports in a temp dir (``janus_common.servers``). A server that merely happens
-to run on the machine (say on 4222 or 5432) is never used.
+set, else from testcontainers when a Docker engine answers and has (or can pull) the image, else
+from the embedded binaries on free loopback ports in a temp dir (``janus_common.servers``). A
+server that merely happens to run on the machine (say on 4222 or 5432) is never used.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "deploy" / "compose.yaml"
 BIN = Path(sys.executable).parent
-JANUS_IMAGE = "janus:latest"
+JANUS_IMAGE = "${JANUS_IMAGE:-janus:latest}"  # overridable: the offline test builds its own tag
 
 
 def _validate(path: Path) -> subprocess.CompletedProcess:

@@ -45,7 +45,7 @@ def test_each_janus_service_connects_as_its_own_identity_with_a_mounted_seed():
         assert identity in known, f"{name}: {identity} is no identity of the configuration"
         assert creds == f"/run/secrets/{identity}.nk"
         assert f"{identity}.nk" in service["secrets"] and f"{identity}.nk" in declared
-        assert declared[f"{identity}.nk"]["file"] == f"./secrets/nats/{identity}.nk"
+        assert declared[f"{identity}.nk"]["file"] == "${JANUS_SECRETS_DIR:-./secrets}" + f"/nats/{identity}.nk"
         assert env["JANUS_NATS_URL"].startswith("${JANUS_NATS_URL:-tls://")
         command = service["command"]
         if "--account" in command:

@@ -1,10 +1,8 @@
 """Where NATS and Postgres come from, for the tests and for ``make run``.
 
-Order of choice: an explicit URL/DSN from the environment; else, when asked for with
-``JANUS_CONTAINERS=1`` and a Docker engine answers, containers through testcontainers (their
-images must be pullable or already present); else the embedded binaries on free loopback ports.
-Containers are opt-in: an engine on a machine that reaches no image registry (a build host,
-CI) must not turn a green suite red. The tests use the ``JANUS_TEST_*`` variables, the dev stack ``JANUS_NATS_URL`` /
+Order of choice: an explicit URL/DSN from the environment; else containers through
+testcontainers when a Docker engine answers and has the image or can pull it; else the embedded binaries on free loopback
+ports. The tests use the ``JANUS_TEST_*`` variables, the dev stack ``JANUS_NATS_URL`` /
 ``JANUS_PG_DSN`` — never a server that merely happens to run on the machine.
 """
 
@@ -29,10 +27,13 @@ class Provided:
     kind: str  # env, container, embedded
 
 
+NATS_IMAGE = "nats:2.10-alpine"
+POSTGRES_IMAGE = "postgres:16-alpine"
+
+
 def docker_available() -> bool:
-    """True when containers are asked for (``JANUS_CONTAINERS=1``) and a Docker engine answers
-    (not merely when the client is installed)."""
-    if os.environ.get("JANUS_NO_CONTAINERS") or os.environ.get("JANUS_CONTAINERS") != "1":
+    """True when a Docker engine answers (not merely when the client is installed)."""
+    if os.environ.get("JANUS_NO_CONTAINERS"):
         return False
     try:
         import docker  # testcontainers' dependency
@@ -46,6 +47,33 @@ def docker_available() -> bool:
         return False
 
 
+_IMAGES: dict[str, bool] = {}
+
+
+def image_available(image: str) -> bool:
+    """True when the engine has ``image`` or can pull it. An engine with no registry in reach
+    (a machine that runs one only for tests/system/test_compose_up.py, say) then leaves the
+    servers to the embedded binaries instead of failing every test on a pull. Asked once per
+    image and process."""
+    if image not in _IMAGES:
+        try:
+            import docker
+            from docker.errors import ImageNotFound
+
+            client = docker.from_env(timeout=10)
+            try:
+                try:
+                    client.images.get(image)
+                except ImageNotFound:
+                    client.images.pull(image)
+                _IMAGES[image] = True
+            finally:
+                client.close()
+        except Exception:
+            _IMAGES[image] = False
+    return _IMAGES[image]
+
+
 @contextlib.contextmanager
 def provide_nats(data_dir: Path, *, env_var: str, port: int | None = None,
                  containers: bool = True, die_with_parent: bool = False,
@@ -54,11 +82,11 @@ def provide_nats(data_dir: Path, *, env_var: str, port: int | None = None,
     if os.environ.get(env_var):
         yield Provided(os.environ[env_var], "env")
         return
-    if containers and docker_available():
+    if containers and docker_available() and image_available(NATS_IMAGE):
         from testcontainers.core.container import DockerContainer
         from testcontainers.core.waiting_utils import wait_for_logs
 
-        container = DockerContainer("nats:2.10-alpine").with_exposed_ports(4222)
+        container = DockerContainer(NATS_IMAGE).with_exposed_ports(4222)
         if config_file is not None:
             container = container.with_volume_mapping(str(config_file), "/etc/nats/janus.conf", "ro") \
                 .with_command("-js -c /etc/nats/janus.conf")
@@ -79,10 +107,10 @@ def provide_postgres(data_dir: Path, *, env_var: str, port: int | None = None,
     if os.environ.get(env_var):
         yield Provided(os.environ[env_var], "env")
         return
-    if containers and docker_available():
+    if containers and docker_available() and image_available(POSTGRES_IMAGE):
         from testcontainers.postgres import PostgresContainer
 
-        with PostgresContainer("postgres:16-alpine", username="postgres", password="postgres",
+        with PostgresContainer(POSTGRES_IMAGE, username="postgres", password="postgres",
                                dbname="postgres", driver=None) as c:
             yield Provided(c.get_connection_url(), "container")
         return
