@@ -211,6 +211,9 @@ def check(load: Load, intents: dict[str, tuple[int, Any]], events: list[Any], *,
     v.figures_ = {
         **load.figures(),
         "stored_in_intents": sum(1 for i in ours if i in intents),
+        # a publish the client saw fail that the server stored anyway (the ack was lost, or
+        # nats-py flushed its buffer after reconnecting): it must still be processed once
+        "errored_but_stored": sum(1 for i, s in ours.items() if not s.acked and i in intents),
         "outcomes": sum(1 for i in ours if outcomes.get(i)),
         "routed": len(routed), "rejected": dict(reasons),
         "filled_once": filled_once, "fills": fills_total, "ended_otherwise": dict(ended_other),

@@ -4,6 +4,9 @@ one share published to ``janus.intent.<account>`` through JetStream with ``Nats-
 identity of its own (``fault-load``, declared in the test's config.yaml). A publish is tried
 once: it is either acknowledged (the intent is stored in INTENTS) or errors (timeout, no
 responders while the stream has no leader, connection down): both are recorded with times.
+With ``retry_s`` > 0 the client does what a careful client does: it resends the same intent
+(same msg-id, so JetStream stores it once) until acknowledged or ``retry_s`` after the first
+try, and ``attempts`` counts the tries.
 The pacing is an open loop: intent i leaves at start + i / rate whatever the earlier acks do,
 so an outage does not slow the sender down (as real clients would not)."""
 
@@ -29,6 +32,7 @@ class Sent:
     acked: bool = False
     duplicate: bool = False
     error: str | None = None
+    attempts: int = 0
 
 
 @dataclass
@@ -52,11 +56,13 @@ class Load:
         span = max(self.ended - self.started, 1e-9)
         return {"sent": len(self.sent), "acked": len(self.acked), "errors": len(self.errors),
                 "error_kinds": errors, "duplicates_acked": sum(s.duplicate for s in self.sent),
+                "resent": sum(1 for s in self.sent if s.attempts > 1),
+                "acked_after_resend": sum(1 for s in self.sent if s.acked and s.attempts > 1),
                 "achieved_rate_per_s": round(len(self.sent) / span, 1)}
 
 
 async def drive(url: str, creds: Path, *, rate: float, duration: float, accounts: tuple[str, ...] = ACCOUNTS,
-                symbol: str = "AAPL", publish_timeout: float = 3.0,
+                symbol: str = "AAPL", publish_timeout: float = 3.0, retry_s: float = 0.0,
                 started: asyncio.Event | None = None) -> Load:
     """Send ``rate`` intents per second for ``duration`` seconds, round robin over ``accounts``."""
     nc = await bus.connect(url, LOAD_IDENTITY, initial_attempts=10, creds=creds)
@@ -66,13 +72,20 @@ async def drive(url: str, creds: Path, *, rate: float, duration: float, accounts
 
     async def one(record: Sent) -> None:
         account = record.intent.account
-        try:
-            ack = await bus.publish(js, subjects.intent(account), record.intent,
-                                    msg_id=msgids.intent(account, record.intent.intent_id),
-                                    timeout=publish_timeout)
-            record.acked, record.duplicate = True, bool(ack.duplicate)
-        except Exception as exc:  # every way a publish fails is a figure, not a crash
-            record.error = type(exc).__name__
+        give_up = time.monotonic() + retry_s
+        while True:
+            record.attempts += 1
+            try:
+                ack = await bus.publish(js, subjects.intent(account), record.intent,
+                                        msg_id=msgids.intent(account, record.intent.intent_id),
+                                        timeout=publish_timeout)
+                record.acked, record.duplicate, record.error = True, bool(ack.duplicate), None
+                break
+            except Exception as exc:  # every way a publish fails is a figure, not a crash
+                record.error = type(exc).__name__
+            if time.monotonic() >= give_up:
+                break
+            await asyncio.sleep(0.25)  # a client's back-off between resends
         record.done_at = time.time()
 
     total = int(rate * duration)

@@ -91,3 +91,23 @@ def log_lines(stack: Stack, process: str, *needles: str, limit: int = 20) -> lis
     hits = [line for line in lines if any(n in line for n in needles)]
     return hits[-limit:]
 
+
+
+def gateway_failures(stack: Stack) -> dict[str, list[str]]:
+    """Per gateway, the events it failed to publish (``order_event_failed``): time and the
+    exception's last line. Evidence of an event lost to the fault."""
+    out: dict[str, list[str]] = {}
+    for name in stack.summary["processes"]:
+        if not name.startswith("gateway-"):
+            continue
+        found = []
+        for line in log_lines(stack, name, '"order_event_failed"', limit=50):
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            last = (entry.get("exception") or "").strip().splitlines()[-1:] or [""]
+            found.append(f"{entry.get('timestamp')} {last[0][:160]}")
+        if found:
+            out[name] = found
+    return out
