@@ -178,6 +178,14 @@ def check(load: Load, intents: dict[str, tuple[int, Any]], events: list[Any], *,
         if ok:
             filled_once += 1
     dup_fill_ids = [k for k, n in fill_ids.items() if n > 1]
+
+    def stored_kinds(iid: str) -> list[str]:
+        return [type(e).__name__ + (f"({e.status.value})" if isinstance(e, m.OrderStatusChanged) else "")
+                for e in by_intent[iid]]
+
+    # Evidence: what EVENTS holds for each intent that did not end well (what is missing).
+    evidence = {iid: stored_kinds(iid) for _, iid in not_filled[:5]}
+    evidence.update({iid: stored_kinds(iid) for iid, *_ in qty_mismatch[:5]})
     if not_filled:
         v.violations.append(f"{len(not_filled)} routed intents never FILLED nor otherwise ended: {not_filled[:5]}")
     if filled_twice:
@@ -222,6 +230,7 @@ def check(load: Load, intents: dict[str, tuple[int, Any]], events: list[Any], *,
         "faults": recover,
         "settled_after_load_s": round(settled_at - load.ended, 2) if settled_at else None,
         "violations": v.violations,
+        "events_of_bad_intents": evidence,
     }
     return v
 

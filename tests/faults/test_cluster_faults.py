@@ -90,3 +90,17 @@ async def test_rolling_restart_under_load(tmp_path, owned_cluster):
         await _verify("rolling_restart", owned_cluster, stack, load, expect_all_filled=False)
     finally:
         await stop_stack(stack)
+
+
+async def test_same_load_on_r3_without_a_fault(tmp_path, owned_cluster):
+    """The control: the same load on the same R3 cluster with no fault at all, so a failure of
+    the two tests above can be told apart from one the load alone causes."""
+    cluster = owned_cluster.cluster
+    stack = await stack_on(tmp_path, owned_cluster)
+    try:
+        await cluster.wait_streams(timeout=60)
+        load = await drive(cluster.urls, owned_cluster.creds(LOAD_IDENTITY), rate=RATE, duration=min(DURATION, 15.0),
+                           retry_s=RETRY_S)
+        await _verify("r3_no_fault", owned_cluster, stack, load, expect_all_filled=True)
+    finally:
+        await stop_stack(stack)
