@@ -8,8 +8,9 @@ import json
 import pytest
 
 from cli_runner import janus
-from fault_stack import audit, stack_on, stop_stack
+from fault_stack import audit, fault_edit, stack_on, stop_stack
 from nats_cluster import janus_streams
+from stack_runner import start_stack
 
 pytestmark = [pytest.mark.faults, pytest.mark.system]
 
@@ -37,3 +38,27 @@ async def test_janus_run_on_a_three_node_cluster(tmp_path, owned_cluster):
         assert code == 0, report
     finally:
         await stop_stack(stack)
+
+
+async def test_streams_made_r1_become_r3_when_the_stack_restarts_with_three_replicas(tmp_path, owned_cluster):
+    """A stack first run with nats.replicas: 1 on the cluster, then restarted with 3: every
+    stream and KV bucket must follow (ensure_streams updates what exists)."""
+    cluster = owned_cluster.cluster
+    first = await start_stack(tmp_path, env={"JANUS_NATS_URL": cluster.urls},
+                              edit=fault_edit(replicas=1, credentials_dir=owned_cluster.creds_dir))
+    await stop_stack(first)
+    infos = await cluster.wait_streams(replicas=1, timeout=30)
+    assert {info["config"]["num_replicas"] for info in infos.values()} == {1}
+    second = await stack_on(tmp_path, owned_cluster)
+    try:
+        nc = await cluster.connect()
+        try:
+            found = {name: (await cluster.stream_info(nc, name))["config"]["num_replicas"]
+                     for name in janus_streams()}
+        finally:
+            await nc.close()
+        print("\nreplicas after the restart with nats.replicas: 3:", found)
+        assert all(n == 3 for n in found.values()), found
+        await cluster.wait_streams(replicas=3, timeout=30)
+    finally:
+        await stop_stack(second)
