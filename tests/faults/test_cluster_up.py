@@ -20,6 +20,8 @@ async def test_janus_run_on_a_three_node_cluster(tmp_path, owned_cluster):
     stack = await stack_on(tmp_path, owned_cluster)
     try:
         url = cluster.urls
+        late = [name for name, info in stack.summary["processes"].items() if not info["ready"]]
+        assert not late, (late, stack.tail())
         code, out = await janus(url, "--json", "order", "--account", "ib-1", "BUY", "AAPL", "10",
                                 "--type", "MARKET", "--wait", "--timeout", "60", timeout=90)
         assert code == 0, out + stack.tail()
