@@ -7,6 +7,7 @@ import json
 import os
 import sysconfig
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 import yaml
@@ -17,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 JANUS_RUN = Path(sysconfig.get_path("scripts")) / "janus-run"
 
 
-def stack_config(tmp_path: Path) -> Path:
-    """config.yaml.example as shipped, on free ports, so a developer's own `make run` is left alone."""
+def stack_config(tmp_path: Path, edit: Callable[[dict], None] | None = None) -> Path:
+    """config.yaml.example as shipped, on free ports, so a developer's own `make run` is left alone.
+    ``edit`` may change the parsed configuration before it is written (the fault tests' cluster)."""
     raw = yaml.safe_load((ROOT / "config.yaml.example").read_text())
     raw["simulators"] = {"ib_port": free_port(), "admin_port": free_port(), "webull_port": free_port(),
                          "webull_grpc_port": free_port()}
@@ -28,6 +30,8 @@ def stack_config(tmp_path: Path) -> Path:
         if account.get("webull"):
             account["webull"]["port"] = raw["simulators"]["webull_port"]
             account["webull"]["grpc_port"] = raw["simulators"]["webull_grpc_port"]
+    if edit is not None:
+        edit(raw)
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(raw))
     return path
@@ -46,10 +50,11 @@ class Stack:
         return "".join(self.seen[-n:])
 
 
-async def start_stack(tmp_path: Path, *extra: str, env: dict[str, str] | None = None) -> Stack:
+async def start_stack(tmp_path: Path, *extra: str, env: dict[str, str] | None = None,
+                      edit: Callable[[dict], None] | None = None) -> Stack:
     """``env`` may name existing servers (JANUS_NATS_URL / JANUS_PG_DSN); by default the stack
     starts its own, whatever the test process's environment says."""
-    config = stack_config(tmp_path)
+    config = stack_config(tmp_path, edit)
     env = {**{k: v for k, v in os.environ.items() if k not in ("JANUS_NATS_URL", "JANUS_PG_DSN")}, **(env or {})}
     proc = await asyncio.create_subprocess_exec(
         str(JANUS_RUN), "--data-dir", str(tmp_path / "janus"), "--config", str(config),
