@@ -347,7 +347,10 @@ async def _publish_once(js: JetStreamContext, subject: str, message: msgspec.Str
         raise _refused(subject, exc) from exc
 
 
-WRONG_LAST_SEQUENCE = 10071  # JetStream: Nats-Expected-Last-Subject-Sequence did not hold
+# JetStream: Nats-Expected-Last-Subject-Sequence did not hold. A single server says which
+# sequence was last (10071); a replicated stream's leader only that it was not (10164).
+WRONG_LAST_SEQUENCE = 10071
+WRONG_LAST_SEQUENCE_CLUSTERED = 10164
 MAX_APPEND_ATTEMPTS = 100
 
 # The last (sequence, hash) each connection saw on each subject. A hit costs nothing; a stale
@@ -380,7 +383,7 @@ async def _append_event(js: JetStreamContext, subject: str, event: msgspec.Struc
             check_size(_client(js), subject, data, headers)
             ack = await js.publish(subject, data, timeout=timeout, headers=headers)
         except nats.js.errors.APIError as exc:
-            if exc.err_code == WRONG_LAST_SEQUENCE:
+            if exc.err_code in (WRONG_LAST_SEQUENCE, WRONG_LAST_SEQUENCE_CLUSTERED):
                 tips.pop(subject, None)
                 continue
             tips.pop(subject, None)
