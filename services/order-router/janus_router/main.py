@@ -41,6 +41,11 @@ async def setup(ctx: ServiceContext) -> None:
     follower = EventFollower(ctx.js)
     await follower.start()
     ctx.on_stop(follower.stop)
+
+    def resume() -> None:
+        ctx.spawn(follower.resume(), "follower-resume")
+
+    ctx.on_reconnect(resume)
     await follower.caught_up(timeout=60)
     log.info("ledger_rebuilt", events=follower.ledger.applied, orders=len(follower.ledger.orders))
     router = Router(ctx.nc, ctx.js, rules, follower,
