@@ -274,7 +274,13 @@ class Pricer:
             chunk = puts[start:start + KV_CONCURRENCY]
             results = await asyncio.gather(*(kv.put(key, value) for kv, key, value in chunk),
                                            return_exceptions=True)
-            for (_, key, _), result in zip(chunk, results):
+            for (kv, key, _), result in zip(chunk, results):
                 if isinstance(result, BaseException):
                     self.stats.kv_errors += 1
                     log.warning("kv_put_failed", key=key, error=type(result).__name__)
+                    # Not written (the bus away for a moment): written again by a later flush,
+                    # with what is then current, rather than left stale until the next change.
+                    if kv is self._kv_prices:
+                        self.dirty_quotes.add(key)
+                    else:
+                        self._touch([key])
