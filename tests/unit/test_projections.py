@@ -160,3 +160,27 @@ def test_risk_inputs_match_a_recount_of_the_events(seq, delta_s):
         since = (max(times) if times else 0) - p.RATE_WINDOW_NS + delta_s * SEC
         assert p.routed_since(state, account, since) == sum(1 for t in times if t > since)
         assert len(state.routed_times.get(account, ())) <= len(times)
+
+
+# --- snapshots: a ledger through bytes and back ---------------------------------------------
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(control_events, max_size=40), st.integers(0, 40))
+def test_a_snapshot_plus_the_events_after_it_is_the_whole_replay(seq, cut):
+    """Start-up from a snapshot: the ledger at any point, encoded and decoded, then folded on with
+    the rest of the events, is exactly the ledger of folding them all."""
+    cut = min(cut, len(seq))
+    head = p.replay(seq[:cut])
+    restored = p.decode_ledger(p.encode_ledger(head))
+    assert restored == head
+    assert p.replay(seq[cut:], restored) == p.replay(seq)
+
+
+def test_bytes_that_are_no_ledger_are_refused():
+    for junk in (b"", b"\x00", msgspec.msgpack.encode({"orders": 3})):
+        try:
+            p.decode_ledger(junk)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            continue
+        raise AssertionError(f"{junk!r} decoded")

@@ -30,6 +30,7 @@ from .streams import (
     KV_PRICES,
     KV_VALUATIONS,
     MARKET_STREAM,
+    OBJ_SNAPSHOTS,
     ROUTES_STREAM,
 )
 
@@ -103,6 +104,12 @@ def _kv_write(bucket: str) -> tuple[str, ...]:
     return (*_kv_read(bucket), f"$KV.{bucket}.>")
 
 
+def _objects_write(bucket: str) -> tuple[str, ...]:
+    """Read and replace objects of an object store (a put purges the replaced object's chunks;
+    nats-py finds the stream of an object's chunks by asking for the stream names)."""
+    return (*_reads(f"OBJ_{bucket}"), f"$O.{bucket}.>", f"{JS}.STREAM.PURGE.OBJ_{bucket}", f"{JS}.STREAM.NAMES")
+
+
 _STREAM_INFO = (f"{JS}.INFO", f"{JS}.STREAM.NAMES", f"{JS}.STREAM.LIST")
 # A service process: micro discovery ($SRV.PING/INFO/STATS), its health endpoint, dead letters.
 _SERVICE_SUB = ("$SRV.>",)
@@ -125,6 +132,7 @@ def _router(config: JanusConfig) -> Permissions:
         f"{JS}.CONSUMER.INFO.{INTENTS_STREAM}.*", f"{JS}.CONSUMER.MSG.NEXT.{INTENTS_STREAM}.*",
         f"$JS.ACK.{INTENTS_STREAM}.>",
         *_reads(EVENTS_STREAM), *_reads(ROUTES_STREAM)[:1], *_kv_read(KV_PRICES),
+        *_objects_write(OBJ_SNAPSHOTS),
         s.RPC_RESOLVE, s.RPC_PRICER_SUBSCRIBE,
     ), ())
 
@@ -261,7 +269,7 @@ def permission_table(config: JanusConfig) -> str:
     """The README's security table, from the same function the server's rules come from."""
     rows = ["| identity | may publish | may subscribe |", "|---|---|---|"]
     for identity, p in identities(config).items():
-        pub = ", ".join(f"`{x}`" for x in p.publish if not x.startswith(("$JS", "$KV")))
+        pub = ", ".join(f"`{x}`" for x in p.publish if not x.startswith(("$JS", "$KV", "$O.")))
         js = _js_summary(p.publish)
         sub = ", ".join(f"`{x}`" for x in p.subscribe)
         extra = []
@@ -277,16 +285,19 @@ def permission_table(config: JanusConfig) -> str:
 def _js_summary(publish: Iterable[str]) -> str:
     publish = list(publish)
     if f"{JS}.>" in publish:
-        return "JetStream API: all (streams, KV buckets)"
+        return "JetStream API: all (streams, KV buckets, object stores)"
     streams = sorted({p.split(".")[4] for p in publish if p.startswith(f"{JS}.CONSUMER.CREATE.")
                       and len(p.split(".")) > 4})
     kv = sorted({p.split(".")[1] for p in publish if p.startswith("$KV.")})
+    objects = sorted({p.split(".")[1] for p in publish if p.startswith("$O.")})
     direct = [p for p in publish if p.startswith(f"{JS}.DIRECT.GET.") and p.count(".") > 4]
     parts = []
     if streams:
         parts.append("JetStream consumers on " + ", ".join(streams))
     if kv:
         parts.append("KV writes to " + ", ".join(kv))
+    if objects:
+        parts.append("object writes to " + ", ".join(objects))
     if direct and not streams:
         parts.append("direct gets of `" + "`, `".join(p.split(".", 4)[4] for p in direct) + "`")
     return "; ".join(parts)

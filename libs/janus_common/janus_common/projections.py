@@ -344,3 +344,38 @@ def routed_since(state: Ledger, account: str, since_ns: int) -> int:
     """Orders routed for the account after ``since_ns`` (exact within RATE_WINDOW_NS)."""
     times = state.routed_times.get(account, ())
     return len(times) - bisect.bisect_right(times, since_ns)
+
+
+# --- snapshots: the ledger as bytes and back --------------------------------------------------
+# A snapshot of the ledger lets a service start from it plus the events after it, instead of the
+# whole history (janus_common.snapshots stores it). Persistent maps go over the wire as lists of
+# [key, value] pairs (some keys are tuples, which no msgpack map key can be) and come back as
+# typed maps: what is decoded is a Ledger equal to the one encoded, field for field.
+
+LEDGER_FORMAT = 1  # bumped when the Ledger's shape changes: an older snapshot is then ignored
+
+
+def _enc(obj: Any) -> Any:
+    if isinstance(obj, Map):
+        return [[k, v] for k, v in obj.items()]
+    raise NotImplementedError(f"cannot encode {type(obj).__name__}")
+
+
+def _dec(kind: Any, obj: Any) -> Any:
+    if getattr(kind, "__origin__", None) is Map:
+        pairs: Any = list[tuple[kind.__args__]]  # list[tuple[K, V]] of the Map's K and V
+        return Map(msgspec.convert(obj, pairs, dec_hook=_dec))
+    raise NotImplementedError(f"cannot decode {kind}")
+
+
+_ledger_encoder = msgspec.msgpack.Encoder(enc_hook=_enc)
+_ledger_decoder = msgspec.msgpack.Decoder(Ledger, dec_hook=_dec)
+
+
+def encode_ledger(state: Ledger) -> bytes:
+    return _ledger_encoder.encode(state)
+
+
+def decode_ledger(data: bytes) -> Ledger:
+    """Raises ``msgspec.DecodeError`` / ``msgspec.ValidationError`` for bytes that are no ledger."""
+    return _ledger_decoder.decode(data)

@@ -22,6 +22,7 @@ from nats.js import JetStreamContext
 from nats.js.api import (
     DiscardPolicy,
     KeyValueConfig,
+    ObjectStoreConfig,
     RetentionPolicy,
     StorageType,
     StreamConfig,
@@ -130,6 +131,8 @@ def stream_configs(t: Topology = Topology()) -> list[StreamConfig]:
 
 KV_PRICES = "janus_prices"
 KV_VALUATIONS = "janus_valuations"
+# Services' projections, so a start-up folds only the events after one (janus_common.snapshots).
+OBJ_SNAPSHOTS = "janus_snapshots"
 
 
 def kv_configs(t: Topology = Topology()) -> list[KeyValueConfig]:
@@ -199,10 +202,28 @@ async def _ensure_bucket(js: JetStreamContext, kv: KeyValueConfig) -> None:
         raise _explain(name, kv.replicas, exc) from exc
 
 
+async def _ensure_objects(js: JetStreamContext, bucket: str, replicas: int) -> None:
+    name = f"OBJ_{bucket}"
+    try:
+        try:
+            info = await js.stream_info(name)
+        except nats.js.errors.NotFoundError:
+            try:
+                await js.create_object_store(bucket, config=ObjectStoreConfig(
+                    description="services' projections with the EVENTS sequence they cover", replicas=replicas))
+                return
+            except nats.js.errors.BadRequestError:
+                info = await js.stream_info(name)  # lost a creation race
+        if (info.config.num_replicas or 1) != replicas:
+            await js.update_stream(dataclasses.replace(info.config, num_replicas=replicas))
+    except nats.js.errors.APIError as exc:
+        raise _explain(name, replicas, exc) from exc
+
+
 async def await_streams(js: JetStreamContext, t: Topology = Topology(), *, max_backoff: float = 5.0) -> None:
-    """Wait until every stream and KV bucket exists: under the bus's permissions only the
+    """Wait until every stream and bucket exists: under the bus's permissions only the
     supervisor creates them, and a service started before it must not fail for that."""
-    names = [c.name for c in stream_configs(t)] + [f"KV_{kv.bucket}" for kv in kv_configs(t)]
+    names = [c.name for c in stream_configs(t)] + [f"KV_{kv.bucket}" for kv in kv_configs(t)] + [f"OBJ_{OBJ_SNAPSHOTS}"]
     delay = 0.1
     for name in names:
         assert name is not None
@@ -223,3 +244,4 @@ async def ensure_streams(js: JetStreamContext, t: Topology = Topology()) -> None
         await _ensure_stream(js, config)
     for kv in kv_configs(t):
         await _ensure_bucket(js, kv)
+    await _ensure_objects(js, OBJ_SNAPSHOTS, t.replicas)

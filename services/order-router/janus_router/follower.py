@@ -1,6 +1,8 @@
 """Keeps the router's ledger (orders in flight, broker positions) as a projection of EVENTS.
 
-An ordered consumer replays EVENTS from the start at boot and then follows it. ``caught_up``
+At boot the ledger comes from the last snapshot (``janus_common.snapshots``) and an ordered
+consumer replays the EVENTS after it (all of them when there is no usable snapshot), then
+follows the stream; a snapshot is saved again every so many events. ``caught_up``
 is the read-your-writes barrier: before deciding an intent, the router waits until it has
 applied every event the stream held when the intent arrived, so it sees what any replica
 (itself included) decided before — that is what keeps two quick SELLs from both closing one
@@ -19,20 +21,36 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from janus_common import projections, subjects
+from janus_common.snapshots import SNAPSHOT_EVERY_EVENTS, SNAPSHOT_EVERY_S, Snapshotter
 from janus_common.messages import ANY_EVENT, MessageDecodeError
 
 log = structlog.get_logger()
 
 
+SNAPSHOT = "router-ledger"
+
+
 class EventFollower:
-    def __init__(self, js: JetStreamContext) -> None:
+    def __init__(self, js: JetStreamContext, *, snapshots: bool = True,
+                 snapshot_every_events: int = SNAPSHOT_EVERY_EVENTS, snapshot_every_s: float = SNAPSHOT_EVERY_S) -> None:
         self.js = js
         self.ledger = projections.Ledger()
         self.last_seq = 0
         self._advanced = asyncio.Condition()
         self._sub: JetStreamContext.PushSubscription | None = None
+        # Start-up from the last snapshot plus the events after it, not the whole history.
+        self.snapshots: Snapshotter[projections.Ledger] | None = Snapshotter(
+            js, SNAPSHOT, fmt=projections.LEDGER_FORMAT, encode=projections.encode_ledger,
+            decode=projections.decode_ledger, every_events=snapshot_every_events,
+            every_s=snapshot_every_s) if snapshots else None
+        self.restored_from: int | None = None  # the snapshot's sequence, when started from one
 
     async def start(self) -> None:
+        if self.snapshots is not None:
+            restored = await self.snapshots.restore(await self._newest())
+            if restored is not None:
+                self.ledger, meta = restored
+                self.last_seq = self.restored_from = meta.seq
         self._sub = await self._subscribe()
 
     async def _subscribe(self) -> JetStreamContext.PushSubscription:
@@ -65,6 +83,8 @@ class EventFollower:
     async def stop(self) -> None:
         if self._sub is not None:
             await self._sub.unsubscribe()
+        if self.snapshots is not None:
+            await self.snapshots.stop()
 
     async def _on_msg(self, msg: Msg) -> None:
         seq = msg.metadata.sequence.stream
@@ -78,6 +98,8 @@ class EventFollower:
         else:
             self.ledger = projections.apply(self.ledger, event)
         self.last_seq = seq
+        if self.snapshots is not None:
+            self.snapshots.applied(self.ledger, seq, self.ledger.applied)
         async with self._advanced:
             self._advanced.notify_all()
 
