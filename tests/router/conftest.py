@@ -99,7 +99,8 @@ class RouterHarness:
 
 @contextlib.asynccontextmanager
 async def running_router(nats_url: str, *, ack_wait: float = 10.0, config: dict | None = None):
-    args = argparse.Namespace(nats_url=nats_url, ack_wait=ack_wait, resolve_timeout=2.0)
+    args = argparse.Namespace(nats_url=nats_url, ack_wait=ack_wait, resolve_timeout=2.0,
+                              snapshot_every_events=20_000, snapshot_every_s=60.0)
     ready = asyncio.Event()
     contexts = []
 

@@ -37,7 +37,7 @@ async def _orders(js, first: int, count: int) -> None:
 async def _follow(js, **kw) -> EventFollower:
     follower = EventFollower(js, **kw)
     await follower.start()
-    await follower.caught_up(timeout=30)
+    await follower.replay(stall_s=30)
     return follower
 
 

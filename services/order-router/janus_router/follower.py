@@ -44,6 +44,7 @@ class EventFollower:
             decode=projections.decode_ledger, every_events=snapshot_every_events,
             every_s=snapshot_every_s) if snapshots else None
         self.restored_from: int | None = None  # the snapshot's sequence, when started from one
+        self.replayed = False  # the boot replay is over: snapshots are taken from then on
 
     async def start(self) -> None:
         if self.snapshots is not None:
@@ -98,10 +99,25 @@ class EventFollower:
         else:
             self.ledger = projections.apply(self.ledger, event)
         self.last_seq = seq
-        if self.snapshots is not None:
+        if self.snapshots is not None and self.replayed:
             self.snapshots.applied(self.ledger, seq, self.ledger.applied)
         async with self._advanced:
             self._advanced.notify_all()
+
+    async def replay(self, *, stall_s: float = 60.0) -> None:
+        """Boot: wait until the history is folded, however long it is, as long as it moves (a
+        stall of ``stall_s`` raises TimeoutError); then take a snapshot if one is due."""
+        while True:
+            before = self.last_seq
+            try:
+                await self.caught_up(timeout=stall_s)
+                break
+            except TimeoutError:
+                if self.last_seq == before:
+                    raise
+        self.replayed = True
+        if self.snapshots is not None:
+            self.snapshots.applied(self.ledger, self.last_seq, self.ledger.applied)
 
     async def caught_up(self, timeout: float = 5.0) -> None:
         """Return once every event already in the stream has been applied."""

@@ -18,6 +18,7 @@ import structlog
 from janus_common import bus, subjects
 from janus_common.messages import INTENTS
 from janus_common.service import ServiceContext, run
+from janus_common.snapshots import SNAPSHOT_EVERY_EVENTS, SNAPSHOT_EVERY_S
 from janus_common.subjects import SubjectError
 
 from .follower import EventFollower
@@ -33,12 +34,17 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ack-wait", type=float, default=10.0,
                         help="seconds before an intent held by a dead replica goes to another one")
     parser.add_argument("--resolve-timeout", type=float, default=4.0)
+    parser.add_argument("--snapshot-every-events", type=int, default=SNAPSHOT_EVERY_EVENTS,
+                        help="save the ledger's snapshot after at least this many new events ...")
+    parser.add_argument("--snapshot-every-s", type=float, default=SNAPSHOT_EVERY_S,
+                        help="... and at least this many seconds since the last one")
 
 
 async def setup(ctx: ServiceContext) -> None:
     assert ctx.config is not None
     rules = {alias: AccountRules.from_config(alias, acc) for alias, acc in ctx.config.accounts.items()}
-    follower = EventFollower(ctx.js)
+    follower = EventFollower(ctx.js, snapshot_every_events=ctx.args.snapshot_every_events,
+                             snapshot_every_s=ctx.args.snapshot_every_s)
     await follower.start()
     ctx.on_stop(follower.stop)
 
@@ -46,7 +52,7 @@ async def setup(ctx: ServiceContext) -> None:
         ctx.spawn(follower.resume(), "follower-resume")
 
     ctx.on_reconnect(resume)
-    await follower.caught_up(timeout=60)
+    await follower.replay()
     log.info("ledger_rebuilt", events=follower.ledger.applied, orders=len(follower.ledger.orders))
     router = Router(ctx.nc, ctx.js, rules, follower,
                     SymbolResolver(ctx.nc, timeout=min(ctx.args.resolve_timeout, ctx.args.ack_wait / 2)),
