@@ -124,8 +124,12 @@ _NO_POSITIONS: Map[str, float] = Map()
 def _working(view: OrderView | None) -> tuple[float, float]:
     if view is None or view.rejected is not None:
         return 0.0, 0.0
-    buys = sum(leg.remaining for leg in view.legs if leg.side is BrokerSide.BUY)
-    sells = sum(leg.remaining for leg in view.legs if leg.side is not BrokerSide.BUY)
+    buys = sells = 0.0
+    for leg in view.legs:  # one pass: this runs twice for every event folded
+        if leg.side is BrokerSide.BUY:
+            buys += leg.remaining
+        else:
+            sells += leg.remaining
     return buys, sells
 
 

@@ -152,7 +152,10 @@ class OrderState(StrEnum):
 
     @property
     def terminal(self) -> bool:
-        return self in (OrderState.FILLED, OrderState.CANCELLED, OrderState.REJECTED)
+        return self in _TERMINAL  # a set built once: every event folded asks this, often twice
+
+
+_TERMINAL = frozenset({OrderState.FILLED, OrderState.CANCELLED, OrderState.REJECTED})
 
 
 class RejectReason(StrEnum):
