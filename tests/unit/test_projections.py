@@ -184,3 +184,8 @@ def test_bytes_that_are_no_ledger_are_refused():
         except (msgspec.DecodeError, msgspec.ValidationError):
             continue
         raise AssertionError(f"{junk!r} decoded")
+
+
+def test_the_snapshot_wire_form_has_every_field_of_the_ledger():
+    """A field added to the Ledger and not to its wire form would be lost by every snapshot."""
+    assert p._LedgerWire.__struct_fields__ == p.Ledger.__struct_fields__

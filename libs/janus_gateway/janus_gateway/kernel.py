@@ -14,7 +14,7 @@ import msgspec
 import nats.js.errors
 import structlog
 
-from janus_common import bus, ratelimit, subjects
+from janus_common import bus, memory, ratelimit, subjects
 from janus_common.messages import (
     clip,
     LOOKUP_REQUEST,
@@ -78,10 +78,11 @@ def route_settings(args: argparse.Namespace) -> RouteSettings:
 
 async def rebuild(ctx: ServiceContext, alias: str, *folds: Callable[[Any], None]) -> int:
     """Fold the account's order events (everything already published) through each fold."""
-    events = await bus.history(ctx.js, EVENTS_STREAM, subjects.evt_order(alias), ORDER_EVENTS)
-    for event in events:
-        for fold in folds:
-            fold(event)
+    with memory.no_gc():  # the account's whole order history: many objects, no cycles
+        events = await bus.history(ctx.js, EVENTS_STREAM, subjects.evt_order(alias), ORDER_EVENTS)
+        for event in events:
+            for fold in folds:
+                fold(event)
     log.info("order_state_rebuilt", events=len(events))
     return len(events)
 
