@@ -5,6 +5,7 @@ identity of its own (fault_load), the invariants read back from INTENTS and EVEN
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pytest
@@ -12,20 +13,22 @@ import pytest
 from fault_stack import OwnedBus
 
 
-@pytest.fixture
-def owned_cluster(tmp_path: Path):
-    bus = OwnedBus(tmp_path, 3)
+@contextlib.contextmanager
+def _owned(tmp_path: Path, nodes: int):
+    bus = OwnedBus(tmp_path, nodes)
     try:
         yield bus
     finally:
         bus.cluster.close()
+
+
+@pytest.fixture
+def owned_cluster(tmp_path: Path):
+    with _owned(tmp_path, 3) as bus:
+        yield bus
 
 
 @pytest.fixture
 def owned_single(tmp_path: Path):
-    bus = OwnedBus(tmp_path, 1)
-    try:
+    with _owned(tmp_path, 1) as bus:
         yield bus
-    finally:
-        bus.cluster.close()
-

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import time
 
 import pytest
 
@@ -52,17 +51,23 @@ async def _verify(name: str, owned, stack, load, *, expect_all_filled: bool) -> 
     assert code == 0, figures.get("audit_violations", report)
 
 
+async def _load_started(owned) -> asyncio.Task:
+    """The load running against the cluster (all streams led and current first)."""
+    cluster = owned.cluster
+    await cluster.wait_streams(timeout=60)
+    started = asyncio.Event()
+    sender = asyncio.create_task(drive(cluster.urls, owned.creds(LOAD_IDENTITY), rate=RATE,
+                                       duration=DURATION, retry_s=RETRY_S, started=started))
+    await started.wait()
+    return sender
+
+
 async def test_events_leader_killed_under_load_and_restarted(tmp_path, owned_cluster):
     cluster = owned_cluster.cluster
     stack = await stack_on(tmp_path, owned_cluster)
     try:
-        await cluster.wait_streams(timeout=60)
-        started = asyncio.Event()
-        sender = asyncio.create_task(drive(cluster.urls, owned_cluster.creds(LOAD_IDENTITY), rate=RATE,
-                                           duration=DURATION, retry_s=RETRY_S, started=started))
-        await started.wait()
-        t0 = time.monotonic()
-        await asyncio.sleep(max(0.0, 7.0 - (time.monotonic() - t0)))  # the scenario's timing
+        sender = await _load_started(owned_cluster)
+        await asyncio.sleep(7.0)  # the scenario's timing: killed 7 s into the load
         leader = await cluster.leader("EVENTS")
         await asyncio.to_thread(cluster.kill, leader)
         await asyncio.sleep(5.0)  # the scenario: restarted 5 s later
@@ -78,11 +83,7 @@ async def test_rolling_restart_under_load(tmp_path, owned_cluster):
     cluster = owned_cluster.cluster
     stack = await stack_on(tmp_path, owned_cluster)
     try:
-        await cluster.wait_streams(timeout=60)
-        started = asyncio.Event()
-        sender = asyncio.create_task(drive(cluster.urls, owned_cluster.creds(LOAD_IDENTITY), rate=RATE,
-                                           duration=DURATION, retry_s=RETRY_S, started=started))
-        await started.wait()
+        sender = await _load_started(owned_cluster)
         await asyncio.sleep(2.0)  # under load before the first node goes
         restarts = await cluster.rolling_restart(timeout=60)
         print("\nrolling restart:", restarts)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import structlog
@@ -183,34 +185,16 @@ async def _ensure_stream(js: JetStreamContext, config: StreamConfig) -> None:
         raise _explain(config.name, replicas, exc) from exc
 
 
-async def _ensure_bucket(js: JetStreamContext, kv: KeyValueConfig) -> None:
-    """Create a KV bucket, or bring an existing one's replicas to the configuration (a bucket is
-    a stream ``KV_<bucket>``; its other settings are left as they are)."""
-    name = f"KV_{kv.bucket}"
+async def _ensure_store(js: JetStreamContext, name: str, replicas: int,
+                        create: Callable[[], Awaitable[object]]) -> None:
+    """Create a bucket (KV or object store: a stream ``name`` underneath), or bring an existing
+    one's replicas to the configuration; its other settings are left as they are."""
     try:
         try:
             info = await js.stream_info(name)
         except nats.js.errors.NotFoundError:
             try:
-                await js.create_key_value(kv)
-                return
-            except nats.js.errors.BadRequestError:
-                info = await js.stream_info(name)  # lost a creation race
-        if (info.config.num_replicas or 1) != kv.replicas:
-            await js.update_stream(dataclasses.replace(info.config, num_replicas=kv.replicas))
-    except nats.js.errors.APIError as exc:
-        raise _explain(name, kv.replicas, exc) from exc
-
-
-async def _ensure_objects(js: JetStreamContext, bucket: str, replicas: int) -> None:
-    name = f"OBJ_{bucket}"
-    try:
-        try:
-            info = await js.stream_info(name)
-        except nats.js.errors.NotFoundError:
-            try:
-                await js.create_object_store(bucket, config=ObjectStoreConfig(
-                    description="services' projections with the EVENTS sequence they cover", replicas=replicas))
+                await create()
                 return
             except nats.js.errors.BadRequestError:
                 info = await js.stream_info(name)  # lost a creation race
@@ -243,5 +227,7 @@ async def ensure_streams(js: JetStreamContext, t: Topology = Topology()) -> None
     for config in stream_configs(t):
         await _ensure_stream(js, config)
     for kv in kv_configs(t):
-        await _ensure_bucket(js, kv)
-    await _ensure_objects(js, OBJ_SNAPSHOTS, t.replicas)
+        await _ensure_store(js, f"KV_{kv.bucket}", kv.replicas, functools.partial(js.create_key_value, kv))
+    await _ensure_store(js, f"OBJ_{OBJ_SNAPSHOTS}", t.replicas, lambda: js.create_object_store(
+        OBJ_SNAPSHOTS, config=ObjectStoreConfig(
+            description="services' projections with the EVENTS sequence they cover", replicas=t.replicas)))
