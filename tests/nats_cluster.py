@@ -30,12 +30,12 @@ from nats.aio.client import Client as NATS
 
 from janus_common import bus
 from janus_common.embedded import free_port, nats_server_binary
-from janus_common.streams import kv_configs, stream_configs
+from janus_common.streams import stream_names
 
 
 def janus_streams() -> list[str]:
-    """Every stream and KV bucket janus-run creates."""
-    return [c.name for c in stream_configs() if c.name] + [f"KV_{kv.bucket}" for kv in kv_configs()]
+    """Every stream and bucket janus-run creates."""
+    return stream_names()
 
 
 def _parent_death() -> None:

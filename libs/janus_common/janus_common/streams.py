@@ -204,13 +204,17 @@ async def _ensure_store(js: JetStreamContext, name: str, replicas: int,
         raise _explain(name, replicas, exc) from exc
 
 
+def stream_names(t: Topology = Topology()) -> list[str]:
+    """Every stream Janus makes, the buckets' own streams (``KV_…``, ``OBJ_…``) included."""
+    return ([c.name for c in stream_configs(t) if c.name] + [f"KV_{kv.bucket}" for kv in kv_configs(t)]
+            + [f"OBJ_{OBJ_SNAPSHOTS}"])
+
+
 async def await_streams(js: JetStreamContext, t: Topology = Topology(), *, max_backoff: float = 5.0) -> None:
     """Wait until every stream and bucket exists: under the bus's permissions only the
     supervisor creates them, and a service started before it must not fail for that."""
-    names = [c.name for c in stream_configs(t)] + [f"KV_{kv.bucket}" for kv in kv_configs(t)] + [f"OBJ_{OBJ_SNAPSHOTS}"]
     delay = 0.1
-    for name in names:
-        assert name is not None
+    for name in stream_names(t):
         while True:
             try:
                 await js.stream_info(name)
