@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import time
 
 import structlog
 import nats.js.errors
@@ -29,6 +30,7 @@ log = structlog.get_logger()
 
 
 SNAPSHOT = "router-ledger"
+RESUME_EVERY_S = 2.0
 
 
 class EventFollower:
@@ -46,6 +48,8 @@ class EventFollower:
             every_s=snapshot_every_s) if snapshots else None
         self.restored_from: int | None = None  # the snapshot's sequence, when started from one
         self.replayed = False  # the boot replay is over: snapshots are taken from then on
+        self._resuming: asyncio.Task[None] | None = None
+        self._resumed_at = 0.0
 
     async def start(self) -> None:
         if self.snapshots is not None:
@@ -123,10 +127,28 @@ class EventFollower:
             self.snapshots.applied(self.ledger, self.last_seq, self.ledger.applied)
 
     async def caught_up(self, timeout: float = 5.0) -> None:
-        """Return once every event already in the stream has been applied."""
+        """Return once every event already in the stream has been applied. A wait that times
+        out with nothing applied meanwhile also makes the follower follow again (see
+        :meth:`_stalled`)."""
         target = await self._newest()
-        async with self._advanced:
-            await asyncio.wait_for(self._advanced.wait_for(lambda: self.last_seq >= target), timeout)
+        before = self.last_seq
+        try:
+            async with self._advanced:
+                await asyncio.wait_for(self._advanced.wait_for(lambda: self.last_seq >= target), timeout)
+        except TimeoutError:
+            if self.last_seq == before:
+                self._stalled()
+            raise
+
+    def _stalled(self) -> None:
+        """Events are stored that never arrive: the ordered consumer is gone (it lived on a
+        server that died, and nats-py did not make a new one) while this connection, to another
+        node, never dropped. Follow again from the last applied event, at most every few seconds."""
+        now = time.monotonic()
+        if (self._resuming is None or self._resuming.done()) and now - self._resumed_at >= RESUME_EVERY_S:
+            self._resumed_at = now
+            log.warning("follower_stalled", last_seq=self.last_seq)
+            self._resuming = asyncio.ensure_future(self.resume())
 
     async def _newest(self) -> int:
         """The sequence of the newest event the stream still holds. Not ``state.last_seq``: that
