@@ -465,32 +465,19 @@ ProgressHook = Callable[[int, int], None]  # (messages read so far, messages sti
 PROGRESS_EVERY = 5_000
 
 
-async def stored(
-    js: JetStreamContext,
-    stream: str,
-    subject: str,
-    *,
-    since: datetime | None = None,
-    timeout: float = 60.0,
-    progress: ProgressHook | None = None,
-) -> list[chain.Stored]:
-    """Every message stored on ``subject`` (wildcards allowed), oldest first, as stored (subject,
-    stream sequence, bytes); from ``since`` when given (nats-py sends it to the server as RFC 3339
-    in UTC; a naive datetime is taken as UTC). ``progress`` hears how far it got every
-    :data:`PROGRESS_EVERY` messages and at the end. ``timeout`` bounds a stall (no message for
-    that long), not the whole read: a long history takes as long as it takes."""
+async def _walk(js: JetStreamContext, stream: str, subject: str, each: Callable[[Msg], None], *,
+                since: datetime | None, timeout: float) -> None:
+    """Hand every message stored on ``subject`` to ``each``, oldest first, through an ordered
+    consumer, from ``since`` when given. ``timeout`` bounds a stall (no message for that long),
+    not the whole read: a long history takes as long as it takes."""
     done = asyncio.Event()
-    moved = asyncio.Event()
-    out: list[chain.Stored] = []
+    count = 0
 
     async def on_msg(msg: Msg) -> None:
-        meta = msg.metadata
-        out.append(chain.Stored(msg.subject, meta.sequence.stream, msg.data))
-        pending = meta.num_pending
-        if progress is not None and (pending == 0 or len(out) % PROGRESS_EVERY == 0):
-            progress(len(out), pending)
-            moved.set()
-        if pending == 0:
+        nonlocal count
+        count += 1
+        each(msg)
+        if msg.metadata.num_pending == 0:
             done.set()
 
     config = None
@@ -505,16 +492,40 @@ async def stored(
         # nothing matched, and waiting for a last message would then hang.
         delivered = info.delivered.consumer_seq if info.delivered is not None else 0
         if info.num_pending == 0 and delivered == 0:
-            return out  # nothing stored (yet) for this filter
+            return  # nothing stored (yet) for this filter
         while not done.is_set():
-            seen = len(out)
+            seen = count
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(done.wait(), timeout)
-            if not done.is_set() and len(out) == seen:
+            if not done.is_set() and count == seen:
                 raise asyncio.TimeoutError(f"reading {subject} from {stream} stalled for {timeout:.0f}s "
                                            f"after {seen} messages")
     finally:
         await sub.unsubscribe()
+
+
+async def stored(
+    js: JetStreamContext,
+    stream: str,
+    subject: str,
+    *,
+    since: datetime | None = None,
+    timeout: float = 60.0,
+    progress: ProgressHook | None = None,
+) -> list[chain.Stored]:
+    """Every message stored on ``subject`` (wildcards allowed), oldest first, as stored (subject,
+    stream sequence, bytes); from ``since`` when given (nats-py sends it to the server as RFC 3339
+    in UTC; a naive datetime is taken as UTC). ``progress`` hears how far it got every
+    :data:`PROGRESS_EVERY` messages and at the end. ``timeout`` bounds a stall, not the read."""
+    out: list[chain.Stored] = []
+
+    def keep(msg: Msg) -> None:
+        meta = msg.metadata
+        out.append(chain.Stored(msg.subject, meta.sequence.stream, msg.data))
+        if progress is not None and (meta.num_pending == 0 or len(out) % PROGRESS_EVERY == 0):
+            progress(len(out), meta.num_pending)
+
+    await _walk(js, stream, subject, keep, since=since, timeout=timeout)
     return out
 
 
@@ -522,26 +533,13 @@ async def stored_msg_ids(js: JetStreamContext, stream: str, subject: str, *, sin
                          timeout: float = 60.0) -> set[str]:
     """The ``Nats-Msg-Id`` of every message stored on ``subject`` since ``since``: whether a
     publish whose ack was lost was stored after all, once the duplicate window no longer says."""
-    done = asyncio.Event()
     ids: set[str] = set()
 
-    async def on_msg(msg: Msg) -> None:
+    def keep(msg: Msg) -> None:
         if msg.headers and msg.headers.get("Nats-Msg-Id"):
             ids.add(msg.headers["Nats-Msg-Id"])
-        if msg.metadata.num_pending == 0:
-            done.set()
 
-    config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=since)
-    sub = await js.subscribe(subject, stream=stream, ordered_consumer=True, cb=on_msg, config=config,
-                             deliver_policy=None)
-    try:
-        info = await sub.consumer_info()
-        delivered = info.delivered.consumer_seq if info.delivered is not None else 0
-        if info.num_pending == 0 and delivered == 0:
-            return ids
-        await asyncio.wait_for(done.wait(), timeout)
-    finally:
-        await sub.unsubscribe()
+    await _walk(js, stream, subject, keep, since=since, timeout=timeout)
     return ids
 
 

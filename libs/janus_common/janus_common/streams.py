@@ -157,9 +157,14 @@ class TopologyError(RuntimeError):
         super().__init__(f"stream {stream}: {detail}. {action}")
 
 
+# JetStream's answers when a stream cannot have the replicas asked for: a server that is not
+# clustered (10074), a cluster without enough JetStream peers to place them (10005).
+_NO_REPLICAS = frozenset({10074, 10005})
+
+
 def _explain(name: str, replicas: int, exc: nats.js.errors.APIError) -> TopologyError:
     detail = str(exc.description or exc)
-    if replicas > 1 and ("replicas" in detail.lower() or "peers" in detail.lower() or "cluster" in detail.lower()):
+    if replicas > 1 and exc.err_code in _NO_REPLICAS:
         return TopologyError(name, detail, f"nats.replicas: {replicas} needs a NATS cluster of at least {replicas} "
                                            "JetStream servers: point JANUS_NATS_URL at every node of the cluster "
                                            "(comma-separated), or set nats.replicas: 1")
