@@ -22,6 +22,7 @@ from janus_common.messages import (
     WebullInstrument,
 )
 from janus_router.decide import Rejection, Route, plan_route, position_effect, validate
+from janus_common.capabilities import PRICED_BY
 from janus_router.rules import CAPABILITIES, AccountRules
 
 MANY = settings(max_examples=1000, deadline=None)
@@ -128,9 +129,13 @@ def test_validation_reasons(kw, reason):
 @given(st.sampled_from(list(OrderType)), st.sampled_from(list(Side)),
        st.floats(0.01, 1e6), st.floats(0.01, 1e6))
 def test_each_order_type_keeps_exactly_its_prices(order_type, side, limit, stop):
+    priced_by = PRICED_BY[order_type]
+    trailing = order_type in (OrderType.TRAILING_STOP, OrderType.TRAILING_STOP_LIMIT)
     intent = _intent(order_type=order_type, side=side,
-                     limit_price=limit if order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT) else None,
-                     stop_price=stop if order_type in (OrderType.STOP, OrderType.STOP_LIMIT) else None)
+                     limit_price=limit if "limit_price" in priced_by else None,
+                     stop_price=stop if "stop_price" in priced_by else None,
+                     limit_offset=limit if "limit_offset" in priced_by else None,
+                     trail_amount=stop if trailing else None)
     assert validate(intent) is None
     record = RegistryRecord(symbol="AAPL", asset_class="EQUITY", ib=IbContract(symbol="AAPL", sec_type="STK"))
     route = plan_route(intent, record, AccountRules("a", Broker.IB, allow_short=True), CAPABILITIES[Broker.IB],
@@ -140,6 +145,7 @@ def test_each_order_type_keeps_exactly_its_prices(order_type, side, limit, stop)
         assert order.order_type is order_type  # BUY STOP stays a buy stop, SELL STOP a sell stop
         assert order.side in ((BrokerSide.BUY,) if side is Side.BUY else (BrokerSide.SELL,))
         assert order.limit_price == intent.limit_price and order.stop_price == intent.stop_price
+        assert (order.trail_amount, order.limit_offset) == (intent.trail_amount, intent.limit_offset)
 
 
 def test_fallback_or_rejection_never_a_silent_change():

@@ -18,7 +18,7 @@ from janus_common.messages import codec
 UNIONS = [m.Intent, m.RouteCommand, m.OrderLifeEvent, m.PositionEvent, m.AccountEvent, m.RegistryEvent,
           m.MarketData, m.Valuation, m.DeadLetter, m.ResolveRequest, m.ResolveReply, m.LookupRequest,
           m.LookupReply, m.HarmonyRequest, m.HarmonyReply, m.SyncRequest, m.SyncReply, m.MarketDataRequest,
-          m.MarketDataReply, m.AccountCommand, m.ControlEvent]
+          m.MarketDataReply, m.AccountCommand, m.ControlEvent, m.CapabilitiesRequest, m.CapabilitiesReply]
 
 
 def _strings(t: mi.Type, where: str, seen: set[type]):

@@ -8,6 +8,7 @@ import asyncio
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 from typing import Any
@@ -18,7 +19,7 @@ from janus_common import logging as janus_logging
 from janus_common import messages as m
 
 from .client import JanusClient, JanusTimeout
-from . import audit_cmd, control_cmd, events_cmd, positions_cmd, rpc_commands
+from . import audit_cmd, control_cmd, events_cmd, positions_cmd, rpc_commands, surface_cmd
 from janus_common import credentials
 from janus_common.authz import OPERATOR
 
@@ -84,6 +85,18 @@ def _describe(event: Any) -> str:
         return f"{event.intent_id} rejected by {event.broker}: [{event.code}] {event.text}"
     if isinstance(event, m.OrderGatewayRefused):
         return f"{event.intent_id} refused by the {event.broker} gateway: [{event.reason}] {event.text}"
+    if isinstance(event, m.ModifyRouted):
+        legs = ", ".join(f"leg {o.leg}: qty {o.qty:g}" + (f" limit {o.limit_price:g}" if o.limit_price else "")
+                         + (f" stop {o.stop_price:g}" if o.stop_price else "") for o in event.orders)
+        return f"modification {event.modify_id} of {event.intent_id} sent to {event.broker} ({legs})"
+    if isinstance(event, m.ModifyRejected):
+        code = f" ({event.code})" if event.code else ""
+        return f"modification {event.modify_id} of {event.intent_id} refused [{event.reason}]{code} {event.message}"
+    if isinstance(event, m.OrderModified):
+        figures = f"qty {event.qty:g}" + (f" limit {event.limit_price:g}" if event.limit_price else "") + \
+            (f" stop {event.stop_price:g}" if event.stop_price else "") + \
+            (f" trail {event.trail_amount:g}" if event.trail_amount else "")
+        return f"{event.intent_id} leg {event.leg} modified at {event.broker}: {figures}"
     if isinstance(event, m.RouteRefused):
         return f"route for {event.named_broker}/{event.named_account} {event.named_intent_id} refused: " \
                f"[{event.reason}] {event.text}"
@@ -122,10 +135,18 @@ async def _order(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"janus order: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    try:
+        expire_at = surface_cmd.parse_expiry(args.expire, time.time_ns()) if args.expire else None
+    except ValueError as exc:
+        print(f"janus order: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    tif = m.Tif(args.tif.upper()) if args.tif else (m.Tif.GTD if expire_at is not None else m.Tif.DAY)
     intent = m.OrderIntent(account=account, symbol=symbol, side=m.Side(side),
                            order_type=m.OrderType(args.type.upper()), qty=qty,
-                           limit_price=args.limit, stop_price=args.stop, tif=m.Tif(args.tif.upper()),
-                           locate_ref=args.locate,
+                           limit_price=args.limit, stop_price=args.stop, tif=tif,
+                           locate_ref=args.locate, trail_amount=args.trail, trail_percent=args.trail_pct,
+                           limit_offset=args.limit_offset, expire_at=expire_at, outside_rth=args.outside_rth,
+                           take_profit=args.take_profit, stop_loss=args.stop_loss,
                            **({"intent_id": args.intent_id} if args.intent_id else {}))
     client = await _client(args)
     if client is None:
@@ -216,7 +237,19 @@ def parser() -> argparse.ArgumentParser:
     order.add_argument("--type", default="MARKET", choices=[t.value for t in m.OrderType] + [t.value.lower() for t in m.OrderType])
     order.add_argument("--limit", type=float, default=None, help="limit price")
     order.add_argument("--stop", type=float, default=None, help="stop price")
-    order.add_argument("--tif", default="DAY", choices=[t.value for t in m.Tif] + [t.value.lower() for t in m.Tif])
+    order.add_argument("--tif", default=None, choices=[t.value for t in m.Tif] + [t.value.lower() for t in m.Tif],
+                       help="time in force (default DAY; GTD when --expire is given)")
+    order.add_argument("--trail", type=float, default=None, help="trailing stops: trail by this amount")
+    order.add_argument("--trail-pct", type=float, default=None, help="trailing stops: trail by this percentage")
+    order.add_argument("--limit-offset", type=float, default=None,
+                       help="TRAILING_STOP_LIMIT: how far beyond the stop the limit sits")
+    order.add_argument("--expire", default=None,
+                       help="GTD expiry: an ISO time (2026-12-03T21:00:00Z) or from now (+30s, +5m, +2h)")
+    order.add_argument("--outside-rth", action="store_true", help="may trigger and fill outside regular hours")
+    order.add_argument("--take-profit", type=float, default=None,
+                       help="a bracket: the limit price of the exit that takes the profit")
+    order.add_argument("--stop-loss", type=float, default=None,
+                       help="a bracket: the stop price of the exit that cuts the loss")
     order.add_argument("--locate", default=None, help="short-locate reference")
     order.add_argument("--intent-id", default=None, help="your own id (resubmitting it never orders twice)")
     order.add_argument("--wait", action="store_true", help="wait until the order is finished")
@@ -232,6 +265,7 @@ def parser() -> argparse.ArgumentParser:
     rpc_commands.add(sub, nats_url)
     control_cmd.add(sub, nats_url)
     audit_cmd.add(sub, nats_url)
+    surface_cmd.add(sub, nats_url)
     positions_cmd.add(sub, nats_url)
     events_cmd.add(sub, nats_url)
     return p

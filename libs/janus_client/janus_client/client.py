@@ -27,6 +27,8 @@ from . import valuations
 
 Outcome = m.OrderRouted | m.OrderRejected
 CancelOutcome = m.CancelRouted | m.OrderRejected
+ModifyOutcome = m.ModifyRouted | m.ModifyRejected
+ModifyResult = m.OrderModified | m.ModifyRejected
 StateOutcome = m.TradingStateChanged | m.ControlRejected
 TERMINAL = (m.OrderState.FILLED, m.OrderState.CANCELLED, m.OrderState.REJECTED)
 
@@ -125,6 +127,32 @@ class JanusClient:
         async with self._order_events(account) as live:
             await bus.publish(self.js, subjects.intent(account), cancel, msg_id=msgids.cancel(account, cancel.cancel_id))
             return await self._first(live, is_outcome, "cancel outcome", intent_id, timeout)
+
+    async def modify(self, modify: m.ModifyIntent, *, timeout: float = 10.0,
+                     wait: bool = False) -> tuple[ModifyOutcome, ModifyResult | None]:
+        """Ask for a modification; the router's answer, and with ``wait`` the broker's (the
+        order modified, or the modification refused)."""
+        mid = modify.modify_id
+
+        def routed(e: Any) -> bool:
+            return isinstance(e, (m.ModifyRouted, m.ModifyRejected)) and e.modify_id == mid
+
+        def answered(e: Any) -> bool:
+            return isinstance(e, (m.OrderModified, m.ModifyRejected)) and e.modify_id == mid
+
+        async with self._order_events(modify.account) as live:
+            await bus.publish(self.js, subjects.intent(modify.account), modify,
+                              msg_id=msgids.modify(modify.account, mid))
+            outcome = await self._first(live, routed, "modify outcome", modify.intent_id, timeout)
+            if not wait or isinstance(outcome, m.ModifyRejected):
+                return outcome, None
+            return outcome, await self._first(live, answered, "broker's answer to the modification",
+                                              modify.intent_id, timeout)
+
+    async def capabilities(self, account: str, *, timeout: float = 5.0) -> m.CapabilitiesReply:
+        """What the account can send, as the router decides it."""
+        return await bus.request(self.nc, subjects.rpc_capabilities(account),
+                                 m.CapabilitiesRequest(account=account), m.CAPABILITIES_REPLY, timeout=timeout)
 
     async def wait_terminal(self, account: str, intent_id: str, *, timeout: float = 30.0) -> Any:
         """The event that ends the order: filled, cancelled, rejected by Janus or the broker."""

@@ -11,6 +11,7 @@
 7. every order intent stored in INTENTS has its routing outcome in EVENTS (one that was
    dead-lettered too: the router rejects it ``UNPROCESSABLE``); an intent nobody answered is a
    client left waiting.
+8. a bracket is one unit: at most one of its exits (take-profit, stop-loss) filled.
 6. every stored event is readable by today's catalogue: one that is not (say, stored before
    string bounds existed, with a longer id) is named with its sequence, never skipped silently;
    its bytes stay in the stream as they were.
@@ -25,12 +26,16 @@ from collections.abc import Sequence
 import msgspec
 
 from . import chain, subjects
-from .messages import ANY_EVENT, INTENTS, BrokerSide, MessageDecodeError, OrderIntent
+from .messages import ANY_EVENT, EXIT_LEGS, INTENTS, BrokerSide, MessageDecodeError, OrderIntent
 from .projections import Ledger, ledger_key
 
 
+_EXIT_LEGS = frozenset(EXIT_LEGS.values())
+
+
 class Finding(msgspec.Struct, frozen=True):
-    check: str  # one_outcome | fills_match | placed_once | positions_match | chain_intact | readable
+    # one_outcome | fills_match | placed_once | positions_match | chain_intact | readable | one_exit
+    check: str
     intent_id: str
     account: str
     detail: str
@@ -166,6 +171,10 @@ def check(ledger: Ledger, *, account: str | None = None, chain_breaks: Sequence[
                                           f"leg {leg.leg} placed as broker orders {sorted(leg.broker_order_ids)}"))
             signed = leg.filled if leg.side is BrokerSide.BUY else -leg.filled
             implied[(view.account, view.symbol)] += signed
+        exits_filled = [leg.leg for leg in view.legs if leg.leg in _EXIT_LEGS and leg.filled > 0]
+        if len(exits_filled) > 1:
+            violations.append(Finding("one_exit", intent_id, view.account,
+                                      f"both exits of the bracket filled (legs {exits_filled})"))
     differences = []
     for (acct, symbol), qty in sorted(implied.items()):
         book = ledger.positions.get(acct)

@@ -134,7 +134,7 @@ def _router(config: JanusConfig) -> Permissions:
         *_reads(EVENTS_STREAM), *_reads(ROUTES_STREAM)[:1], *_kv_read(KV_PRICES),
         *_objects_write(OBJ_SNAPSHOTS),
         s.RPC_RESOLVE, s.RPC_PRICER_SUBSCRIBE,
-    ), ())
+    ), (s.ALL_RPC_CAPABILITIES,))
 
 
 def _registry(config: JanusConfig) -> Permissions:
@@ -205,7 +205,7 @@ def _client(accounts: Iterable[str]) -> Permissions:
     publish: list[str] = []
     subscribe: list[str] = []
     for account in accounts:
-        publish += [s.intent(account),
+        publish += [s.intent(account), s.rpc_capabilities(account),
                     # The last stored event of a kind (positions, say): a get that names the subject.
                     f"{JS}.DIRECT.GET.{EVENTS_STREAM}.janus.evt.*.{account}"]
         subscribe += [f"janus.evt.*.{account}", s.val(account)]

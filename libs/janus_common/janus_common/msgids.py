@@ -35,3 +35,15 @@ def route(account: str, order_key: str) -> str:
 
 def cancel_route(account: str, cancel_id: str) -> str:
     return f"{account}:cancel:{cancel_id}"
+
+
+def modify(account: str, modify_id: str) -> str:
+    return f"{account}:modify:{modify_id}"
+
+
+def modify_outcome(account: str, modify_id: str) -> str:
+    return f"{account}:modify-outcome:{modify_id}"
+
+
+def modify_route(account: str, modify_id: str, order_key: str) -> str:
+    return f"{account}:modify:{modify_id}:{order_key}"

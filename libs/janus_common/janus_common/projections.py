@@ -19,7 +19,11 @@ from immutables import Map
 
 from . import memory
 from .messages import (
+    EXIT_LEGS,
     Broker,
+    ModifyRejected,
+    ModifyRouted,
+    OrderModified,
     BrokerSide,
     GatewayOrderEvent,
     OrderBrokerRejected,
@@ -53,6 +57,10 @@ class LegView(msgspec.Struct, frozen=True, kw_only=True):
     status: OrderState = OrderState.PENDING
     reported_filled: float = 0.0  # what the broker's status said (the audit compares the two)
     broker_order_ids: frozenset[str] = frozenset()  # more than one = placed twice
+    # Set once the broker took a modification (None: as routed): what the order works with now.
+    limit_price: float | None = None
+    stop_price: float | None = None
+    trail_amount: float | None = None
 
     @property
     def remaining(self) -> float:
@@ -73,6 +81,7 @@ class OrderView(msgspec.Struct, frozen=True, kw_only=True):
     routed: tuple[PlaceOrder, ...] = ()  # the broker orders the router sent
     fill_ids: frozenset[str] = frozenset()
     outcomes: int = 1  # routing outcomes seen for this intent (the audit wants exactly one)
+    modifies: frozenset[str] = frozenset()  # modify ids already answered (routed or refused)
 
     @property
     def terminal(self) -> bool:
@@ -122,16 +131,33 @@ class Ledger(msgspec.Struct, frozen=True, kw_only=True):
 _NO_POSITIONS: Map[str, float] = Map()
 
 
+_EXITS = frozenset(EXIT_LEGS.values())
+
+
 def _working(view: OrderView | None) -> tuple[float, float]:
     if view is None or view.rejected is not None:
         return 0.0, 0.0
-    buys = sells = 0.0
+    buys = sells = exits = 0.0
+    exit_side = BrokerSide.BUY
     for leg in view.legs:  # one pass: this runs twice for every event folded
-        if leg.side is BrokerSide.BUY:
+        if leg.leg in _EXITS:
+            # A bracket's exits are one-cancels-the-other: at most one of them can trade.
+            exits, exit_side = max(exits, leg.remaining), leg.side
+        elif leg.side is BrokerSide.BUY:
             buys += leg.remaining
         else:
             sells += leg.remaining
+    if exits:
+        if exit_side is BrokerSide.BUY:
+            buys += exits
+        else:
+            sells += exits
     return buys, sells
+
+
+def working_of(view: OrderView) -> tuple[float, float]:
+    """(buy, sell) quantities this one order still has working."""
+    return _working(view)
 
 
 def _replace_leg(view: OrderView, leg_no: int, **changes: Any) -> OrderView:
@@ -293,6 +319,40 @@ def _(event: OrderSubmitted, state: Ledger, view: OrderView, leg: LegView) -> Le
     new = OrderState.SUBMITTED if leg.status is OrderState.PENDING else leg.status
     return _with_order(state, _replace_leg(view, leg.leg, status=new,
                                            broker_order_ids=leg.broker_order_ids | {event.broker_order_id}))
+
+
+@_on_leg.register
+def _(event: OrderModified, state: Ledger, view: OrderView, leg: LegView) -> Ledger:
+    if leg.status.terminal:
+        return _counted(state)
+    return _with_order(state, _replace_leg(view, leg.leg, qty=event.qty, limit_price=event.limit_price,
+                                           stop_price=event.stop_price, trail_amount=event.trail_amount))
+
+
+def _answered(event: ModifyRouted | ModifyRejected, state: Ledger) -> Ledger:
+    view = state.orders.get(ledger_key(event.account, event.intent_id)) if event.intent_id else None
+    if view is None:
+        return _counted(state)
+    return _with_order(state, msgspec.structs.replace(view, modifies=view.modifies | {event.modify_id}))
+
+
+_apply.register(ModifyRouted, _answered)
+_apply.register(ModifyRejected, _answered)
+
+
+def current(view: OrderView, leg_no: int) -> PlaceOrder | None:
+    """The broker order of one leg as it works now: as routed, with the modifications the broker
+    took (quantity and prices)."""
+    routed = next((o for o in view.routed if o.leg == leg_no), None)
+    leg = _leg(view, leg_no)
+    if routed is None or leg is None:
+        return routed
+    changes: dict[str, Any] = {"qty": leg.qty}
+    for name in ("limit_price", "stop_price", "trail_amount"):
+        value = getattr(leg, name)
+        if value is not None:
+            changes[name] = value
+    return msgspec.structs.replace(routed, **changes)
 
 
 def _leg_becomes(status: OrderState) -> Any:

@@ -95,10 +95,15 @@ RPC_RESOLVE = f"{PREFIX}.rpc.registry.resolve"
 RPC_HARMONY = f"{PREFIX}.rpc.registry.harmony"
 RPC_MD_SUBSCRIBE = f"{PREFIX}.rpc.md.subscribe"
 RPC_PRICER_SUBSCRIBE = f"{PREFIX}.rpc.pricer.subscribe"
+ALL_RPC_CAPABILITIES = f"{PREFIX}.rpc.capabilities.*"
 
 
 def rpc_lookup(broker: str) -> str:
     return f"{PREFIX}.rpc.lookup.{broker_token(broker)}"
+
+
+def rpc_capabilities(account: str) -> str:
+    return f"{PREFIX}.rpc.capabilities.{account_token(account)}"
 
 
 def rpc_sync(account: str) -> str:

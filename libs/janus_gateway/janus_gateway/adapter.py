@@ -40,6 +40,7 @@ __all__ = [
     "ErrorKind",
     "ErrorReport",
     "ExternalOrderReport",
+    "ModifyRefused",
     "FillReport",
     "NoticeKind",
     "OrderRefused",
@@ -184,6 +185,17 @@ class OrderRefused(AdapterError):
     def __init__(self, reason: RejectReason, detail: str) -> None:
         super().__init__(detail)
         self.reason = RejectReason(reason)
+
+
+class ModifyRefused(AdapterError):
+    """The broker (or the gateway, for a broker that cannot) refused a modification: the order
+    goes on as it was. ``code`` is the broker's own code where it gave one."""
+
+    reason = "MODIFY_REFUSED"
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
 
 
 # --- the adapter -----------------------------------------------------------------------------

@@ -15,6 +15,8 @@ from janus_common.messages import (
     Broker,
     ExternalOrderSeen,
     GatewayOrderEvent,
+    ModifyOrder,
+    ModifyRejected,
     OrderEvent,
     OrderFilled,
     OrderPlaceAttempted,
@@ -25,7 +27,7 @@ from janus_common.messages import (
 )
 
 from . import tracker
-from .adapter import Report
+from .adapter import ModifyRefused, Report
 from .emit import Emitter
 from .routes import LegState
 from .tracker import Track
@@ -88,6 +90,21 @@ class OrderBook:
         """Whether the desk holds this leg until its prior leg ends (split orders)."""
         return False
 
+    def modified(self, key: str, modify_id: str) -> bool:
+        """Whether this modification was already answered (taken or refused) for the order."""
+        t = self.tracks.get(key)
+        return t is not None and modify_id in t.modifies
+
+    async def modify(self, command: ModifyOrder) -> None:
+        """Change a working order at the broker; returns once the broker took it. A broker that
+        cannot modify refuses (the router does not send modifications to one; this is the net)."""
+        raise ModifyRefused("MODIFY_UNSUPPORTED", f"{self.broker} orders cannot be modified in place")
+
+    def amend_waiting(self, command: ModifyOrder) -> bool:
+        """Change an order the desk holds back (a bracket's exit waiting for its entry) before
+        it is placed. False when the desk holds no such order."""
+        return False
+
     def open_keys(self) -> list[str]:
         return [k for k, t in self.tracks.items() if t.submitted and not t.finished]
 
@@ -147,6 +164,16 @@ def _(event: GatewayOrderEvent, book: OrderBook) -> None:
     # the account are enough to know the order is Janus's.
     t = book.track(key, symbol=event.symbol) if isinstance(event, OrderFilled) else book.track(key)
     book._keep(tracker.replay(event, t))
+
+
+@_replay.register
+def _(event: ModifyRejected, book: OrderBook) -> None:
+    if event.leg is None or event.intent_id is None:
+        return  # refused by the router: no gateway order was touched
+    key = order_key(event.intent_id, event.leg)
+    t = book.tracks.get(key)
+    if t is not None:
+        book._keep(dataclasses.replace(t, modifies=t.modifies | {event.modify_id}))
 
 
 @_replay.register

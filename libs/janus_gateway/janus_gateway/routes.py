@@ -39,8 +39,13 @@ from janus_common.messages import (
     clip,
     Broker,
     CancelOrder,
+    ID_MAX,
     GatewayOrderEvent,
+    ModifyOrder,
+    ModifyRejected,
     OrderCancelled,
+    OrderEvent,
+    OrderModified,
     OrderGatewayRefused,
     OrderPlaceAttempted,
     PlaceOrder,
@@ -51,7 +56,7 @@ from janus_common.messages import (
 )
 
 from . import safety
-from .adapter import BrokerUnavailable, OrderRefused
+from .adapter import BrokerUnavailable, ModifyRefused, OrderRefused
 from .emit import Emitter
 
 __all__ = ["LegState", "OrderDesk", "RouteDesk", "RouteSettings"]
@@ -79,7 +84,7 @@ class OrderDesk(Protocol):
     def refusal(self, order: PlaceOrder) -> OrderRefused | None:
         """Why this order cannot go to this broker at all (pure: no contract, wrong account)."""
 
-    def note(self, event: GatewayOrderEvent) -> None:
+    def note(self, event: OrderEvent) -> None:
         """Fold an event the kernel published about one of the desk's orders into its track."""
 
     async def has_order(self, order_key: str) -> bool:
@@ -89,6 +94,14 @@ class OrderDesk(Protocol):
         """Place at most once; see :meth:`janus_gateway.adapter.BrokerAdapter.place`."""
 
     async def cancel(self, order_key: str) -> None: ...
+
+    def modified(self, order_key: str, modify_id: str) -> bool: ...
+
+    async def modify(self, command: ModifyOrder) -> None:
+        """Change the working order at the broker; return once the broker took it, raise
+        :class:`ModifyRefused` when it refuses (the order goes on as it was)."""
+
+    def amend_waiting(self, command: ModifyOrder) -> bool: ...
 
 
 @dataclass(frozen=True)
@@ -137,7 +150,7 @@ class RouteDesk:
 
     # --- the consumer's handler ----------------------------------------------------------------
 
-    async def handle(self, command: PlaceOrder | CancelOrder, msg: Msg) -> None:
+    async def handle(self, command: PlaceOrder | CancelOrder | ModifyOrder, msg: Msg) -> None:
         self._held[id(msg)] = msg
         wrong = safety.misaddressed(command, self.emitter.alias, self.broker)
         if wrong is not None:
@@ -151,8 +164,10 @@ class RouteDesk:
                 return
             await self._settle(msg, "ack")
             return
-        if isinstance(command, CancelOrder):
-            task = asyncio.create_task(self._cancel(command, msg), name=f"cancel:{command.intent_id}")
+        if isinstance(command, (CancelOrder, ModifyOrder)):
+            # Neither waits behind the account's places (a stuck place must not hold them back).
+            work = self._cancel(command, msg) if isinstance(command, CancelOrder) else self._modify(command, msg)
+            task = asyncio.create_task(work, name=f"{type(command).__name__}:{command.intent_id}")
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             return
@@ -288,9 +303,12 @@ class RouteDesk:
         else:
             await msg.term()
 
-    async def _refuse_misaddressed(self, command: PlaceOrder | CancelOrder, reason: RejectReason, text: str) -> None:
+    async def _refuse_misaddressed(self, command: PlaceOrder | CancelOrder | ModifyOrder, reason: RejectReason,
+                                   text: str) -> None:
         if isinstance(command, PlaceOrder):
             leg, cancel_id, what = command.leg, None, f"place:{command.order_key}"
+        elif isinstance(command, ModifyOrder):
+            leg, cancel_id, what = command.leg, None, f"modify:{command.modify_id}:{command.order_key}"
         else:
             leg, cancel_id, what = 0, command.cancel_id, f"cancel:{command.cancel_id}"
         log.error("route_misaddressed", reason=str(reason), intent_id=command.intent_id,
@@ -357,6 +375,70 @@ class RouteDesk:
             if not self.ready.is_set():
                 raise BrokerUnavailable(f"the connection dropped before the cancel of {key} was confirmed")
             await asyncio.sleep(CONFIRM_POLL_S)
+
+    # --- modifications ---------------------------------------------------------------------------
+
+    async def _modify(self, command: ModifyOrder, msg: Msg) -> None:
+        try:
+            if not await self._connected():
+                await self._settle(msg, "nak")
+                return
+            if await self._modify_leg(command):
+                await self._settle(msg, "ack")
+            else:
+                await self._settle(msg, "nak")  # not at the broker yet: tried again shortly
+        except BrokerUnavailable as exc:
+            log.warning("route_modify_unavailable", order_key=command.order_key, detail=exc.detail)
+            await self._settle(msg, "nak")
+        except Exception:
+            log.exception("route_modify_failed", order_key=command.order_key)
+            await self._settle(msg, "nak")
+
+    async def _modify_leg(self, command: ModifyOrder) -> bool:
+        """True once the modification is answered (taken or refused); False to try it later."""
+        key = command.order_key
+        if self.desk.modified(key, command.modify_id):
+            log.info("modify_already_answered", order_key=key, modify_id=command.modify_id)
+            return True  # redelivered: never applied twice
+        placing = self._placing.get(key)
+        if placing is not None:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(placing.wait(), self.settings.ready_wait_s * 2)
+        state = self.desk.leg_state(key)
+        if not state.known or state.finished:
+            why = "is already finished" if state.finished else "is not known to this gateway"
+            await self._refuse_modify(command, RejectReason.ORDER_FINISHED if state.finished
+                                      else RejectReason.UNKNOWN_INTENT, f"the order {key} {why}")
+            return True
+        if state.waiting and self.desk.amend_waiting(command):
+            await self._modified(command)  # held here, not at the broker: changed before it is placed
+            return True
+        if not (state.submitted or await self.desk.has_order(key)):
+            return False
+        try:
+            await self.desk.modify(command)
+        except ModifyRefused as exc:
+            await self._refuse_modify(command, RejectReason.BROKER_REFUSED, exc.detail, code=exc.code)
+            return True
+        await self._modified(command)
+        return True
+
+    async def _modified(self, command: ModifyOrder) -> None:
+        log.info("order_modified", order_key=command.order_key, modify_id=command.modify_id, qty=command.qty,
+                 limit=command.limit_price, stop=command.stop_price)
+        await self._say(f"mod:{command.order_key}:{command.modify_id}", OrderModified(
+            account=self.emitter.alias, intent_id=command.intent_id, broker=self.broker, leg=command.leg,
+            modify_id=command.modify_id, qty=command.qty, limit_price=command.limit_price,
+            stop_price=command.stop_price, trail_amount=command.trail_amount))
+
+    async def _refuse_modify(self, command: ModifyOrder, reason: RejectReason, text: str, *,
+                             code: str | None = None) -> None:
+        log.info("modify_refused", order_key=command.order_key, reason=str(reason), code=code, detail=text)
+        event = ModifyRejected(account=self.emitter.alias, intent_id=command.intent_id, modify_id=command.modify_id,
+                               leg=command.leg, reason=reason, message=clip(text),
+                               code=clip(code, ID_MAX) if code else None)
+        await self.emitter.emit(f"modrej:{command.order_key}:{command.modify_id}", event)
+        self.desk.note(event)
 
     def _queued_only(self, key: str) -> bool:
         """True while the key's place still waits in the queue (not taken by the worker)."""

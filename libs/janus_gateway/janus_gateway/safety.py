@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
-from janus_common.messages import Broker, CancelOrder, PlaceOrder, RejectReason
+from janus_common.messages import Broker, CancelOrder, ModifyOrder, PlaceOrder, RejectReason
 
 from .adapter import PlaceFailed
 
@@ -26,12 +26,12 @@ def failure_kind(exc: BaseException) -> str:
     return NO_ANSWER if isinstance(exc, PlaceFailed) else type(exc).__name__
 
 
-def misaddressed(command: PlaceOrder | CancelOrder, alias: str, broker: Broker) -> tuple[RejectReason, str] | None:
+def misaddressed(command: PlaceOrder | CancelOrder | ModifyOrder, alias: str, broker: Broker) -> tuple[RejectReason, str] | None:
     """Why a route message that arrived on this gateway's subject must not be acted on: it names
     another account or broker. The subject only says who may publish there (the router); the
     payload is what a broker call would act on, so the two must agree before anything is placed
     or cancelled. The account is checked first: it is what decides whose money moves."""
-    what = "cancel" if isinstance(command, CancelOrder) else "order"
+    what = "cancel" if isinstance(command, CancelOrder) else "modification" if isinstance(command, ModifyOrder) else "order"
     if command.account != alias:
         return (RejectReason.ACCOUNT_MISMATCH,
                 f"{what} for account {command.account} arrived at the {broker} gateway of {alias}: not acted on")

@@ -29,6 +29,7 @@ from janus_common.messages import (
     OrderFilled,
     OrderGatewayRefused,
     OrderHeld,
+    OrderModified,
     OrderState,
     OrderStatusChanged,
     OrderSubmitted,
@@ -60,6 +61,7 @@ class Track:
     held: bool = False
     holds: int = 0  # hold episodes so far: each one is its own event
     updates: int = 0  # status events published so far: numbers each one's msg id
+    modifies: frozenset[str] = frozenset()  # modify ids answered (taken or refused): never applied twice
 
     @property
     def intent_id(self) -> str:
@@ -209,6 +211,11 @@ replay.register(OrderGatewayRefused, _rejected)
 @replay.register
 def _(event: OrderHeld, t: Track) -> Track:
     return replace(t, held=True, holds=t.holds + 1)
+
+
+@replay.register
+def _(event: OrderModified, t: Track) -> Track:
+    return replace(t, qty=event.qty, modifies=t.modifies | {event.modify_id})
 
 
 @replay.register

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Required, TypedDict
 
 from ib_async import OrderStatus
 
-from janus_common.messages import BrokerSide, IbContract, OrderState, OrderType, PlaceOrder, Tif
+from janus_common.messages import BrokerSide, IbContract, LegRole, OrderState, OrderType, PlaceOrder, Tif
 from janus_common.symbols import (
     AssetClass,
     Equity,
@@ -22,8 +22,11 @@ from janus_common.symbols import (
 )
 
 IB_ORDER_TYPES = {OrderType.MARKET: "MKT", OrderType.LIMIT: "LMT", OrderType.STOP: "STP",
-                  OrderType.STOP_LIMIT: "STP LMT"}
-IB_TIF = {Tif.DAY: "DAY", Tif.GTC: "GTC", Tif.IOC: "IOC"}
+                  OrderType.STOP_LIMIT: "STP LMT", OrderType.TRAILING_STOP: "TRAIL",
+                  OrderType.TRAILING_STOP_LIMIT: "TRAIL LIMIT", OrderType.MARKET_ON_CLOSE: "MOC",
+                  OrderType.LIMIT_ON_CLOSE: "LOC"}
+IB_TIF = {Tif.DAY: "DAY", Tif.GTC: "GTC", Tif.IOC: "IOC", Tif.FOK: "FOK", Tif.GTD: "GTD", Tif.OPG: "OPG"}
+OCA_CANCEL_WITH_BLOCK = 1  # IB's ocaType 1: one fills, the others are cancelled
 
 # IB status words → Janus states. ValidationError is ib_async's word for "IB warned about a live
 # order"; the error code that came with it decides (404 = held), so it maps to nothing here.
@@ -46,6 +49,13 @@ class IbOrderFields:
     tif: str
     order_ref: str
     account: str
+    trailing_percent: float | None = None
+    lmt_price_offset: float | None = None
+    good_till_date: str = ""
+    outside_rth: bool = False
+    oca_group: str = ""
+    oca_type: int = 0
+    transmit: bool = True
 
 
 class IbContractFields(TypedDict, total=False):
@@ -90,12 +100,34 @@ def contract_fields(c: IbContract) -> IbContractFields:
     return fields
 
 
+def good_till(expire_at_ns: int) -> str:
+    """IB's goodTillDate in UTC: ``YYYYMMDD-HH:MM:SS``."""
+    return datetime.fromtimestamp(expire_at_ns / 1e9, tz=timezone.utc).strftime("%Y%m%d-%H:%M:%S")
+
+
+def transmits(order: PlaceOrder) -> bool:
+    """A native bracket goes to IB as one group: the entry and the first exit are held in TWS
+    (transmit off) and the last exit transmits the whole group."""
+    if not order.exit_legs:
+        return True
+    return order.role is not LegRole.ENTRY and order.leg == max(order.exit_legs)
+
+
 def order_fields(order: PlaceOrder, account_number: str) -> IbOrderFields:
-    """IB takes one SELL whatever the position: SHORT only exists for brokers that need it."""
+    """IB takes one SELL whatever the position: SHORT only exists for brokers that need it.
+    auxPrice is the stop price of a stop, the trailing amount of a trailing stop."""
     action = "BUY" if order.side is BrokerSide.BUY else "SELL"
+    trailing = order.order_type in (OrderType.TRAILING_STOP, OrderType.TRAILING_STOP_LIMIT)
     return IbOrderFields(action=action, total_quantity=order.qty, order_type=IB_ORDER_TYPES[order.order_type],
-                         lmt_price=order.limit_price, aux_price=order.stop_price, tif=IB_TIF[order.tif],
-                         order_ref=order.order_key, account=account_number)
+                         lmt_price=order.limit_price, aux_price=order.trail_amount if trailing else order.stop_price,
+                         tif=IB_TIF[order.tif], order_ref=order.order_key, account=account_number,
+                         trailing_percent=order.trail_percent if trailing else None,
+                         lmt_price_offset=order.limit_offset if order.order_type is OrderType.TRAILING_STOP_LIMIT
+                         else None,
+                         good_till_date=good_till(order.expire_at) if order.expire_at is not None else "",
+                         outside_rth=order.outside_rth,
+                         oca_group=f"janus-{order.oca_group}" if order.oca_group else "",
+                         oca_type=OCA_CANCEL_WITH_BLOCK if order.oca_group else 0, transmit=transmits(order))
 
 
 def ib_symbol(symbol: str) -> str:

@@ -8,14 +8,24 @@ heavy runs inside ib_async and per-order event order is IB's order.
 from __future__ import annotations
 
 import asyncio
+import copy
 from decimal import Decimal
 from typing import Any
 
 import structlog
 from ib_async import IB, Contract, Order, OrderStatus, Trade
 
-from janus_common.messages import Broker, BrokerSide, ExternalOrderSeen, OrderState, PlaceOrder, RejectReason
-from janus_gateway.adapter import BrokerUnavailable, OrderRefused, PlaceFailed
+from janus_common.messages import (
+    Broker,
+    BrokerSide,
+    ExternalOrderSeen,
+    ModifyOrder,
+    OrderState,
+    PlaceOrder,
+    RejectReason,
+    order_key,
+)
+from janus_gateway.adapter import BrokerUnavailable, ModifyRefused, OrderRefused, PlaceFailed
 from janus_gateway.book import OrderBook
 from janus_gateway.emit import Emitter
 
@@ -38,6 +48,12 @@ def _known(value: float | Decimal | None) -> float:
     return 0.0 if value is None or value >= UNSET_DOUBLE else float(value)
 
 
+def _figures(order: Order) -> tuple[float, float, float]:
+    """What a modification changes, as IB shows it back (unset prices as IB's unset double)."""
+    return (_known(order.totalQuantity), float(order.lmtPrice if order.lmtPrice is not None else UNSET_DOUBLE),
+            float(order.auxPrice if order.auxPrice is not None else UNSET_DOUBLE))
+
+
 class OrderDesk(OrderBook):
     """The IB side of the kernel's route desk (:class:`janus_gateway.routes.OrderDesk`) and the
     observer of IB's order callbacks, on the kernel's order book."""
@@ -51,6 +67,8 @@ class OrderDesk(OrderBook):
         self.ack_timeout = ack_timeout
         self.queue: asyncio.Queue[tuple[Any, ...]] = asyncio.Queue()
         self._placing: dict[str, asyncio.Event] = {}
+        # Modifications sent and not answered yet: the figures IB must show, and who waits.
+        self._modifying: dict[str, tuple[tuple[float, float, float], asyncio.Future[None]]] = {}
 
     def refusal(self, order: PlaceOrder) -> OrderRefused | None:
         if order.ib is None:
@@ -80,17 +98,19 @@ class OrderDesk(OrderBook):
         if not self.ib.isConnected():
             raise BrokerUnavailable("IB is not connected")
         assert order.ib is not None  # refusal() said so
-        fields = order_fields(order, self.account_number)
-        ib_order = Order(action=fields.action, totalQuantity=fields.total_quantity, orderType=fields.order_type,
-                         lmtPrice=fields.lmt_price if fields.lmt_price is not None else UNSET_DOUBLE,
-                         auxPrice=fields.aux_price if fields.aux_price is not None else UNSET_DOUBLE,
-                         tif=fields.tif, orderRef=fields.order_ref, account=fields.account)
+        ib_order = self._ib_order(order)
+        if not ib_order.transmit:
+            # Held in TWS until the bracket's last exit transmits the group: IB says nothing of it
+            # before then, so there is no acknowledgement to wait for here.
+            trade = self.ib.placeOrder(Contract(**contract_fields(order.ib)), ib_order)
+            log.info("order_staged", order_key=key, order_id=trade.order.orderId, type=ib_order.orderType)
+            return
         acknowledged = asyncio.Event()
         self._placing[key] = acknowledged
         try:
             trade = self.ib.placeOrder(Contract(**contract_fields(order.ib)), ib_order)
-            log.info("order_placed", order_key=key, order_id=trade.order.orderId, type=fields.order_type,
-                     action=fields.action, qty=fields.total_quantity)
+            log.info("order_placed", order_key=key, order_id=trade.order.orderId, type=ib_order.orderType,
+                     action=ib_order.action, qty=ib_order.totalQuantity)
             # Done only once IB accepted or refused the order (or the connection dropped).
             try:
                 await asyncio.wait_for(acknowledged.wait(), self.ack_timeout)
@@ -101,10 +121,84 @@ class OrderDesk(OrderBook):
         finally:
             self._placing.pop(key, None)
 
+    def _ib_order(self, order: PlaceOrder) -> Order:
+        fields = order_fields(order, self.account_number)
+        ib_order = Order(action=fields.action, totalQuantity=fields.total_quantity, orderType=fields.order_type,
+                         lmtPrice=fields.lmt_price if fields.lmt_price is not None else UNSET_DOUBLE,
+                         auxPrice=fields.aux_price if fields.aux_price is not None else UNSET_DOUBLE,
+                         tif=fields.tif, orderRef=fields.order_ref, account=fields.account,
+                         outsideRth=fields.outside_rth, goodTillDate=fields.good_till_date,
+                         ocaGroup=fields.oca_group, ocaType=fields.oca_type, transmit=fields.transmit)
+        if fields.trailing_percent is not None:
+            ib_order.trailingPercent = fields.trailing_percent
+        if fields.lmt_price_offset is not None:
+            ib_order.lmtPriceOffset = fields.lmt_price_offset
+        if order.parent_leg is not None:
+            parent = self.trade_for(order_key(order.intent_id, order.parent_leg))
+            if parent is None:
+                raise OrderRefused(RejectReason.INVALID_BRACKET,
+                                   f"the entry of bracket {order.intent_id} is not at IB: its exit is not placed")
+            ib_order.parentId = parent.order.orderId
+        return ib_order
+
+    # --- modifications ----------------------------------------------------------------------
+
+    async def modify(self, command: ModifyOrder) -> None:
+        """The same orderId sent again with the new figures; done once IB shows them (an
+        openOrder), refused when IB answers the order id with an error instead."""
+        key = command.order_key
+        trade = self.trade_for(key)
+        if trade is None:
+            raise ModifyRefused("NOT_FOUND", f"IB has no order {key}")
+        if trade.isDone():
+            raise ModifyRefused("ORDER_FINISHED", f"the order {key} is already {trade.orderStatus.status}")
+        if not self.ib.isConnected():
+            raise BrokerUnavailable("IB is not connected")
+        new = copy.copy(trade.order)
+        new.totalQuantity = command.qty
+        if command.limit_price is not None:
+            new.lmtPrice = command.limit_price
+        if command.trail_amount is not None:
+            new.auxPrice = command.trail_amount
+        elif command.stop_price is not None:
+            new.auxPrice = command.stop_price
+        new.transmit = True  # a modification of a bracket's leg is sent on at once
+        expected = _figures(new)
+        answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._modifying[key] = (expected, answered)
+        try:
+            self.ib.placeOrder(trade.contract, new)
+            log.info("order_modify_sent", order_key=key, order_id=new.orderId, qty=new.totalQuantity,
+                     lmt=command.limit_price, aux=new.auxPrice)
+            try:
+                await asyncio.wait_for(answered, self.ack_timeout)
+            except asyncio.TimeoutError:
+                raise PlaceFailed(f"IB did not confirm the modification of {key} within {self.ack_timeout:g} s") from None
+        finally:
+            self._modifying.pop(key, None)
+
+    def _modify_answered(self, trade: Trade) -> None:
+        waiting = self._modifying.get(trade.order.orderRef)
+        if waiting is None or waiting[1].done():
+            return
+        expected, answered = waiting
+        if _figures(trade.order) == expected:
+            answered.set_result(None)
+
+    def _modify_refused(self, key: str, code: int, text: str) -> bool:
+        waiting = self._modifying.get(key)
+        if waiting is None or waiting[1].done() or classify(code) is not CodeClass.ORDER:
+            return False
+        waiting[1].set_exception(ModifyRefused(str(code), text))
+        return True
+
     def connection_lost(self) -> None:
         """Every place waiting for IB's answer learns now that none is coming."""
         for waiting in self._placing.values():
             waiting.set()
+        for _, answered in self._modifying.values():
+            if not answered.done():
+                answered.set_exception(BrokerUnavailable("the IB connection dropped before the modification was confirmed"))
 
     async def cancel(self, key: str) -> None:
         trade = self.trade_for(key)
@@ -138,6 +232,7 @@ class OrderDesk(OrderBook):
     async def _apply(self, item: tuple[Any, ...]) -> None:
         kind = item[0]
         if kind == "status":
+            self._modify_answered(item[1])
             await self.observe_trade(item[1])
         elif kind == "fill":
             trade, fill = item[1], item[2]
@@ -147,6 +242,8 @@ class OrderDesk(OrderBook):
             trade = next((t for t in self.ib.trades() if t.order.orderId == req_id and req_id > 0), None)
             if trade is not None and trade.order.orderRef in self.tracks:
                 key = trade.order.orderRef
+                if self._modify_refused(key, code, text):
+                    return  # about the modification: the order itself works on as it was
                 events = await self.report(key, tracker.error_report(key, code, text))
                 if events or classify(code) is CodeClass.ORDER:
                     self._acknowledge(key)

@@ -12,11 +12,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Awaitable, Callable
 
 import structlog
 
-from janus_common import bus, subjects
-from janus_common.messages import INTENTS
+from janus_common import bus, capabilities, subjects
+from janus_common.messages import (
+    CAPABILITIES_REQUEST,
+    INTENTS,
+    CapabilitiesReply,
+    CapabilitiesRequest,
+    RejectReason,
+    RpcError,
+)
 from janus_common.service import ServiceContext, run
 from janus_common.snapshots import SNAPSHOT_EVERY_EVENTS, SNAPSHOT_EVERY_S
 from janus_common.subjects import SubjectError
@@ -71,6 +79,10 @@ async def setup(ctx: ServiceContext) -> None:
             # must not turn good intents into dead letters.
             transient=bus.is_transient))
 
+    for alias, account_rules in rules.items():
+        await ctx.add_rpc(f"capabilities-{alias}", subjects.rpc_capabilities(alias), CAPABILITIES_REQUEST,
+                          _capabilities(account_rules))
+
     known = set(rules)
 
     def unknown_account(subject: str) -> bool:
@@ -86,6 +98,18 @@ async def setup(ctx: ServiceContext) -> None:
         codec=INTENTS, handler=router.handle, on_decode_error=router.on_decode_error,
         on_dead_letter=router.on_dead_letter, transient=bus.is_transient, accepts=unknown_account,
         ack_wait=ctx.args.ack_wait))
+
+
+def _capabilities(rules: AccountRules) -> Callable[[CapabilitiesRequest], Awaitable[CapabilitiesReply]]:
+    """The account's capability table, as the router decides from it (one endpoint per account,
+    on the account's own subject: a client allowed one account cannot ask about another)."""
+    async def answer(request: CapabilitiesRequest) -> CapabilitiesReply:
+        if request.account != rules.account:
+            return RpcError(reason=RejectReason.ACCOUNT_MISMATCH,
+                            message=f"asked about {request.account!r} on the subject of {rules.account!r}")
+        return capabilities.answer(rules.account, rules.broker, rules.caps(), allow_short=rules.allow_short,
+                                   fallback=rules.fallback)
+    return answer
 
 
 def main(argv: list[str] | None = None) -> int:

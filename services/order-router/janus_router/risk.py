@@ -9,12 +9,15 @@ the broker order are known) and before anything is published.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from janus_common import projections
 from janus_common.config import RiskConfig
 from janus_common.messages import (
+    BrokerSide,
+    LegRole,
     Broker,
     OrderIntent,
     OrderType,
@@ -338,3 +341,29 @@ def order_facts(intent: OrderIntent, record: RegistryRecord, broker: Broker, ord
                       limit_price=order.limit_price, stop_price=order.stop_price,
                       min_tick=ib.min_tick if ib is not None else None,
                       multiplier=(ib.multiplier or 1.0) if ib is not None else 1.0)
+
+
+def without_order(acct: AccountFacts, view: projections.OrderView) -> AccountFacts:
+    """The account's figures without one of its working orders: a modification replaces it."""
+    buys, sells = projections.working_of(view)
+    return replace(acct, working_buys=max(acct.working_buys - buys, 0.0),
+                   working_sells=max(acct.working_sells - sells, 0.0),
+                   open_orders=max(acct.open_orders - (0 if view.terminal else 1), 0), routed_last_minute=0)
+
+
+def exits(orders: Iterable[PlaceOrder], record: RegistryRecord, quote: Quote | None, limits: RiskConfig,
+          now_ns: int) -> Rejection | None:
+    """A bracket's exit prices: on the tick grid and inside the price band, like any price."""
+    ib = record.ib
+    for order in orders:
+        if order.role is LegRole.ENTRY:
+            continue
+        facts = OrderFacts(account=order.account, symbol=record.symbol, asset_class=record.asset_class,
+                           broker=order.broker, side=Side.BUY if order.side is BrokerSide.BUY else Side.SELL,
+                           order_type=order.order_type, qty=order.qty, limit_price=order.limit_price,
+                           stop_price=order.stop_price, min_tick=ib.min_tick if ib is not None else None)
+        found = _tick(facts, AccountFacts(), quote, limits, now_ns) or _band(facts, AccountFacts(), quote, limits, now_ns)
+        if found is not None:
+            return Rejection(found.reason, f"{order.role}: {found.message}")
+    return None
+

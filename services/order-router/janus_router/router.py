@@ -17,17 +17,22 @@ from nats.js import JetStreamContext
 from janus_common import bus, msgids, projections, subjects
 from janus_common.messages import (
     AccountCommand,
+    BrokerSide,
     ID_MAX,
     ID_PATTERN,
     CancelIntent,
     CancelOrder,
     CancelRouted,
     MessageDecodeError,
+    ModifyIntent,
+    ModifyRejected,
+    ModifyRouted,
     OrderIntent,
     OrderRejected,
     OrderRouted,
     PlaceOrder,
     RejectReason,
+    Side,
     clip,
 )
 from janus_common.subjects import SubjectError
@@ -36,6 +41,7 @@ from janus_common.symbols import SymbolError, infer_asset_class, normalize
 from . import risk
 from .control import AccountControl
 from .decide import Rejection, Route, plan_route, validate
+from .modify import ModifyPlan, plan_modify
 from .follower import EventFollower
 from .prices import ReferencePrices
 from .freshness import check_fresh
@@ -76,9 +82,9 @@ class Router:
 
     # --- intents -------------------------------------------------------------------------
 
-    async def handle(self, intent: OrderIntent | CancelIntent | AccountCommand, msg: Msg) -> None:
+    async def handle(self, intent: OrderIntent | CancelIntent | ModifyIntent | AccountCommand, msg: Msg) -> None:
         on_control = msg.subject.startswith(CONTROL_PREFIX)
-        if not isinstance(intent, (OrderIntent, CancelIntent)):
+        if not isinstance(intent, (OrderIntent, CancelIntent, ModifyIntent)):
             await self.control.handle(intent, msg, permitted=on_control)
             return
         if on_control:
@@ -102,6 +108,8 @@ class Router:
             await self.follower.caught_up()
             if isinstance(intent, CancelIntent):
                 await self._cancel(intent, rules)
+            elif isinstance(intent, ModifyIntent):
+                await self._modify(intent, rules)
             else:
                 await self._route(intent, rules, _stored_ns(msg))
 
@@ -116,7 +124,7 @@ class Router:
             await self._reject(intent, stale.reason, stale.message)
             return
         rejection = risk.trading_gate(intent.account, risk.account_facts(ledger, intent.account, "", 0)) \
-            or validate(intent)
+            or validate(intent, self.clock())
         if rejection is not None:
             await self._reject(intent, rejection.reason, rejection.message)
             return
@@ -144,7 +152,7 @@ class Router:
         now = time.time_ns()
         refusal = risk.assess(risk.order_facts(intent, record, rules.broker, planned.orders[0]),
                               risk.account_facts(ledger, intent.account, record.symbol, now),
-                              quote, rules.risk, now)
+                              quote, rules.risk, now) or risk.exits(planned.orders, record, quote, rules.risk, now)
         if refusal is not None:
             await self._reject(intent, refusal.reason, refusal.message)
             return
@@ -179,11 +187,16 @@ class Router:
             # drops what it already holds (same Nats-Msg-Id) and the gateway checks orderRef.
             await self._send_orders(intent.account, self.rules[intent.account], seen.routed)
 
-    async def _reject(self, intent: OrderIntent | CancelIntent, reason: RejectReason, message: str,
+    async def _reject(self, intent: OrderIntent | CancelIntent | ModifyIntent, reason: RejectReason, message: str,
                       *, account: str | None = None) -> None:
         account = account or intent.account
         message = clip(message)
-        if isinstance(intent, CancelIntent):
+        if isinstance(intent, ModifyIntent):
+            event: OrderRejected | ModifyRejected = ModifyRejected(
+                account=account, intent_id=intent.intent_id, modify_id=intent.modify_id, reason=reason,
+                message=message)
+            msg_id = msgids.modify_outcome(account, intent.modify_id)
+        elif isinstance(intent, CancelIntent):
             event = OrderRejected(account=account, intent_id=intent.intent_id, cancel_id=intent.cancel_id,
                                   reason=reason, message=message)
             msg_id = msgids.cancel_outcome(account, intent.cancel_id)
@@ -221,14 +234,60 @@ class Router:
                           msg_id=msgids.cancel_route(cancel.account, cancel.cancel_id))
         log.info("cancel_routed", cancel_id=cancel.cancel_id)
 
+    # --- modifications ---------------------------------------------------------------------
+
+    async def _modify(self, modify: ModifyIntent, rules: AccountRules) -> None:
+        ledger = self.follower.ledger
+        view = projections.order(ledger, modify.account, modify.intent_id)
+        if view is not None and modify.modify_id in view.modifies:
+            log.info("modify_already_answered", modify_id=modify.modify_id)
+            return  # its outcome (and route message, deduplicated by ROUTES) is out already
+        rejection = risk.trading_gate(modify.account, risk.account_facts(ledger, modify.account, "", 0))
+        plan = rejection or plan_modify(modify, view, rules.caps())
+        if isinstance(plan, Rejection):
+            await self._reject(modify, plan.reason, plan.message)
+            return
+        assert view is not None  # plan_modify refuses an unknown intent
+        refusal = await self._modify_risk(modify, view, plan, rules)
+        if refusal is not None:
+            await self._reject(modify, refusal.reason, refusal.message)
+            return
+        await bus.publish(self.js, subjects.evt_order(modify.account), ModifyRouted(
+            account=modify.account, intent_id=modify.intent_id, modify_id=modify.modify_id, broker=rules.broker,
+            orders=list(plan.orders)), msg_id=msgids.modify_outcome(modify.account, modify.modify_id))
+        for order in plan.orders:
+            await bus.publish(self.js, subjects.route(rules.broker, modify.account), order,
+                              msg_id=msgids.modify_route(modify.account, modify.modify_id, order.order_key))
+        log.info("modify_routed", modify_id=modify.modify_id, legs=len(plan.orders))
+
+    async def _modify_risk(self, modify: ModifyIntent, view: projections.OrderView, plan: ModifyPlan,
+                           rules: AccountRules) -> Rejection | None:
+        """The new figures pass the same pre-trade checks as a new order would; the order itself
+        is taken out of the account's figures first (it is replaced, not added)."""
+        record = await self.resolver.resolve(view.symbol, None, rules.broker)
+        if isinstance(record, Rejection):
+            return record
+        quote = await self.prices.quote(record.symbol, rules.risk)
+        now = time.time_ns()
+        facts = risk.without_order(risk.account_facts(self.follower.ledger, modify.account, record.symbol, now), view)
+        for after in plan.after:
+            side = Side.BUY if after.side is BrokerSide.BUY else Side.SELL
+            intent = OrderIntent(account=modify.account, symbol=view.symbol, side=side,
+                                 order_type=after.order_type, qty=after.qty, limit_price=after.limit_price,
+                                 stop_price=after.stop_price)
+            found = risk.assess(risk.order_facts(intent, record, rules.broker, after), facts, quote, rules.risk, now)
+            if found is not None:
+                return found
+        return None
+
     # --- intents the router could not process ---------------------------------------------
 
-    async def on_dead_letter(self, intent: OrderIntent | CancelIntent | AccountCommand, msg: Msg,
+    async def on_dead_letter(self, intent: OrderIntent | CancelIntent | ModifyIntent | AccountCommand, msg: Msg,
                              exc: Exception) -> None:
         """An intent whose handling failed every delivery is about to be dead-lettered: it still
         gets its one outcome, so the client is not left waiting and the audit sees an answer.
         An outcome already stored (published before the failure) is kept (same msg id)."""
-        if not isinstance(intent, (OrderIntent, CancelIntent)):
+        if not isinstance(intent, (OrderIntent, CancelIntent, ModifyIntent)):
             return  # an account command's answer is its control event; the dead letter says why
         try:
             account = subjects.account_of(msg.subject)

@@ -1,30 +1,18 @@
-"""What the router knows about brokers and accounts: capability tables and per-account rules."""
+"""What the router knows about accounts: per-account rules over the brokers' capability table
+(:mod:`janus_common.capabilities`, shared with clients)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from janus_common.capabilities import CAPABILITIES, BrokerCaps, narrowed
 from janus_common.config import AccountConfig, RiskConfig
-from janus_common.messages import Broker, OrderType, Tif
+from janus_common.messages import Broker, OrderType
+
+__all__ = ["ALL_TYPES", "CAPABILITIES", "AccountRules", "BrokerCaps"]
 
 ALL_TYPES = frozenset(OrderType)
-
-
-@dataclass(frozen=True)
-class BrokerCaps:
-    order_types: frozenset[OrderType]
-    tifs: frozenset[Tif]
-    # Webull sells short with an explicit SHORT side; IB takes one SELL whatever the position.
-    explicit_short: bool
-
-
-CAPABILITIES: Mapping[Broker, BrokerCaps] = {
-    Broker.IB: BrokerCaps(ALL_TYPES, frozenset({Tif.DAY, Tif.GTC, Tif.IOC}), explicit_short=False),
-    Broker.WEBULL: BrokerCaps(ALL_TYPES, frozenset({Tif.DAY, Tif.GTC}), explicit_short=True),
-    # Janus's own paper book (janus-paper-gateway): one SELL whatever the position, like IB.
-    Broker.PAPER: BrokerCaps(ALL_TYPES, frozenset({Tif.DAY, Tif.GTC, Tif.IOC}), explicit_short=False),
-}
 
 
 @dataclass(frozen=True)
@@ -39,10 +27,7 @@ class AccountRules:
 
     def caps(self, table: Mapping[Broker, BrokerCaps] = CAPABILITIES) -> BrokerCaps:
         """The broker's capabilities, narrowed by the account's own restriction if any."""
-        caps = table[self.broker]
-        if self.order_types is None:
-            return caps
-        return BrokerCaps(caps.order_types & self.order_types, caps.tifs, caps.explicit_short)
+        return narrowed(table[self.broker], self.order_types)
 
     @classmethod
     def from_config(cls, alias: str, account: AccountConfig) -> "AccountRules":

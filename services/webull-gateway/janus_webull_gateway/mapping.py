@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from janus_common.messages import OrderState, OrderType, PlaceOrder, RejectReason
+from janus_common.messages import ModifyOrder, OrderState, OrderType, PlaceOrder, RejectReason
 from janus_gateway.adapter import OrderRefused
 
 _ALNUM = re.compile(r"^[A-Za-z0-9]{1,32}$")
@@ -28,6 +28,7 @@ WEBULL_ORDER_TYPES = {
     OrderType.LIMIT: "LIMIT",
     OrderType.STOP: "STOP_LOSS",
     OrderType.STOP_LIMIT: "STOP_LOSS_LIMIT",
+    OrderType.TRAILING_STOP: "TRAILING_STOP_LOSS",
 }
 
 WEBULL_STATES = {
@@ -88,6 +89,33 @@ def new_order(order: PlaceOrder, coid: str) -> dict[str, Any]:
         body["limit_price"] = _price(order.limit_price, "limit_price")
     if order.order_type in (OrderType.STOP, OrderType.STOP_LIMIT):
         body["stop_price"] = _price(order.stop_price, "stop_price")
+    if order.order_type is OrderType.TRAILING_STOP:
+        body.update(_trailing(order.trail_amount, order.trail_percent))
+    if order.outside_rth:
+        raise RouteError(RejectReason.OUTSIDE_RTH_UNSUPPORTED, "Webull orders here trade the core session only")
+    return body
+
+
+def _trailing(amount: float | None, percent: float | None) -> dict[str, str]:
+    """Webull trails by an amount or a percentage (``trailing_type``) of ``trailing_stop_step``."""
+    if amount is not None:
+        return {"trailing_type": "AMOUNT", "trailing_stop_step": _price(amount, "trail_amount")}
+    if percent is not None:
+        # Webull writes a percentage as a fraction: 0.05 is 5 %.
+        return {"trailing_type": "PERCENTAGE", "trailing_stop_step": _price(round(percent / 100, 10), "trail_percent")}
+    raise RouteError(RejectReason.MISSING_TRAIL, "a trailing stop needs trail_amount or trail_percent")
+
+
+def replace_order(command: ModifyOrder, coid: str) -> dict[str, Any]:
+    """The ``modify_orders`` entry of replace_order for a modification: the order's figures as
+    they are to be (Webull keeps what is not sent)."""
+    body: dict[str, Any] = {"client_order_id": coid, "quantity": _qty(command.qty)}
+    if command.limit_price is not None:
+        body["limit_price"] = _price(command.limit_price, "limit_price")
+    if command.stop_price is not None:
+        body["stop_price"] = _price(command.stop_price, "stop_price")
+    if command.trail_amount is not None:
+        body["trailing_stop_step"] = _price(command.trail_amount, "trail_amount")
     return body
 
 

@@ -12,19 +12,30 @@ the order book's one lock, so two sources saying the same thing publish it once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import structlog
 
 from janus_common.backoff import Backoff
-from janus_common.messages import Broker, OrderEvent, OrderFilled, OrderState, PlaceOrder, RejectReason, order_key
-from janus_gateway.adapter import BrokerUnavailable, OrderRefused
+import msgspec
+
+from janus_common.messages import (
+    Broker,
+    ModifyOrder,
+    OrderEvent,
+    OrderFilled,
+    OrderState,
+    PlaceOrder,
+    RejectReason,
+    order_key,
+)
+from janus_gateway.adapter import BrokerUnavailable, ModifyRefused, OrderRefused
 from janus_gateway.book import OrderBook
 from janus_gateway.emit import Emitter
 
 from . import tracker
-from .mapping import Observation, RouteError, client_order_id, from_event, from_group, new_order
+from .mapping import Observation, RouteError, client_order_id, from_event, from_group, new_order, replace_order
 from janus_gateway.tracker import Track
 from .webull_api import WebullApi, WebullError
 
@@ -34,6 +45,17 @@ log = structlog.get_logger()
 def _at_least(exc: WebullError) -> float:
     # A 429 asks for a second (Webull's Retry-After): hammering sooner only extends the limit.
     return 1.0 if exc.http_status == 429 else 0.0
+
+
+def _prior_key(order: PlaceOrder) -> str:
+    """The leg this one waits for: a bracket exit's entry, else the leg before it."""
+    return order_key(order.intent_id, order.parent_leg if order.parent_leg is not None else order.leg - 1)
+
+
+def siblings(routed: Iterable[PlaceOrder], order: PlaceOrder) -> list[PlaceOrder]:
+    """The other members of an order's one-cancels-the-other group."""
+    return [o for o in routed if o.oca_group == order.oca_group and o.intent_id == order.intent_id
+            and o.order_key != order.order_key]
 
 
 class OrderDesk(OrderBook):
@@ -54,9 +76,11 @@ class OrderDesk(OrderBook):
         # refusal is published with, not the FAILED event that may overtake it on the stream.
         self._placing: set[str] = set()
         # A SELL crossing zero arrives as leg 0 SELL + leg 1 SHORT. Webull refuses a SHORT while
-        # the account is still long, so a later leg waits here (keyed by the leg before it) until
-        # that leg has filled. Routed legs are rebuilt from EVENTS, so a restart loses none.
-        self.deferred: dict[str, PlaceOrder] = {}
+        # the account is still long, so a later leg waits here (keyed by the leg it waits for)
+        # until that leg has filled; so do a bracket's exits (Webull has no native brackets:
+        # Janus places them once the entry filled). Routed legs are rebuilt from EVENTS, so a
+        # restart loses none.
+        self.deferred: dict[str, dict[str, PlaceOrder]] = {}
 
     def client_order_id(self, key: str) -> str:
         return client_order_id(key)
@@ -66,18 +90,32 @@ class OrderDesk(OrderBook):
         for key, order in self.routed.items():
             track = self.tracks.get(key)
             if order.leg > 0 and track is not None and not (track.submitted or track.finished):
-                self.deferred[order_key(order.intent_id, order.leg - 1)] = order
+                self._defer(order)
+
+    def _defer(self, order: PlaceOrder) -> None:
+        self.deferred.setdefault(_prior_key(order), {})[order.order_key] = order
 
     async def release_deferred(self) -> None:
         """Once connected: place the later legs whose earlier leg filled while we were away."""
-        for prior_key, order in list(self.deferred.items()):
+        for prior_key in list(self.deferred):
             prior = self.tracks.get(prior_key)
             if prior is not None and prior.finished:
-                self.deferred.pop(prior_key, None)
-                await self._place_later(order)
+                for order in self.deferred.pop(prior_key, {}).values():
+                    await self._place_later(order)
 
     def waiting(self, key: str) -> bool:
-        return any(o.order_key == key for o in self.deferred.values())
+        return any(key in held for held in self.deferred.values())
+
+    def amend_waiting(self, command: ModifyOrder) -> bool:
+        """A held exit's new figures: it is placed with them when its entry fills."""
+        for held in self.deferred.values():
+            order = held.get(command.order_key)
+            if order is not None:
+                held[command.order_key] = msgspec.structs.replace(
+                    order, qty=command.qty, limit_price=command.limit_price, stop_price=command.stop_price,
+                    trail_amount=command.trail_amount)
+                return True
+        return False
 
     def refusal(self, order: PlaceOrder) -> OrderRefused | None:
         # Another account or broker is refused by the kernel's route desk before it gets here.
@@ -129,19 +167,24 @@ class OrderDesk(OrderBook):
     async def _place(self, order: PlaceOrder) -> None:
         key = order.order_key
         track = self.track(key, symbol=order.symbol, side=order.side, qty=order.qty)
+        self.routed.setdefault(key, order)
         if track.submitted or track.finished:
             log.info("order_already_placed", order_key=key, client_order_id=track.client_order_id)
             return  # redelivered, or placed before a restart: never twice
         if order.leg > 0:
-            prior_key = order_key(order.intent_id, order.leg - 1)
+            prior_key = _prior_key(order)
             prior = self.tracks.get(prior_key)
             if prior is None or not prior.finished:
-                self.deferred[prior_key] = order
+                self._defer(order)
                 log.info("leg_waits_for_prior_leg", order_key=key, prior=prior_key)
                 return  # placed by after() when the prior leg ends
-            if prior.status is not OrderState.FILLED:
-                raise OrderRefused(RejectReason.PRIOR_LEG_NOT_FILLED, f"the closing leg {prior_key} ended "
-                                   f"{prior.status or 'REJECTED'}; the opening leg is not placed")
+            if order.parent_leg is not None and 0 < prior.filled < order.qty:
+                # The entry ended part filled: the exits protect what was bought, no more.
+                order = msgspec.structs.replace(order, qty=prior.filled)
+            elif prior.status is not OrderState.FILLED:
+                what = "entry" if order.parent_leg is not None else "closing leg"
+                raise OrderRefused(RejectReason.PRIOR_LEG_NOT_FILLED, f"the {what} {prior_key} ended "
+                                   f"{prior.status or 'REJECTED'}; {key} is not placed")
         body = new_order(order, track.client_order_id)  # RouteError: refused, never sent
         self._placing.add(key)
         try:
@@ -213,10 +256,28 @@ class OrderDesk(OrderBook):
     def after(self, key: str, events: list[OrderEvent]) -> None:
         if any(isinstance(e, OrderFilled) for e in events):
             self.on_fill()
-        waiting = self.deferred.get(key)
-        if waiting is not None and self.tracks[key].finished:
-            del self.deferred[key]
-            asyncio.ensure_future(self._place_later(waiting))
+            self._cancel_siblings(key)
+        if key in self.deferred and self.tracks[key].finished:
+            for waiting in self.deferred.pop(key).values():
+                asyncio.ensure_future(self._place_later(waiting))
+
+    def _cancel_siblings(self, key: str) -> None:
+        """One exit of a bracket traded: the others are cancelled at once (Webull has no OCA
+        groups; Janus is the group)."""
+        order = self.routed.get(key)
+        if order is None or order.oca_group is None:
+            return
+        for other in siblings(self.routed.values(), order):
+            track = self.tracks.get(other.order_key)
+            if track is not None and not track.finished:
+                log.info("oca_sibling_cancelled", order_key=other.order_key, filled=key)
+                asyncio.ensure_future(self._cancel_sibling(other.order_key))
+
+    async def _cancel_sibling(self, key: str) -> None:
+        try:
+            await self.cancel(key)
+        except Exception:  # the poll and the next fill retry it; never both exits filled
+            log.exception("oca_cancel_failed", order_key=key)
 
     async def _place_later(self, order: PlaceOrder) -> None:
         try:
@@ -227,6 +288,22 @@ class OrderDesk(OrderBook):
         except Exception:
             # Not lost: it is in EVENTS (OrderRouted); the next start places it.
             log.exception("deferred_leg_failed", order_key=order.order_key)
+
+    # --- modifications ---------------------------------------------------------------------
+
+    async def modify(self, command: ModifyOrder) -> None:
+        """Webull's replace: same client_order_id, the new figures. Webull's 4xx is a refusal;
+        429/5xx/network are retried (a replace with the same figures is safe to repeat)."""
+        track = self.tracks.get(command.order_key)
+        if track is None:
+            raise ModifyRefused("NOT_FOUND", f"no order {command.order_key} on this gateway")
+        body = replace_order(command, track.client_order_id)
+        try:
+            await self._unavailable_if_failing(self.call(self.api.replace, body))
+        except WebullError as exc:
+            raise ModifyRefused(exc.code or str(exc.http_status), exc.text) from None
+        log.info("order_replaced", order_key=command.order_key, client_order_id=track.client_order_id,
+                 qty=body.get("quantity"), limit=body.get("limit_price"), stop=body.get("stop_price"))
 
     # --- the event stream (fed by the SDK's thread) and polling ----------------------------
 

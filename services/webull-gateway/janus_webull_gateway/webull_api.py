@@ -153,6 +153,9 @@ class WebullApi:
     def place(self, new_order: dict[str, Any]) -> dict[str, Any]:
         return _classified(lambda: self.trading.order_v3.place_order(self.account_id, [new_order]))
 
+    def replace(self, modify_order: dict[str, Any]) -> dict[str, Any]:
+        return _classified(lambda: self.trading.order_v3.replace_order(self.account_id, [modify_order]))
+
     def detail(self, coid: str) -> dict[str, Any] | None:
         try:
             return _classified(lambda: self.trading.order_v3.get_order_detail(self.account_id, coid))

@@ -58,6 +58,7 @@ __all__ = [
     "Event",
     "Message",
     "OrderState",
+    "LegRole",
     "OrderType",
     "PositionEffect",
     "RejectReason",
@@ -119,12 +120,28 @@ class OrderType(StrEnum):
     LIMIT = "LIMIT"
     STOP = "STOP"
     STOP_LIMIT = "STOP_LIMIT"
+    # the stop follows the price by trail_amount (or trail_percent) and never moves back
+    TRAILING_STOP = "TRAILING_STOP"
+    TRAILING_STOP_LIMIT = "TRAILING_STOP_LIMIT"  # on trigger, a limit limit_offset beyond the stop
+    MARKET_ON_CLOSE = "MARKET_ON_CLOSE"
+    LIMIT_ON_CLOSE = "LIMIT_ON_CLOSE"
 
 
 class Tif(StrEnum):
     DAY = "DAY"
     GTC = "GTC"
     IOC = "IOC"
+    FOK = "FOK"  # all at once or nothing
+    GTD = "GTD"  # until expire_at
+    OPG = "OPG"  # at the opening auction only
+
+
+class LegRole(StrEnum):
+    """What a broker order is to its intent: the order itself, or a bracket's exit."""
+
+    ENTRY = "ENTRY"
+    TAKE_PROFIT = "TAKE_PROFIT"
+    STOP_LOSS = "STOP_LOSS"
 
 
 class PositionEffect(StrEnum):
@@ -200,6 +217,16 @@ class RejectReason(StrEnum):
     # too old to act on: an intent older than the router's max_intent_age_s, or a route message
     # older than the gateway's --max-route-age
     STALE = "STALE"
+
+    # the order surface: trailing stops, GTD, brackets, modify
+    MISSING_TRAIL = "MISSING_TRAIL"  # a trailing stop needs trail_amount or trail_percent (one)
+    INVALID_EXPIRY = "INVALID_EXPIRY"  # GTD without expire_at, or one in the past; expire_at on another tif
+    INVALID_BRACKET = "INVALID_BRACKET"  # exits on the wrong side of the entry, or on a kind of order that has none
+    BRACKET_UNSUPPORTED = "BRACKET_UNSUPPORTED"
+    OUTSIDE_RTH_UNSUPPORTED = "OUTSIDE_RTH_UNSUPPORTED"
+    MODIFY_UNSUPPORTED = "MODIFY_UNSUPPORTED"  # the broker (or this kind of order) cannot be modified
+    NOTHING_TO_MODIFY = "NOTHING_TO_MODIFY"
+    BROKER_REFUSED = "BROKER_REFUSED"  # the broker said no (its code and words follow)
 
     # Refusals by a gateway (OrderGatewayRefused): the order never reached the broker.
     NO_CONTRACT = "NO_CONTRACT"  # the route carries nothing this broker can place

@@ -17,6 +17,8 @@ from .market import MarketData, Valuation
 from .orders import Intent, OrderLifeEvent, RouteCommand
 from .registry import RegistryEvent
 from .rpc import (
+    CapabilitiesReply,
+    CapabilitiesRequest,
     HarmonyReply,
     HarmonyRequest,
     LookupReply,
@@ -32,6 +34,8 @@ from .rpc import (
 __all__ = [
     "ACCOUNT_EVENTS",
     "ANY_EVENT",
+    "CAPABILITIES_REPLY",
+    "CAPABILITIES_REQUEST",
     "CONTROL_EVENTS",
     "Codec",
     "DEAD_LETTERS",
@@ -116,6 +120,8 @@ SYNC_REQUEST: Codec[SyncRequest] = Codec("sync-request", SyncRequest)
 SYNC_REPLY: Codec[SyncReply] = Codec("sync-reply", SyncReply)
 MD_REQUEST: Codec[MarketDataRequest] = Codec("md-request", MarketDataRequest)
 MD_REPLY: Codec[MarketDataReply] = Codec("md-reply", MarketDataReply)
+CAPABILITIES_REQUEST: Codec[CapabilitiesRequest] = Codec("capabilities-request", CapabilitiesRequest)
+CAPABILITIES_REPLY: Codec[CapabilitiesReply] = Codec("capabilities-reply", CapabilitiesReply)
 
 # Everything on janus.evt.> in one union, for readers of the whole EVENTS stream (audit).
 ANY_EVENT: Codec[Any] = Codec(

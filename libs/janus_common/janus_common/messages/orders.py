@@ -11,6 +11,7 @@ from .base import (
     BrokerSide,
     Event,
     Id,
+    LegRole,
     Message,
     OrderState,
     OrderType,
@@ -27,6 +28,12 @@ from .base import (
 from .contracts import IbContract, WebullInstrument
 
 __all__ = [
+    "EXIT_LEGS",
+    "ModifyIntent",
+    "ModifyOrder",
+    "ModifyRejected",
+    "ModifyRouted",
+    "OrderModified",
     "CancelIntent",
     "CancelOrder",
     "CancelRouted",
@@ -73,6 +80,35 @@ class OrderIntent(Message, frozen=True, kw_only=True):
     asset_class: AssetClass | None = None
     locate_ref: BrokerRef | None = None  # a short-locate reference, for accounts that need one
     ts: int = msgspec.field(default_factory=now_ns)
+    # trailing stops: how far the stop follows the price (one of the two), and for a trailing
+    # stop limit how far beyond the stop its limit sits
+    trail_amount: float | None = None
+    trail_percent: float | None = None
+    limit_offset: float | None = None
+    expire_at: int | None = None  # GTD: when it expires, ns since the epoch (UTC)
+    outside_rth: bool = False  # may trigger and fill outside regular trading hours
+    # A bracket: exits placed with the entry, one-cancels-the-other, active once the entry fills.
+    take_profit: float | None = None  # the limit price of the exit that takes the profit
+    stop_loss: float | None = None  # the stop price of the exit that cuts the loss
+
+    @property
+    def bracket(self) -> bool:
+        return self.take_profit is not None or self.stop_loss is not None
+
+
+class ModifyIntent(Message, frozen=True, kw_only=True):
+    """A client asks to change a working order that ``intent_id`` created: its quantity and/or
+    prices (a bracket's exit by its role). What is not given stays as it is."""
+
+    modify_id: Id = msgspec.field(default_factory=new_id)
+    intent_id: Id
+    account: Id
+    role: LegRole = LegRole.ENTRY
+    qty: float | None = None
+    limit_price: float | None = None
+    stop_price: float | None = None
+    trail_amount: float | None = None
+    ts: int = msgspec.field(default_factory=now_ns)
 
 
 class CancelIntent(Message, frozen=True, kw_only=True):
@@ -84,7 +120,10 @@ class CancelIntent(Message, frozen=True, kw_only=True):
     ts: int = msgspec.field(default_factory=now_ns)
 
 
-Intent = OrderIntent | CancelIntent
+Intent = OrderIntent | CancelIntent | ModifyIntent
+
+# A bracket's exits are legs of its intent (0 is the entry, 1 the opening half of a split SELL).
+EXIT_LEGS = {LegRole.TAKE_PROFIT: 2, LegRole.STOP_LOSS: 3}
 
 # --- janus.route.{broker}.{account} -----------------------------------------------------
 
@@ -107,6 +146,17 @@ class PlaceOrder(Message, frozen=True, kw_only=True):
     ib: IbContract | None = None
     webull: WebullInstrument | None = None
     ts: int = msgspec.field(default_factory=now_ns)
+    trail_amount: float | None = None
+    trail_percent: float | None = None
+    limit_offset: float | None = None
+    expire_at: int | None = None
+    outside_rth: bool = False
+    # Brackets: every leg of one names the exit legs; an exit is active once ``parent_leg``
+    # filled, and when one of a group fills its ``oca_group`` siblings are cancelled.
+    role: LegRole = LegRole.ENTRY
+    exit_legs: tuple[int, ...] = ()
+    parent_leg: int | None = None
+    oca_group: Id | None = None
 
     @property
     def order_key(self) -> str:
@@ -123,7 +173,27 @@ class CancelOrder(Message, frozen=True, kw_only=True):
     ts: int = msgspec.field(default_factory=now_ns)
 
 
-RouteCommand = PlaceOrder | CancelOrder
+class ModifyOrder(Message, frozen=True, kw_only=True):
+    """Router → gateway: change this working broker order to these figures (all of them, as
+    they are to be: the router filled in what the client left unchanged)."""
+
+    intent_id: Id
+    leg: int = 0
+    account: Id
+    broker: Broker
+    modify_id: Id
+    qty: float
+    limit_price: float | None = None
+    stop_price: float | None = None
+    trail_amount: float | None = None
+    ts: int = msgspec.field(default_factory=now_ns)
+
+    @property
+    def order_key(self) -> str:
+        return order_key(self.intent_id, self.leg)
+
+
+RouteCommand = PlaceOrder | CancelOrder | ModifyOrder
 
 
 def order_key(intent_id: str, leg: int = 0) -> str:
@@ -178,6 +248,25 @@ class CancelRouted(OrderEvent, frozen=True, kw_only=True):
     broker: Broker
 
 
+class ModifyRouted(OrderEvent, frozen=True, kw_only=True):
+    """The router sent a modification of the intent's broker order; the outcome follows."""
+
+    modify_id: Id
+    broker: Broker
+    orders: list[ModifyOrder]
+
+
+class ModifyRejected(OrderEvent, frozen=True, kw_only=True):
+    """A modification refused, by Janus (before the broker saw it) or by the broker (``code``
+    and its words); the order goes on as it was."""
+
+    modify_id: Id
+    reason: RejectReason
+    message: Text
+    leg: int | None = None
+    code: Word | None = None  # the broker's own code, when the broker refused it
+
+
 class GatewayOrderEvent(OrderEvent, frozen=True, kw_only=True):
     """What a gateway says about one broker order of an intent: always the intent, the broker
     and the leg (0, or 1 for the opening leg of a split SELL), so folds never probe for them."""
@@ -216,6 +305,16 @@ class OrderFilled(GatewayOrderEvent, frozen=True, kw_only=True):
 class OrderCancelled(GatewayOrderEvent, frozen=True, kw_only=True):
     filled: float = 0.0
     reason: Text | None = None
+
+
+class OrderModified(GatewayOrderEvent, frozen=True, kw_only=True):
+    """The broker took the modification: the order works with these figures from now on."""
+
+    modify_id: Id
+    qty: float
+    limit_price: float | None = None
+    stop_price: float | None = None
+    trail_amount: float | None = None
 
 
 class OrderBrokerRejected(GatewayOrderEvent, frozen=True, kw_only=True):
@@ -294,4 +393,7 @@ OrderLifeEvent = (
     | OrderHeld
     | ExternalOrderSeen
     | RouteRefused
+    | ModifyRouted
+    | ModifyRejected
+    | OrderModified
 )

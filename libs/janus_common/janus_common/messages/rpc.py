@@ -5,10 +5,13 @@ from __future__ import annotations
 import msgspec
 
 from ..symbols import AssetClass
-from .base import Broker, Id, Message, RejectReason, Symbol, Text, Word
+from .base import Broker, Id, Message, OrderType, RejectReason, Symbol, Text, Tif, Word
 from .contracts import IbContract, RegistryRecord, WebullInstrument
 
 __all__ = [
+    "Capabilities",
+    "CapabilitiesReply",
+    "CapabilitiesRequest",
     "HarmonyCounts",
     "HarmonyReply",
     "HarmonyRequest",
@@ -147,3 +150,30 @@ class MarketDataSubscribed(Message, frozen=True, kw_only=True):
 
 
 MarketDataReply = MarketDataSubscribed | RpcError
+
+
+# --- janus.rpc.capabilities.<account> (the router) ---------------------------------------------
+
+
+class CapabilitiesRequest(Message, frozen=True, kw_only=True):
+    account: Id
+
+
+class Capabilities(Message, frozen=True, kw_only=True):
+    """What ``account`` can send, as the router decides it (janus_common.capabilities)."""
+
+    account: Id
+    broker: Broker
+    order_types: list[OrderType]
+    tifs: list[Tif]
+    modify: bool
+    brackets: Word  # NONE | NATIVE (the broker holds the exits) | MANAGED (Janus's gateway does)
+    trail_percent: bool
+    outside_rth: bool
+    explicit_short: bool
+    allow_short: bool
+    fallback: dict[OrderType, OrderType] = msgspec.field(default_factory=dict)
+
+
+CapabilitiesReply = Capabilities | RpcError
+
