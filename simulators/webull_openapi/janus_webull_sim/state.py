@@ -97,6 +97,8 @@ def decode(data: bytes) -> SimState:
              for m in (a.cash, a.realized_pnl, *(p.cost for p in a.positions.values()))]
     if not all(m.is_finite() for m in money):
         raise StateUnreadable("an amount of money is not a finite number")
+    if not all(o.trailing_step is None or o.trailing_step.is_finite() for o in state.orders):
+        raise StateUnreadable("a trailing step is not a finite number")
     return state
 
 
