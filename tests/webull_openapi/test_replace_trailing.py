@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers import detail, new_order, place, position, server_error
+from helpers import admin, detail, new_order, place, position, server_error
 from janus_common.config import WebullConnection
 from janus_webull_gateway.webull_api import WebullApi, WebullError
 from janus_webull_sim import trailing
@@ -130,6 +130,7 @@ def test_replace_changing_the_identity_is_refused(manual, trade, events, field, 
 @pytest.mark.parametrize("mod,code", [
     ({"limit_price": "150.001"}, "INVALID_PRICE"),
     ({"limit_price": "-1"}, "INVALID_PRICE"),
+    ({"limit_price": "1e999999999"}, "INVALID_PRICE"),  # beyond the decimal context: no overflow
     ({"stop_price": "140.00"}, "INVALID_PARAMETER"),  # a LIMIT has no stop
     ({"quantity": "2.5"}, "INVALID_QUANTITY"),
     ({"time_in_force": "IOC"}, "INVALID_PARAMETER"),
@@ -213,6 +214,7 @@ def test_replace_a_trailing_step(manual, trade, events):
     ({"trailing_stop_step": "-1.00"}, "INVALID_TRAILING_STOP_STEP"),
     ({"trailing_stop_step": "1.005"}, "INVALID_TRAILING_STOP_STEP"),  # AMOUNT: off the cent grid
     ({"trailing_stop_step": "NaN"}, "INVALID_TRAILING_STOP_STEP"),
+    ({"trailing_stop_step": "1e999999999"}, "INVALID_TRAILING_STOP_STEP"),
     ({"trailing_stop_step": "190.00"}, "INVALID_TRAILING_STOP_STEP"),  # the SELL stop would be at zero
     ({"trailing_type": "PERCENTAGE", "trailing_stop_step": "1"}, "INVALID_TRAILING_STOP_STEP"),
     ({"trailing_type": "PERCENTAGE", "trailing_stop_step": "1.5"}, "INVALID_TRAILING_STOP_STEP"),
@@ -306,3 +308,41 @@ def test_reached_is_a_touch_of_the_stop(trail, stop):
     assert trailing.reached(stop, stop, "SELL") and trailing.reached(stop, stop, "BUY")
     assert trailing.reached(stop, stop - 1, "SELL") and not trailing.reached(stop, stop + 1, "SELL")
     assert trailing.reached(stop, stop + 1, "BUY") and not trailing.reached(stop, stop - 1, "BUY")
+
+
+# -- the session clock ------------------------------------------------------------------------
+
+def test_session_close_expires_day_orders_and_stops_trading_until_the_open(manual, trade, data, events):
+    manual.set_price("QQQ", "480.00")
+    day = place(trade, ACCT, "QQQ", "BUY", 2, "LIMIT", limit="470.00", tif="DAY")
+    gtc = place(trade, ACCT, "QQQ", "BUY", 2, "LIMIT", limit="470.00", tif="GTC")
+    assert admin(manual.http_port, "GET", "state", {})[1]["session"] == "open"  # open from the start
+    assert admin(manual.http_port, "POST", "session", {"action": "close"}) == (200, {"session": "closed", "expired": 1})
+    ev = events.next_event(client_order_id=day)
+    assert (ev["scene_type"], ev["order_status"]) == ("CANCEL_SUCCESS", "CANCELLED")
+    assert detail(trade, ACCT, gtc)["status"] == "SUBMITTED"
+
+    # Closed: orders are taken and may be modified, but nothing trades and no price moves.
+    market = place(trade, ACCT, "QQQ", "BUY", 1)
+    trade.order_v3.replace_order(ACCT, [{"client_order_id": gtc, "limit_price": "481.00"}])
+    manual.match_now(move_prices=True)
+    assert data.market_data.get_snapshot(["QQQ"], "US_STOCK").json()[0]["price"] == "480.00"
+    assert [detail(trade, ACCT, c)["status"] for c in (gtc, market)] == ["SUBMITTED", "SUBMITTED"]
+    assert admin(manual.http_port, "GET", "state", {})[1]["session"] == "closed"
+
+    assert admin(manual.http_port, "POST", "session", {"action": "open"}) == (200, {"session": "open"})
+    manual.match_now()
+    assert [detail(trade, ACCT, c)["status"] for c in (gtc, market)] == ["FILLED", "FILLED"]
+    assert admin(manual.http_port, "POST", "session", {"action": "nap"})[0] == 400
+
+
+def test_trails_do_not_follow_while_the_session_is_closed(manual, trade):
+    manual.set_price("GOOGL", "165.00")
+    buy_now(manual, trade, "GOOGL", 3)
+    coid = place_order(trade, trailing_order("GOOGL", "SELL", 3, "AMOUNT", "1.00", tif="GTC"))
+    manual.close_session()
+    manual.set_price("GOOGL", "170.00")  # where the next session opens
+    assert detail(trade, ACCT, coid)["stop_price"] == "164.00"
+    manual.open_session()
+    manual.match_now()
+    assert detail(trade, ACCT, coid)["stop_price"] == "169.00"

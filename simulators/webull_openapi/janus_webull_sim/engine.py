@@ -43,6 +43,9 @@ class Engine:
         }
         self.orders: dict[tuple[str, str], Order] = {}
         self.events: list[OrderEvent] = []
+        # The regular session: while closed nothing trades, no price moves and no trail follows;
+        # orders may still be placed, replaced and cancelled (they wait for the open).
+        self.session_open = True
         # Ids issued so far, as plain numbers so a saved state can carry them on (state.py).
         self.order_seq = 0
         self.request_seq = 0
@@ -188,6 +191,8 @@ class Engine:
     def set_price(self, symbol: str, price: str | Decimal | float) -> None:
         self.instrument(symbol)
         self.paths[symbol].set(to_cents(price))
+        if not self.session_open:
+            return  # a price set while closed is where the next session opens; nothing trailed it
         # Every trade moves the trails, not only those a tick sees.
         for order in self.orders.values():
             if order.symbol == symbol and order.is_open:
@@ -203,7 +208,17 @@ class Engine:
             order.stop_cents = trailing.stop_for(trail, reference, order.side)
 
     # -- matching ---------------------------------------------------------------------------
+    def close_session(self) -> int:
+        """The session close: DAY orders expire (CANCELLED, as Webull reports them), GTC stay."""
+        self.session_open = False
+        return self.expire_day_orders()
+
+    def open_session(self) -> None:
+        self.session_open = True
+
     def tick(self, *, move_prices: bool = True) -> None:
+        if not self.session_open:
+            return
         if move_prices:
             for path in self.paths.values():
                 path.step()
