@@ -162,7 +162,8 @@ def test_trailing_sell_follows_a_rising_price_and_fills_on_the_way_down(manual, 
     manual.set_price("NVDA", "107.50")  # through the stop: a market order at the bid
     manual.match_now()
     o = detail(trade, ACCT, coid)
-    assert (o["status"], o["filled_quantity"], o["filled_price"], o["stop_price"]) == ("FILLED", "10", "107.4900", "108.00")
+    assert (o["status"], o["filled_quantity"], o["filled_price"], o["stop_price"]) == (
+        "FILLED", "10", "107.4900", "108.00")
     assert events.next_event(client_order_id=coid, scene_type="FINAL_FILLED")["filled_qty"] == "10"
     assert position(trade, ACCT, "NVDA") is None
 

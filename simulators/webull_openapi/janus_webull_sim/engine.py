@@ -10,10 +10,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from janus_webull_sim.book import Account
-from janus_webull_sim.config import InstrumentConfig, SimConfig
 from janus_webull_sim import replace as replacing
 from janus_webull_sim import trailing
+from janus_webull_sim.book import Account
+from janus_webull_sim.config import InstrumentConfig, SimConfig
 from janus_webull_sim.errors import BadRequest, NotFound, OrderRejected, OrderStateError
 from janus_webull_sim.orders import NEEDS_LIMIT, STOP_TYPES, Order, iso_ms, parse_new_order
 from janus_webull_sim.prices import PricePath, fmt_cents, to_cents
@@ -160,7 +160,7 @@ class Engine:
         return max(acct.cash - promised, Decimal(0))
 
     def check_buying_power(self, acct: Account, order: Order, quantity: int, limit: int | None,
-                            stop: int | None) -> None:
+                           stop: int | None) -> None:
         cost = self._commitment(order, quantity, limit, stop)
         available = self.buying_power(acct, exclude=order)
         if cost > available:
@@ -207,7 +207,6 @@ class Engine:
             order.trail_reference_cents = reference
             order.stop_cents = trailing.stop_for(trail, reference, order.side)
 
-    # -- matching ---------------------------------------------------------------------------
     def close_session(self) -> int:
         """The session close: DAY orders expire (CANCELLED, as Webull reports them), GTC stay."""
         self.session_open = False
@@ -216,6 +215,7 @@ class Engine:
     def open_session(self) -> None:
         self.session_open = True
 
+    # -- matching ---------------------------------------------------------------------------
     def tick(self, *, move_prices: bool = True) -> None:
         if not self.session_open:
             return
@@ -247,7 +247,7 @@ class Engine:
         order.filled_time_ms = self.now_ms()
         order.status = "FILLED" if order.remaining == 0 else "PARTIAL_FILLED"
         self.emit(order, "FINAL_FILLED" if order.remaining == 0 else "FILLED",
-                   last_qty=qty, last_price=fmt_cents(touch))
+                  last_qty=qty, last_price=fmt_cents(touch))
 
     def emit(self, order: Order, scene: str, *, last_qty: int = 0, last_price: str = "") -> None:
         self.request_seq += 1

@@ -17,7 +17,16 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from janus_webull_sim.errors import BadRequest, OrderRejected, OrderStateError, SimError
-from janus_webull_sim.orders import NEEDS_LIMIT, NEEDS_STOP, TIFS, TRAILING, Order, parse_price, parse_quantity, str_field
+from janus_webull_sim.orders import (
+    NEEDS_LIMIT,
+    NEEDS_STOP,
+    TIFS,
+    TRAILING,
+    Order,
+    parse_price,
+    parse_quantity,
+    str_field,
+)
 from janus_webull_sim.trailing import Trail, parse_kind, parse_step, stop_for, usable
 
 if TYPE_CHECKING:
