@@ -64,8 +64,16 @@ def run(engine: Engine, op: tuple) -> None:
     try:
         if kind == "place":
             acct, coid, sym, side, qty, order_type, limit, stop, tif = args
-            engine.place(acct, [new_order(sym, side, qty, order_type, tif=tif, coid=coid,
-                                          limit=fmt_cents(limit), stop=fmt_cents(stop))])
+            if order_type == "TRAILING_STOP_LOSS":  # a trail instead of prices: by amount or percent
+                entry = new_order(sym, side, qty, order_type, tif=tif, coid=coid)
+                if limit % 2:
+                    entry.update(trailing_type="AMOUNT", trailing_stop_step=fmt_cents(stop % 500 + 1))
+                else:
+                    entry.update(trailing_type="PERCENTAGE", trailing_stop_step=f"0.0{stop % 9 + 1}")
+                engine.place(acct, [entry])
+            else:
+                engine.place(acct, [new_order(sym, side, qty, order_type, tif=tif, coid=coid,
+                                              limit=fmt_cents(limit), stop=fmt_cents(stop))])
         elif kind == "cancel":
             engine.cancel(*args)
         elif kind == "replace":
@@ -142,6 +150,27 @@ def test_unreadable_state_is_refused_and_leaves_the_engine_fresh(data):
         state.restore(engine, data)
     assert exc.value.reason
     assert_same(engine, fresh())
+
+
+def _with_a_trail() -> bytes:
+    engine = fresh()
+    entry = new_order("AAPL", "BUY", 3, "TRAILING_STOP_LOSS", coid="T1", tif="GTC")
+    entry.update(trailing_type="PERCENTAGE", trailing_stop_step="0.05")
+    engine.place(ACCT, [entry])
+    return state.snapshot(engine)
+
+
+@pytest.mark.parametrize("old,new", [
+    (b'"trailing_step":"0.05"', b'"trailing_step":"NaN"'), (b'"trailing_step":"0.05"', b'"trailing_step":"-1"'),
+    (b'"trailing_type":"PERCENTAGE"', b'"trailing_type":null'), (b'"trail_reference_cents":19000', b'"x":1'),
+    (b'"stop_cents":19950', b'"stop_cents":null')])
+def test_a_trailing_order_without_its_trail_is_unreadable(old, new):
+    data = _with_a_trail()
+    assert old in data
+    restored = fresh()
+    state.restore(restored, data)  # whole, it reads
+    with pytest.raises(state.StateUnreadable):
+        state.restore(fresh(), data.replace(old, new))
 
 
 def test_a_state_of_another_configuration_restores_what_matches(tmp_path):

@@ -241,7 +241,8 @@ def test_matching_runs_on_its_own_ticks(sim, trade):
     (lambda o: o.update(quantity=["1"]), "INVALID_PARAMETER"),
     (lambda o: o.update(order_type="LIMIT"), "INVALID_PARAMETER"),
     (lambda o: o.update(order_type="LIMIT", limit_price="10.001"), "INVALID_PRICE"),
-    (lambda o: o.update(order_type="TRAILING_STOP_LOSS"), "UNSUPPORTED_ORDER_TYPE"),
+    (lambda o: o.update(order_type="ENHANCED_LIMIT"), "UNSUPPORTED_ORDER_TYPE"),
+    (lambda o: o.update(order_type="TRAILING_STOP_LOSS"), "INVALID_PARAMETER"),  # no trailing fields
     (lambda o: o.update(side="HOLD"), "INVALID_PARAMETER"),
     (lambda o: o.update(symbol="NOPE"), "INSTRUMENT_NOT_FOUND"),
     (lambda o: o.update(client_order_id="has-dash"), "INVALID_PARAMETER"),

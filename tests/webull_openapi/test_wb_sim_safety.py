@@ -115,3 +115,60 @@ def test_bad_values_through_the_sdk_get_webull_errors_and_the_server_serves_on(s
     exc = server_error(lambda: trade.order_v3.place_order(ACCT, [order]))
     assert (exc.get_http_status(), exc.get_error_code()) == (400, code)
     assert detail(trade, ACCT, place(trade, ACCT, "AAPL", "BUY", 1))["status"] in ("SUBMITTED", "FILLED")
+
+
+TRAIL_FIELDS = (*FIELDS, "trailing_type", "trailing_stop_step")
+TRAIL_NASTY = st.sampled_from(["TRAILING_STOP_LOSS", "AMOUNT", "PERCENTAGE", "0.05", "0.999999", "1", "2.00",
+                               "1e-999999999", "189.99", "190.00", "1E+2"]) | JSON
+MODIFY_FIELDS = ("quantity", "limit_price", "stop_price", "time_in_force", "trailing_type", "trailing_stop_step",
+                 "side", "symbol", "order_type", "client_order_id", "market")
+
+
+def _invariants(engine: Engine) -> None:
+    engine.tick()  # nothing stored can poison matching or the trails
+    for order in engine.orders.values():
+        assert 1 <= order.quantity <= MAX_QUANTITY and order.quantity >= order.filled_quantity
+        assert all(p is None or 0 < p <= 100_000_000 for p in (order.limit_cents, order.stop_cents))
+        if order.order_type == "TRAILING_STOP_LOSS" and order.is_open:
+            assert order.trail is not None and order.stop_cents is not None and order.stop_cents > 0
+    assert Decimal(engine.balance(ACCT)["account_currency_assets"][0]["buying_power"]) >= 0
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(st.sampled_from(TRAIL_FIELDS), TRAIL_NASTY, max_size=5))
+def test_any_trailing_order_is_a_webull_error_or_an_order_never_a_crash(edits):
+    engine = _engine()
+    entry = _order(order_type="TRAILING_STOP_LOSS", limit_price=None, trailing_type="AMOUNT",
+                   trailing_stop_step="1.00", side="BUY")
+    entry.update(edits)
+    try:
+        engine.place(ACCT, [entry])
+    except SimError as exc:
+        assert exc.status in (400, 404) and exc.error_code and exc.message
+    _invariants(engine)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.sampled_from(["LIMIT", "STOP_LOSS_LIMIT", "TRAILING_STOP_LOSS", "MARKET"]),
+       st.dictionaries(st.sampled_from(MODIFY_FIELDS), TRAIL_NASTY, max_size=4))
+def test_any_modification_is_a_webull_error_or_a_change_never_a_crash(order_type, edits):
+    engine = _engine()
+    engine.paths["AAPL"].set(15000)
+    kw: dict = {"order_type": order_type, "limit_price": "149.00", "stop_price": "151.00"}
+    if order_type == "TRAILING_STOP_LOSS":
+        kw = {"order_type": order_type, "limit_price": None, "trailing_type": "PERCENTAGE",
+              "trailing_stop_step": "0.02"}
+    elif order_type == "MARKET":
+        kw = {"order_type": order_type, "limit_price": None, "quantity": "250"}
+    entry = _order(**kw)
+    engine.place(ACCT, [entry])
+    if order_type == "MARKET":
+        engine.tick(move_prices=False)  # 100 of 250: a partly filled order
+    before = engine.orders[(ACCT, entry["client_order_id"])].to_json()
+    try:
+        engine.replace(ACCT, [{"client_order_id": entry["client_order_id"], **edits}])
+    except SimError as exc:
+        assert exc.status in (400, 404) and exc.error_code and exc.message
+        after = engine.orders[(ACCT, entry["client_order_id"])].to_json()
+        assert after == before  # a refused modification changes nothing
+    _invariants(engine)

@@ -154,6 +154,10 @@ class WebullApi:
         return _classified(lambda: self.trading.order_v3.place_order(self.account_id, [new_order]))
 
     def replace(self, modify_order: dict[str, Any]) -> dict[str, Any]:
+        """Modify a working order (``order_v3.replace_order``): ``modify_order`` names it by
+        ``client_order_id`` and carries only what changes; the answer is ``{client_order_id,
+        order_id}``, the same ids as before. A refusal is a non-retryable WebullError with
+        Webull's code."""
         return _classified(lambda: self.trading.order_v3.replace_order(self.account_id, [modify_order]))
 
     def detail(self, coid: str) -> dict[str, Any] | None:

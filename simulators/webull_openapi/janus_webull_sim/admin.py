@@ -41,12 +41,23 @@ class AdminApi:
             return {"matching_paused": sim.matching_paused}
         if name == "end_of_day":
             return {"expired": sim.end_of_day()}
+        if name == "session":
+            return self._session(body)
         if name == "verify_tokens":
             sim.verify_tokens()
             return {"ok": True}
         if name == "scenario":
             return self._scenario(body)
         raise NotFound(f"no admin endpoint POST /_sim/{name}")
+
+    def _session(self, body: dict[str, Any]) -> Any:
+        sim, action = self._sim, body.get("action")
+        if action == "close":
+            return {"session": "closed", "expired": sim.close_session()}
+        if action == "open":
+            sim.open_session()
+            return {"session": "open"}
+        raise BadRequest(f"action must be \"open\" or \"close\", not {str(action)[:40]!r}")
 
     def _scenario(self, body: dict[str, Any]) -> Any:
         sim, scenario = self._sim, body.get("name")

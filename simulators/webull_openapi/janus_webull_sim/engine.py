@@ -10,17 +10,12 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from janus_webull_sim import replace as replacing
+from janus_webull_sim import trailing
 from janus_webull_sim.book import Account
 from janus_webull_sim.config import InstrumentConfig, SimConfig
 from janus_webull_sim.errors import BadRequest, NotFound, OrderRejected, OrderStateError
-from janus_webull_sim.orders import (
-    NEEDS_LIMIT,
-    NEEDS_STOP,
-    Order,
-    iso_ms,
-    parse_modification,
-    parse_new_order,
-)
+from janus_webull_sim.orders import NEEDS_LIMIT, STOP_TYPES, Order, iso_ms, parse_new_order
 from janus_webull_sim.prices import PricePath, fmt_cents, to_cents
 
 
@@ -48,6 +43,9 @@ class Engine:
         }
         self.orders: dict[tuple[str, str], Order] = {}
         self.events: list[OrderEvent] = []
+        # The regular session: while closed nothing trades, no price moves and no trail follows;
+        # orders may still be placed, replaced and cancelled (they wait for the open).
+        self.session_open = True
         # Ids issued so far, as plain numbers so a saved state can carry them on (state.py).
         self.order_seq = 0
         self.request_seq = 0
@@ -100,14 +98,24 @@ class Engine:
         if (acct.account_id, req.client_order_id) in self.orders:
             raise BadRequest(f"client_order_id {req.client_order_id} already used",
                              error_code="DUPLICATE_CLIENT_ORDER_ID")
+        stop, reference = req.stop_cents, None
+        if req.trail is not None:
+            # The trail hangs from the last price at placement.
+            reference = self.paths[inst.symbol].last
+            stop = trailing.stop_for(req.trail, reference, req.side)
+            if not trailing.usable(stop):
+                raise BadRequest(f"a trailing_stop_step of {req.trail.step_text()} from {fmt_cents(reference)}"
+                                 f" would put the stop at {stop / 100:.2f}", error_code="INVALID_TRAILING_STOP_STEP")
         self.order_seq += 1
         order = Order(
             order_id=f"SIMO{self.order_seq:012d}", client_order_id=req.client_order_id,
             account_id=acct.account_id, symbol=inst.symbol, instrument_id=inst.instrument_id,
             side=req.side, order_type=req.order_type, time_in_force=req.time_in_force,
-            quantity=req.quantity, limit_cents=req.limit_cents, stop_cents=req.stop_cents,
+            quantity=req.quantity, limit_cents=req.limit_cents, stop_cents=stop,
             place_time_ms=self.now_ms(), entrust_type=req.entrust_type,
             support_trading_session=req.support_trading_session,
+            trailing_type=req.trail.kind if req.trail else None, trailing_step=req.trail.step if req.trail else None,
+            trail_reference_cents=reference,
         )
         self.orders[(acct.account_id, order.client_order_id)] = order
         try:
@@ -115,7 +123,7 @@ class Engine:
         except OrderRejected as exc:
             order.status = "FAILED"
             order.reject_reason = exc.message
-            self._emit(order, "PLACE_FAILED")
+            self.emit(order, "PLACE_FAILED")
             raise
         return {"client_order_id": order.client_order_id, "order_id": order.order_id}
 
@@ -134,7 +142,7 @@ class Engine:
                 raise OrderRejected(f"close the long {inst.symbol} position with SELL before shorting",
                                     error_code="SHORT_WITH_LONG_POSITION")
         if order.side in ("BUY", "SHORT"):
-            self._check_buying_power(acct, order, order.quantity, order.limit_cents, order.stop_cents)
+            self.check_buying_power(acct, order, order.quantity, order.limit_cents, order.stop_cents)
 
     def _commitment(self, order: Order, quantity: int, limit: int | None, stop: int | None) -> Decimal:
         """Cash an order may take, at the worse of its own price and the touch. A BUY pays it;
@@ -151,8 +159,8 @@ class Engine:
                        Decimal(0))
         return max(acct.cash - promised, Decimal(0))
 
-    def _check_buying_power(self, acct: Account, order: Order, quantity: int, limit: int | None,
-                            stop: int | None) -> None:
+    def check_buying_power(self, acct: Account, order: Order, quantity: int, limit: int | None,
+                           stop: int | None) -> None:
         cost = self._commitment(order, quantity, limit, stop)
         available = self.buying_power(acct, exclude=order)
         if cost > available:
@@ -162,74 +170,55 @@ class Engine:
     def cancel(self, account_id: Any, client_order_id: Any) -> dict[str, str]:
         order = self.order(account_id, client_order_id)
         if not order.is_open:
-            self._emit(order, "CANCEL_FAILED")
+            self.emit(order, "CANCEL_FAILED")
             raise OrderStateError(f"order {order.client_order_id} is {order.status}; cannot cancel",
                                   error_code="ORDER_CANNOT_BE_CANCELLED")
         order.status = "CANCELLED"
-        self._emit(order, "CANCEL_SUCCESS")
+        self.emit(order, "CANCEL_SUCCESS")
         return {"client_order_id": order.client_order_id, "order_id": order.order_id}
 
     def replace(self, account_id: Any, modify_orders: Any) -> dict[str, str]:
-        self.account(account_id)
-        if not isinstance(modify_orders, list) or len(modify_orders) != 1:
-            raise BadRequest("modify_orders must be a list with one order")
-        mod = parse_modification(modify_orders[0])
-        order = self.order(account_id, mod.client_order_id)
-        if not order.is_open:
-            self._emit(order, "MODIFY_FAILED")
-            raise OrderStateError(f"order {order.client_order_id} is {order.status}; cannot modify",
-                                  error_code="ORDER_CANNOT_BE_MODIFIED")
-        if mod.limit_cents is not None and order.order_type not in NEEDS_LIMIT:
-            raise BadRequest(f"{order.order_type} has no limit_price")
-        if mod.stop_cents is not None and order.order_type not in NEEDS_STOP:
-            raise BadRequest(f"{order.order_type} has no stop_price")
-        if mod.quantity is not None and mod.quantity <= order.filled_quantity:
-            self._emit(order, "MODIFY_FAILED")
-            raise OrderStateError(f"quantity must exceed the {order.filled_quantity} already filled",
-                                  error_code="INVALID_QUANTITY")
-        if mod.quantity is not None and order.side == "SELL":
-            acct = self.accounts[order.account_id]
-            available = max(0, acct.quantity(order.symbol)) - self.sell_reserved(
-                order.account_id, order.symbol, exclude=order)
-            if mod.quantity - order.filled_quantity > available:
-                self._emit(order, "MODIFY_FAILED")
-                raise OrderRejected("new SELL quantity exceeds the available long",
-                                    error_code="SELL_QUANTITY_EXCEEDS_POSITION")
-        if order.side in ("BUY", "SHORT"):
-            try:
-                self._check_buying_power(
-                    self.accounts[order.account_id], order,
-                    mod.quantity if mod.quantity is not None else order.quantity,
-                    mod.limit_cents if mod.limit_cents is not None else order.limit_cents,
-                    mod.stop_cents if mod.stop_cents is not None else order.stop_cents)
-            except OrderRejected:
-                self._emit(order, "MODIFY_FAILED")
-                raise
-        if mod.quantity is not None:
-            order.quantity = mod.quantity
-        if mod.limit_cents is not None:
-            order.limit_cents = mod.limit_cents
-        if mod.stop_cents is not None:
-            order.stop_cents = mod.stop_cents
-        if mod.time_in_force is not None:
-            order.time_in_force = mod.time_in_force
-        self._emit(order, "MODIFY_SUCCESS")
-        return {"client_order_id": order.client_order_id, "order_id": order.order_id}
+        return replacing.replace(self, account_id, modify_orders)
 
     def expire_day_orders(self) -> int:
         """End of the trading day: open DAY orders are cancelled (GTC orders stay)."""
         expired = [o for o in self.orders.values() if o.is_open and o.time_in_force == "DAY"]
         for order in expired:
             order.status = "CANCELLED"
-            self._emit(order, "CANCEL_SUCCESS")
+            self.emit(order, "CANCEL_SUCCESS")
         return len(expired)
 
     def set_price(self, symbol: str, price: str | Decimal | float) -> None:
         self.instrument(symbol)
         self.paths[symbol].set(to_cents(price))
+        if not self.session_open:
+            return  # a price set while closed is where the next session opens; nothing trailed it
+        # Every trade moves the trails, not only those a tick sees.
+        for order in self.orders.values():
+            if order.symbol == symbol and order.is_open:
+                self._follow(order, self.paths[symbol].last)
+
+    def _follow(self, order: Order, last: int) -> None:
+        trail = order.trail
+        if trail is None or order.triggered or order.trail_reference_cents is None:
+            return
+        reference = trailing.follow(order.trail_reference_cents, last, order.side)
+        if reference != order.trail_reference_cents:
+            order.trail_reference_cents = reference
+            order.stop_cents = trailing.stop_for(trail, reference, order.side)
+
+    def close_session(self) -> int:
+        """The session close: DAY orders expire (CANCELLED, as Webull reports them), GTC stay."""
+        self.session_open = False
+        return self.expire_day_orders()
+
+    def open_session(self) -> None:
+        self.session_open = True
 
     # -- matching ---------------------------------------------------------------------------
     def tick(self, *, move_prices: bool = True) -> None:
+        if not self.session_open:
+            return
         if move_prices:
             for path in self.paths.values():
                 path.step()
@@ -239,9 +228,10 @@ class Engine:
     def _match(self, order: Order) -> None:
         quote = self.paths[order.symbol].quote()
         buying = order.side == "BUY"
-        if order.order_type in NEEDS_STOP and not order.triggered:
-            reached = quote.last >= order.stop_cents if buying else quote.last <= order.stop_cents
-            if not reached:
+        self._follow(order, quote.last)
+        if order.order_type in STOP_TYPES and not order.triggered:
+            assert order.stop_cents is not None
+            if not trailing.reached(order.stop_cents, quote.last, order.side):
                 return
             order.triggered = True
         touch = quote.ask if buying else quote.bid
@@ -256,10 +246,10 @@ class Engine:
         order.filled_cost_cents += qty * touch
         order.filled_time_ms = self.now_ms()
         order.status = "FILLED" if order.remaining == 0 else "PARTIAL_FILLED"
-        self._emit(order, "FINAL_FILLED" if order.remaining == 0 else "FILLED",
-                   last_qty=qty, last_price=fmt_cents(touch))
+        self.emit(order, "FINAL_FILLED" if order.remaining == 0 else "FILLED",
+                  last_qty=qty, last_price=fmt_cents(touch))
 
-    def _emit(self, order: Order, scene: str, *, last_qty: int = 0, last_price: str = "") -> None:
+    def emit(self, order: Order, scene: str, *, last_qty: int = 0, last_price: str = "") -> None:
         self.request_seq += 1
         payload = {
             "account_id": order.account_id,

@@ -1,4 +1,4 @@
-"""The order model and the validation of ``new_orders`` / ``modify_orders`` entries."""
+"""The order model and the validation of ``new_orders`` entries (``modify_orders``: replace.py)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from typing import Any
 
 from janus_webull_sim.errors import BadRequest
 from janus_webull_sim.prices import fmt_cents, to_cents
+from janus_webull_sim.trailing import TRAILING_FIELDS, Trail, parse_trail
 
 SIDES = ("BUY", "SELL", "SHORT")
-ORDER_TYPES = ("MARKET", "LIMIT", "STOP_LOSS", "STOP_LOSS_LIMIT")
+TRAILING = "TRAILING_STOP_LOSS"
+ORDER_TYPES = ("MARKET", "LIMIT", "STOP_LOSS", "STOP_LOSS_LIMIT", TRAILING)
 NEEDS_LIMIT = ("LIMIT", "STOP_LOSS_LIMIT")
 NEEDS_STOP = ("STOP_LOSS", "STOP_LOSS_LIMIT")
+STOP_TYPES = (*NEEDS_STOP, TRAILING)  # orders that wait for a stop to trigger
 TIFS = ("DAY", "GTC")
 OPEN_STATUSES = ("SUBMITTED", "PARTIAL_FILLED")
 CLIENT_ORDER_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
@@ -52,6 +55,17 @@ class Order:
     combo_type: str = "NORMAL"
     entrust_type: str = "QTY"
     support_trading_session: str = "CORE"
+    # TRAILING_STOP_LOSS only: the trail, and the best last price since placement it hangs from
+    # (stop_cents is the current stop).
+    trailing_type: str | None = None
+    trailing_step: Decimal | None = None
+    trail_reference_cents: int | None = None
+
+    @property
+    def trail(self) -> Trail | None:
+        if self.trailing_type is None or self.trailing_step is None:
+            return None
+        return Trail(self.trailing_type, self.trailing_step)
 
     @property
     def is_open(self) -> bool:
@@ -89,6 +103,8 @@ class Order:
             "filled_price": self.avg_price(),
             "limit_price": fmt_cents(self.limit_cents) if self.limit_cents is not None else "",
             "stop_price": fmt_cents(self.stop_cents) if self.stop_cents is not None else "",
+            "trailing_type": self.trailing_type or "",
+            "trailing_stop_step": trail.step_text() if (trail := self.trail) is not None else "",
             "place_time": iso_ms(self.place_time_ms),
             "place_time_at": self.place_time_ms,
             "filled_time": iso_ms(self.filled_time_ms) if self.filled_time_ms else "",
@@ -113,9 +129,10 @@ class NewOrder:
     stop_cents: int | None
     entrust_type: str
     support_trading_session: str
+    trail: Trail | None = None
 
 
-def _str_field(entry: dict[str, Any], key: str, *, required: bool = True) -> str | None:
+def str_field(entry: dict[str, Any], key: str, *, required: bool = True) -> str | None:
     value = entry.get(key)
     if value is None or value == "":
         if required:
@@ -126,7 +143,7 @@ def _str_field(entry: dict[str, Any], key: str, *, required: bool = True) -> str
     return value
 
 
-def _quantity(value: Any, key: str = "quantity") -> int:
+def parse_quantity(value: Any, key: str = "quantity") -> int:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise BadRequest(f"{key} must be a number or a numeric string")
     if isinstance(value, str) and len(value) > MAX_NUMBER_TEXT:
@@ -141,7 +158,7 @@ def _quantity(value: Any, key: str = "quantity") -> int:
     return int(d)
 
 
-def _price(value: Any, key: str) -> int:
+def parse_price(value: Any, key: str) -> int:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise BadRequest(f"{key} must be a number or a numeric string")
     if isinstance(value, str) and len(value) > MAX_NUMBER_TEXT:
@@ -157,14 +174,20 @@ def _price(value: Any, key: str) -> int:
 
 def _prices(entry: dict[str, Any], order_type: str) -> tuple[int | None, int | None]:
     limit = stop = None
+    if order_type == TRAILING:
+        # Webull: no limit_price or stop_price on a trailing stop; its stop follows the price.
+        for key in ("limit_price", "stop_price"):
+            if entry.get(key) not in (None, ""):
+                raise BadRequest(f"{key} must not be given for {TRAILING}")
+        return None, None
     if order_type in NEEDS_LIMIT:
         if entry.get("limit_price") in (None, ""):
             raise BadRequest(f"limit_price is required for {order_type}")
-        limit = _price(entry["limit_price"], "limit_price")
+        limit = parse_price(entry["limit_price"], "limit_price")
     if order_type in NEEDS_STOP:
         if entry.get("stop_price") in (None, ""):
             raise BadRequest(f"stop_price is required for {order_type}")
-        stop = _price(entry["stop_price"], "stop_price")
+        stop = parse_price(entry["stop_price"], "stop_price")
     return limit, stop
 
 
@@ -174,26 +197,26 @@ def parse_new_order(entry: Any) -> NewOrder:
     combo = entry.get("combo_type", "NORMAL")
     if combo != "NORMAL":
         raise BadRequest(f"combo_type {combo!r} is not supported", error_code="UNSUPPORTED_COMBO_TYPE")
-    coid = _str_field(entry, "client_order_id")
+    coid = str_field(entry, "client_order_id")
     if not CLIENT_ORDER_ID.match(coid):
         raise BadRequest("client_order_id must be 1-32 letters or digits")
-    symbol = _str_field(entry, "symbol")
-    if _str_field(entry, "instrument_type") != "EQUITY":
+    symbol = str_field(entry, "symbol")
+    if str_field(entry, "instrument_type") != "EQUITY":
         raise BadRequest("only instrument_type EQUITY is supported", error_code="UNSUPPORTED_INSTRUMENT_TYPE")
-    if _str_field(entry, "market") != "US":
+    if str_field(entry, "market") != "US":
         raise BadRequest("only market US is supported", error_code="UNSUPPORTED_MARKET")
-    side = _str_field(entry, "side")
+    side = str_field(entry, "side")
     if side not in SIDES:
         raise BadRequest(f"side must be one of {', '.join(SIDES)}")
-    order_type = _str_field(entry, "order_type")
+    order_type = str_field(entry, "order_type")
     if order_type not in ORDER_TYPES:
         raise BadRequest(f"order_type {order_type!r} is not supported", error_code="UNSUPPORTED_ORDER_TYPE")
-    tif = _str_field(entry, "time_in_force")
+    tif = str_field(entry, "time_in_force")
     if tif not in TIFS:
         raise BadRequest(f"time_in_force must be one of {', '.join(TIFS)}")
     if "quantity" not in entry:
         raise BadRequest("quantity is required")
-    qty = _quantity(entry["quantity"])
+    qty = parse_quantity(entry["quantity"])
     entrust = entry.get("entrust_type", "QTY")
     if entrust != "QTY":
         raise BadRequest("only entrust_type QTY is supported", error_code="UNSUPPORTED_ENTRUST_TYPE")
@@ -201,26 +224,9 @@ def parse_new_order(entry: Any) -> NewOrder:
     if not isinstance(session, str):
         raise BadRequest("support_trading_session must be a string")
     limit, stop = _prices(entry, order_type)
-    return NewOrder(coid, symbol, side, order_type, tif, qty, limit, stop, entrust, session)
-
-
-@dataclass(frozen=True)
-class Modification:
-    client_order_id: str
-    quantity: int | None
-    limit_cents: int | None
-    stop_cents: int | None
-    time_in_force: str | None
-
-
-def parse_modification(entry: Any) -> Modification:
-    if not isinstance(entry, dict):
-        raise BadRequest("each modify_orders entry must be an object")
-    coid = _str_field(entry, "client_order_id")
-    qty = _quantity(entry["quantity"]) if entry.get("quantity") not in (None, "") else None
-    limit = _price(entry["limit_price"], "limit_price") if entry.get("limit_price") not in (None, "") else None
-    stop = _price(entry["stop_price"], "stop_price") if entry.get("stop_price") not in (None, "") else None
-    tif = entry.get("time_in_force") or None
-    if tif is not None and tif not in TIFS:
-        raise BadRequest(f"time_in_force must be one of {', '.join(TIFS)}")
-    return Modification(coid, qty, limit, stop, tif)
+    trail = None
+    if order_type == TRAILING:
+        trail = parse_trail(entry)
+    elif any(entry.get(key) not in (None, "") for key in TRAILING_FIELDS):
+        raise BadRequest(f"trailing_type and trailing_stop_step are for {TRAILING} orders only")
+    return NewOrder(coid, symbol, side, order_type, tif, qty, limit, stop, entrust, session, trail)

@@ -15,7 +15,9 @@ def to_cents(value: str | Decimal | int | float) -> int:
     d = Decimal(str(value))
     if not d.is_finite():
         raise ValueError(f"not a finite number: {str(value)[:40]!r}")
-    if abs(d) > MAX_PRICE:  # before any arithmetic: 1e999999 would overflow or never end
+    # Before any arithmetic (abs() included): 1e999999999 overflows the context, 1e999999 would
+    # never end. The exponent alone bounds it without computing.
+    if d.adjusted() > MAX_PRICE.adjusted() or abs(d) > MAX_PRICE:
         raise ValueError(f"{str(value)[:40]} is out of range")
     cents = d * 100
     if cents != cents.to_integral_value():

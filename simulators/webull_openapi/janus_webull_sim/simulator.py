@@ -143,6 +143,23 @@ class WebullSimulator:
         self._publish()
         return n
 
+    @property
+    def session_open(self) -> bool:
+        return self.engine.session_open
+
+    def close_session(self) -> int:
+        """Close the regular session: open DAY orders expire (CANCEL_SUCCESS events), GTC orders
+        wait; nothing matches and prices stand still until ``open_session()``. Returns how many
+        orders expired."""
+        n = self.engine.close_session()
+        self._publish()
+        log.info("session_closed", expired=n)
+        return n
+
+    def open_session(self) -> None:
+        self.engine.open_session()
+        log.info("session_opened")
+
     def silent_stream(self, on: bool = True, *, pings: bool = True) -> None:
         """Order events stop reaching subscribers (they are lost, not queued); orders still fill.
         With ``pings=False`` the stream also stops pinging."""
@@ -196,6 +213,7 @@ class WebullSimulator:
             "subscribers": len(self.hub.subscribers) if self.hub else 0,
             "subscribe_count": self.subscribe_count,
             "matching_paused": self.matching_paused,
+            "session": "open" if self.engine.session_open else "closed",
         }
 
 

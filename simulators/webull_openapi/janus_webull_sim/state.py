@@ -15,7 +15,8 @@ import msgspec
 
 from janus_webull_sim.book import Position
 from janus_webull_sim.engine import Engine
-from janus_webull_sim.orders import Order
+from janus_webull_sim.orders import NEEDS_LIMIT, STOP_TYPES, TRAILING, Order
+from janus_webull_sim.trailing import TRAILING_TYPES
 
 FORMAT_VERSION = 1
 
@@ -97,7 +98,20 @@ def decode(data: bytes) -> SimState:
              for m in (a.cash, a.realized_pnl, *(p.cost for p in a.positions.values()))]
     if not all(m.is_finite() for m in money):
         raise StateUnreadable("an amount of money is not a finite number")
+    broken = next((o for o in state.orders if not _whole(o)), None)
+    if broken is not None:
+        raise StateUnreadable(f"order {broken.client_order_id} lacks the prices or trail its type needs")
     return state
+
+
+def _whole(o: Order) -> bool:
+    """The fields matching reads for the order's type are there (and a trail's step is a number)."""
+    if (o.order_type in NEEDS_LIMIT and o.limit_cents is None) or (o.order_type in STOP_TYPES and o.stop_cents is None):
+        return False
+    if o.order_type != TRAILING:
+        return True
+    return (o.trailing_type in TRAILING_TYPES and o.trailing_step is not None and o.trailing_step.is_finite()
+            and 0 < o.trailing_step and o.trail_reference_cents is not None)
 
 
 def restore(engine: Engine, data: bytes) -> Restored:
