@@ -80,7 +80,8 @@ def new_order(order: PlaceOrder, coid: str) -> dict[str, Any]:
         raise RouteError(RejectReason.TIF_UNSUPPORTED, f"Webull takes DAY or GTC, not {order.tif}")
     inst = order.webull
     body: dict[str, Any] = {
-        "combo_type": "NORMAL", "client_order_id": coid, "symbol": inst.symbol if inst else order.symbol,
+        # A bracket's exits go as one group: one fills, Webull cancels the other.
+        "combo_type": "OCO" if order.oca_group else "NORMAL", "client_order_id": coid, "symbol": inst.symbol if inst else order.symbol,
         "instrument_type": "EQUITY", "market": inst.market if inst else "US", "side": str(order.side),
         "order_type": kind, "quantity": _qty(order.qty), "time_in_force": str(order.tif), "entrust_type": "QTY",
         "support_trading_session": "CORE",

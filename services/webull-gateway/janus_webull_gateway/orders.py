@@ -12,7 +12,7 @@ the order book's one lock, so two sources saying the same thing publish it once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import structlog
@@ -34,7 +34,7 @@ from janus_gateway.adapter import BrokerUnavailable, ModifyRefused, OrderRefused
 from janus_gateway.book import OrderBook
 from janus_gateway.emit import Emitter
 
-from . import tracker
+from . import exits, tracker
 from .mapping import Observation, RouteError, client_order_id, from_event, from_group, new_order, replace_order
 from janus_gateway.tracker import Track
 from .webull_api import WebullApi, WebullError
@@ -47,15 +47,12 @@ def _at_least(exc: WebullError) -> float:
     return 1.0 if exc.http_status == 429 else 0.0
 
 
-def _prior_key(order: PlaceOrder) -> str:
-    """The leg this one waits for: a bracket exit's entry, else the leg before it."""
-    return order_key(order.intent_id, order.parent_leg if order.parent_leg is not None else order.leg - 1)
-
-
-def siblings(routed: Iterable[PlaceOrder], order: PlaceOrder) -> list[PlaceOrder]:
-    """The other members of an order's one-cancels-the-other group."""
-    return [o for o in routed if o.oca_group == order.oca_group and o.intent_id == order.intent_id
-            and o.order_key != order.order_key]
+def _answers(answer: Any) -> list[dict[str, Any]]:
+    """Every member's ``{client_order_id, order_id}`` of a group's place answer."""
+    if isinstance(answer, dict):
+        listed = answer.get("orders")
+        return [a for a in listed if isinstance(a, dict)] if isinstance(listed, list) else [answer]
+    return [a for a in answer if isinstance(a, dict)] if isinstance(answer, list) else []
 
 
 class OrderDesk(OrderBook):
@@ -93,7 +90,7 @@ class OrderDesk(OrderBook):
                 self._defer(order)
 
     def _defer(self, order: PlaceOrder) -> None:
-        self.deferred.setdefault(_prior_key(order), {})[order.order_key] = order
+        self.deferred.setdefault(exits.prior_key(order), {})[order.order_key] = order
 
     async def release_deferred(self) -> None:
         """Once connected: place the later legs whose earlier leg filled while we were away."""
@@ -172,7 +169,7 @@ class OrderDesk(OrderBook):
             log.info("order_already_placed", order_key=key, client_order_id=track.client_order_id)
             return  # redelivered, or placed before a restart: never twice
         if order.leg > 0:
-            prior_key = _prior_key(order)
+            prior_key = exits.prior_key(order)
             prior = self.tracks.get(prior_key)
             if prior is None or not prior.finished:
                 self._defer(order)
@@ -185,12 +182,66 @@ class OrderDesk(OrderBook):
                 what = "entry" if order.parent_leg is not None else "closing leg"
                 raise OrderRefused(RejectReason.PRIOR_LEG_NOT_FILLED, f"the {what} {prior_key} ended "
                                    f"{prior.status or 'REJECTED'}; {key} is not placed")
+        if order.oca_group is not None:
+            await self._place_group(order)
+            return
         body = new_order(order, track.client_order_id)  # RouteError: refused, never sent
         self._placing.add(key)
         try:
             await self._place_once(order, key, track, body)
         finally:
             self._placing.discard(key)
+
+    async def _place_group(self, order: PlaceOrder) -> None:
+        """A bracket's exits, placed together as one OCO group once every member's route
+        message is here (the last to arrive places them all)."""
+        waiting_for = exits.missing(self.routed.values(), order)
+        if waiting_for:
+            log.info("exit_waits_for_its_sibling", order_key=order.order_key, legs=sorted(waiting_for))
+            return
+        group = []
+        for member in exits.members(self.routed.values(), order):
+            t = self.track(member.order_key, symbol=member.symbol, side=member.side, qty=member.qty)
+            if t.submitted or t.finished:
+                return  # the group went out before (placed as one): never twice
+            group.append(msgspec.structs.replace(member, qty=order.qty))  # sized to what the entry filled
+        bodies = [new_order(o, self.tracks[o.order_key].client_order_id) for o in group]
+        keys = [o.order_key for o in group]
+        self._placing.update(keys)
+        try:
+            await self._place_group_once(group, bodies)
+        finally:
+            self._placing.difference_update(keys)
+
+    async def _place_group_once(self, group: list[PlaceOrder], bodies: list[dict[str, Any]]) -> None:
+        pause = Backoff(initial=self.backoff, cap=self.max_backoff)
+        first = self.tracks[group[0].order_key].client_order_id
+        for attempt in range(self.retries):
+            found = await self.call(self.api.detail, first) if attempt else None
+            if found is not None:  # placed behind an ambiguous failure: the group is at Webull
+                for o in group:
+                    detail = await self.call(self.api.detail, self.tracks[o.order_key].client_order_id)
+                    if detail is not None:
+                        await self.observe_group(detail, placing=True)
+                return
+            try:
+                answer = await asyncio.to_thread(self.api.place_group, bodies)
+            except WebullError as exc:
+                if exc.retryable or exc.code == "DUPLICATE_CLIENT_ORDER_ID":
+                    await pause.sleep(at_least=_at_least(exc))
+                    continue
+                log.info("exits_refused", intent_id=group[0].intent_id, status=exc.http_status, code=exc.code)
+                for o in group:
+                    await self.report(o.order_key, tracker.rejection(o.order_key, exc.code, exc.text))
+                return
+            ids = {str(a.get("client_order_id")): str(a.get("order_id") or "") for a in _answers(answer)}
+            log.info("exits_placed", intent_id=group[0].intent_id, legs=[o.leg for o in group], combo="OCO")
+            for o in group:
+                coid = self.tracks[o.order_key].client_order_id
+                await self.observe(Observation(client_order_id=coid, order_id=ids.get(coid, ""), status="SUBMITTED",
+                                               qty=o.qty, source="place"), placing=True)
+            return
+        raise BrokerUnavailable(f"Webull kept failing while placing the exits of {group[0].intent_id}; retried later")
 
     async def _place_once(self, order: PlaceOrder, key: str, track: Track, body: dict[str, Any]) -> None:
         pause = Backoff(initial=self.backoff, cap=self.max_backoff)
@@ -258,16 +309,21 @@ class OrderDesk(OrderBook):
             self.on_fill()
             self._cancel_siblings(key)
         if key in self.deferred and self.tracks[key].finished:
+            groups: set[str] = set()
             for waiting in self.deferred.pop(key).values():
+                if waiting.oca_group is not None:
+                    if waiting.oca_group in groups:
+                        continue  # one place call takes the whole group
+                    groups.add(waiting.oca_group)
                 asyncio.ensure_future(self._place_later(waiting))
 
     def _cancel_siblings(self, key: str) -> None:
-        """One exit of a bracket traded: the others are cancelled at once (Webull has no OCA
-        groups; Janus is the group)."""
+        """One exit of a bracket traded: the others are cancelled at once. Webull's OCO group
+        does that itself; this is the net under it (a cancel of an order already ended is no error)."""
         order = self.routed.get(key)
         if order is None or order.oca_group is None:
             return
-        for other in siblings(self.routed.values(), order):
+        for other in exits.siblings(self.routed.values(), order):
             track = self.tracks.get(other.order_key)
             if track is not None and not track.finished:
                 log.info("oca_sibling_cancelled", order_key=other.order_key, filled=key)
@@ -284,7 +340,10 @@ class OrderDesk(OrderBook):
             await self._place(order)
         except OrderRefused as exc:
             if self.refuse is not None:
-                await self.refuse(order, exc.reason, exc.detail)
+                group = exits.members(self.routed.values(), order) if order.oca_group is not None else [order]
+                for member in group:
+                    if not self.leg_state(member.order_key).finished:
+                        await self.refuse(member, exc.reason, exc.detail)
         except Exception:
             # Not lost: it is in EVENTS (OrderRouted); the next start places it.
             log.exception("deferred_leg_failed", order_key=order.order_key)

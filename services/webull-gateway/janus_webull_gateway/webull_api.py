@@ -153,6 +153,10 @@ class WebullApi:
     def place(self, new_order: dict[str, Any]) -> dict[str, Any]:
         return _classified(lambda: self.trading.order_v3.place_order(self.account_id, [new_order]))
 
+    def place_group(self, new_orders: list[dict[str, Any]]) -> Any:
+        """Several orders in one place_order call (a one-cancels-the-other group)."""
+        return _classified(lambda: self.trading.order_v3.place_order(self.account_id, new_orders))
+
     def replace(self, modify_order: dict[str, Any]) -> dict[str, Any]:
         """Modify a working order (``order_v3.replace_order``): ``modify_order`` names it by
         ``client_order_id`` and carries only what changes; the answer is ``{client_order_id,
