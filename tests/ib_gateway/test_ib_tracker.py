@@ -86,7 +86,9 @@ def test_order_mapping(order_type, side, tif, leg):
                          order_type=order_type, qty=3.0, limit_price=10.0, stop_price=11.0, tif=tif)
     f = order_fields(order, "DU1")
     assert f.action == ("BUY" if side is m.BrokerSide.BUY else "SELL")  # IB has no SHORT side
-    assert f.order_type == {"MARKET": "MKT", "LIMIT": "LMT", "STOP": "STP", "STOP_LIMIT": "STP LMT"}[order_type]
+    assert f.order_type == {"MARKET": "MKT", "LIMIT": "LMT", "STOP": "STP", "STOP_LIMIT": "STP LMT",
+                            "TRAILING_STOP": "TRAIL", "TRAILING_STOP_LIMIT": "TRAIL LIMIT",
+                            "MARKET_ON_CLOSE": "MOC", "LIMIT_ON_CLOSE": "LOC"}[order_type]
     assert f.order_ref == order.order_key and m.split_order_key(f.order_ref) == ("abc", leg)
     assert f.account == "DU1" and f.tif == tif.value
 

@@ -69,3 +69,21 @@ def test_a_route_naming_another_account_or_broker_is_misaddressed():
         assert reason is m.RejectReason.BROKER_MISMATCH
         reason, _ = safety.misaddressed(command, "wb-1", m.Broker.WEBULL)  # both: the account first
         assert reason is m.RejectReason.ACCOUNT_MISMATCH
+
+
+def test_the_kernel_refuses_what_the_brokers_table_says_it_cannot_take():
+    from janus_common.capabilities import CAPABILITIES
+    from janus_common.messages import BrokerSide, OrderType, PlaceOrder, Tif
+
+    for broker, caps in CAPABILITIES.items():
+        for kind in OrderType:
+            for tif in Tif:
+                order = PlaceOrder(intent_id="i", account="a", broker=broker, symbol="AAPL", side=BrokerSide.BUY,
+                                   order_type=kind, qty=1.0, tif=tif)
+                found = safety.unsupported(order, broker)
+                if kind not in caps.order_types:
+                    assert found is not None and found[0] is RejectReason.ORDER_TYPE_UNSUPPORTED
+                elif tif not in caps.tifs:
+                    assert found is not None and found[0] is RejectReason.TIF_UNSUPPORTED
+                else:
+                    assert found is None

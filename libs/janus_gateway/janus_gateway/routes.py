@@ -225,7 +225,8 @@ class RouteDesk:
             log.info("route_order_finished", order_key=key)
             await self._settle(msg, "ack")
             return
-        refused = self.desk.refusal(order)
+        cannot = safety.unsupported(order, self.broker)
+        refused = OrderRefused(*cannot) if cannot is not None else self.desk.refusal(order)
         if refused is not None:
             await self.refuse(order, refused.reason, refused.detail)
             await self._settle(msg, "ack")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 
+from janus_common.capabilities import CAPABILITIES, describe
 from janus_common.messages import Broker, CancelOrder, ModifyOrder, PlaceOrder, RejectReason
 
 from .adapter import PlaceFailed
@@ -58,3 +59,17 @@ def quarantine_detail(order_key: str, failures: Sequence[str], last_detail: str)
     counts = ", ".join(f"{kind} ×{n}" for kind, n in sorted(Counter(failures).items()))
     tail = f"; last: {last_detail}" if last_detail else ""
     return f"placing {order_key} failed {len(failures)} times ({counts}){tail}: quarantined"
+
+
+def unsupported(order: PlaceOrder, broker: Broker) -> tuple[RejectReason, str] | None:
+    """What the broker's capability table says it cannot take (the router refuses these first;
+    this is the same table at the last step, so a route from anywhere else is refused too,
+    never half-placed)."""
+    caps = CAPABILITIES[broker]
+    if order.order_type not in caps.order_types:
+        return RejectReason.ORDER_TYPE_UNSUPPORTED, (f"{broker} takes no {order.order_type} orders; it takes "
+                                                     f"{describe(caps.order_types)}")
+    if order.tif not in caps.tifs:
+        return RejectReason.TIF_UNSUPPORTED, f"{broker} takes no {order.tif} orders; it takes {describe(caps.tifs)}"
+    return None
+
