@@ -10,10 +10,10 @@ import math
 from zoneinfo import ZoneInfo
 
 import pytest
-from ib_async import Forex, LimitOrder, MarketOrder, Option, Stock
+from ib_async import Forex, Future, LimitOrder, MarketOrder, Option, Stock
 from ib_async.wrapper import RequestError
 
-from contract_months import option_expiry
+from contract_months import front, option_expiry
 from janus_ib_sim.catalogue import EXCHANGE_REQUIRED, OPTION_STRIKES, ORDER_EXCHANGE_REQUIRED
 from test_ib_sim import errors, until
 
@@ -137,17 +137,46 @@ async def test_history_refusals_use_ibs_codes(sim, ib):
     with pytest.raises(RequestError) as fx_trades:
         await ib.reqHistoricalDataAsync(Forex("EURUSD"), "", "1 D", "5 mins", "TRADES", True)
     assert fx_trades.value.code == 162 and "No historical market data" in fx_trades.value.message
-    with pytest.raises(RequestError) as live:
-        await ib.reqHistoricalDataAsync(AAPL, "", "1 D", "5 mins", "TRADES", True, keepUpToDate=True)
-    assert live.value.code == 162
     # 321 is a warning to ib_async (it does not end the request), as with a real TWS: wait for it.
-    for bar_size, duration, wording in (("7 mins", "1 D", "bar size setting is invalid"),
-                                        ("5 mins", "1 X", "duration format is invalid")):
-        task = asyncio.ensure_future(ib.reqHistoricalDataAsync(AAPL, "", duration, bar_size, "TRADES", True))
+    for end, bar_size, duration, live, wording in (
+            ("", "7 mins", "1 D", False, "bar size setting is invalid"),
+            ("", "5 mins", "1 X", False, "duration format is invalid"),
+            ("20250102 12:00:00 UTC", "5 mins", "1 D", True, "End date not supported with live updates")):
+        task = asyncio.ensure_future(ib.reqHistoricalDataAsync(AAPL, end, duration, bar_size, "TRADES", True,
+                                                               keepUpToDate=live))
         await until(ib, lambda: any(code == 321 and wording in text for _, code, text in seen))
         task.cancel()
     bars = await ib.reqHistoricalDataAsync(AAPL, "", "1 D", "1 hour", "TRADES", True)
     assert bars  # the session serves on
+
+
+def in_futures_hours(now: dt.datetime) -> bool:
+    """CME's electronic session: Sunday 18:00 to Friday 17:00 New York, an hour's pause daily."""
+    local = now.astimezone(NY)
+    if local.weekday() == 5 or (local.weekday() == 6 and local.time() < dt.time(18)):
+        return False
+    if local.weekday() == 4 and local.time() >= dt.time(17):
+        return False
+    return not dt.time(17) <= local.time() < dt.time(18)
+
+
+async def test_keep_up_to_date_updates_the_bar_in_progress(sim, ib):
+    [es] = await ib.qualifyContractsAsync(Future("ES", front("ES").yyyymm, "CME"))
+    bars = await ib.reqHistoricalDataAsync(es, "", "1800 S", "1 min", "TRADES", False, keepUpToDate=True)
+    assert bars and bars.keepUpToDate
+    [session] = sim.sessions.values()
+    assert bars.reqId in session.live_bars
+    if in_futures_hours(dt.datetime.now(dt.timezone.utc)):
+        updates: list[bool] = []
+        bars.updateEvent += lambda _bars, has_new: updates.append(has_new)
+        await until(ib, lambda: len(updates) >= 3)
+        last = bars[-1]
+        assert last.high >= max(last.open, last.close) >= min(last.open, last.close) >= last.low
+        # the bar in progress follows the market: it closes at a price the contract traded at now
+        assert last.close % 0.25 == 0 and abs(last.close - sim.quotes[es.conId].last) <= 10
+    ib.cancelHistoricalData(bars)
+    await ib.reqCurrentTimeAsync()  # answered after the cancel: the session handles requests in order
+    assert bars.reqId not in session.live_bars
 
 
 async def test_head_timestamp_is_in_the_past(ib):

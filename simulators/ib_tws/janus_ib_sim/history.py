@@ -227,3 +227,30 @@ def head_timestamp(spec: Spec, now: float) -> float:
         first += timedelta(days=1)
         opened = hours.session_on(first, hours.hours(spec.sec_type, True))
     return opened.start
+
+
+def current_bar(req: Request, sec_type: str, now: float) -> tuple[float, str] | None:
+    """(start, IB date text) of the bar ``now`` falls in, for live updates (keepUpToDate);
+    None outside the contract's hours (nothing trades, nothing is sent)."""
+    session = next(hours.sessions_before(now, hours.hours(sec_type, req.use_rth)))
+    if now >= session.end:
+        return None
+    window = (2, "D") if req.bar <= DAY else (1, "Y")
+    starts = bar_starts(Request(now, window, req.bar, req.what, req.use_rth, req.format_date), sec_type)
+    return starts[-1] if starts else None
+
+
+def advance(bar: Bar | None, date: str, quote: Quote, what: str) -> Bar:
+    """The live bar after one more look at the quote: the same bar moved on, or (``bar`` None
+    or of another date) a new one opening where the last closed."""
+    lo, hi, close = {"TRADES": (quote.last,) * 3, "BID": (quote.bid,) * 3, "ASK": (quote.ask,) * 3,
+                     "BID_ASK": (quote.bid, quote.ask, quote.ask)}.get(what, ((quote.bid + quote.ask) / 2,) * 3)
+    trades = what == "TRADES"
+    if bar is None or bar.date != date:
+        opened = bar.close if bar is not None else close
+        return Bar(date, opened, max(opened, hi, close), min(opened, lo, close), close,
+                   quote.last_size if trades else -1.0, close if trades else -1.0, 1 if trades else -1)
+    return Bar(date, bar.open, max(bar.high, hi, close), min(bar.low, lo, close), close,
+               bar.volume + quote.last_size if trades else -1.0,
+               round((bar.wap * bar.volume + close * quote.last_size) / (bar.volume + quote.last_size), 8)
+               if trades and bar.volume + quote.last_size > 0 else bar.wap, bar.count + 1 if trades else -1)

@@ -4,6 +4,7 @@ and ends the request with its answer or an error carrying its reqId."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import TYPE_CHECKING
 
@@ -46,11 +47,10 @@ def historical_data(session: "Session", f: list[str]) -> None:
         return
     end, bar_size, duration = f[15], f[16], f[17]
     use_rth, what, format_date = f[18] == "1", f[19].strip().upper(), as_int(f[20], 1)
-    if f[21] == "1":
-        # Live updates of the last bar are not simulated: end the request instead of leaving
-        # the client with a subscription that never moves (162 ends it; 321 would not).
-        session.error(req_id, 162, f"{history.HMDS}keepUpToDate is not supported by the simulator; "
-                                   "request without it")
+    live = f[21] == "1"
+    if live and end.strip():
+        session.error(req_id, 321, "Error validating request.-'bS' : cause - End date not supported with live "
+                                   "updates")
         return
     now = time.time()
     try:
@@ -61,6 +61,32 @@ def historical_data(session: "Session", f: list[str]) -> None:
         return
     start = history.bar_starts(req, spec.sec_type)[0][0]
     session.send(out.historical_data(req_id, _stamp(start), _stamp(req.end), bars))
+    if live:
+        task = asyncio.create_task(_live(session, req_id, spec, req, bars[-1]), name=f"ib-sim-live-{req_id}")
+        session.live_bars[req_id] = (spec.con_id, task)
+
+
+async def _live(session: "Session", req_id: int, spec: Spec, req: history.Request, bar: history.Bar) -> None:
+    """keepUpToDate: the bar in progress, every bar interval, as historicalDataUpdate (90);
+    a new date when time moves into the next bar. Ends with the session or cancelHistoricalData."""
+    live: history.Bar | None = bar
+    while not session.closed and req_id in session.live_bars:
+        await asyncio.sleep(session.sim.bar_interval)
+        if session.sim.scenario.farm_down:
+            continue
+        current = history.current_bar(req, spec.sec_type, time.time())
+        if current is None:
+            continue
+        live = history.advance(live, current[1], _quote(session, spec), req.what)
+        session.send([90, req_id, live.count, live.date, live.open, live.close, live.high, live.low, live.wap,
+                      live.volume])
+
+
+def cancel_historical(session: "Session", f: list[str]) -> None:
+    """cancelHistoricalData: 25, 1, reqId — ends a keepUpToDate subscription (else nothing)."""
+    entry = session.live_bars.pop(as_int(f[2]), None)
+    if entry is not None:
+        entry[1].cancel()
 
 
 def head_timestamp(session: "Session", f: list[str]) -> None:

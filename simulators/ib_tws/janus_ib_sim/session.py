@@ -48,6 +48,7 @@ class Session:
     md_type: int = 1
     market: dict[int, MarketSub] = field(default_factory=dict)
     bars: dict[int, int] = field(default_factory=dict)  # reqId -> conId
+    live_bars: dict[int, tuple[int, asyncio.Task[None]]] = field(default_factory=dict)  # reqId -> (conId, task)
     account_updates: str | None = None
     positions: bool = False
     auto_open_orders: bool = False
@@ -73,6 +74,8 @@ class Session:
         if not self.closed:
             self.closed = True
             self.writer.close()
+            for _, task in self.live_bars.values():
+                task.cancel()
 
     # --- input ----------------------------------------------------------------------------
 
@@ -335,7 +338,7 @@ class Session:
         """Cancels of subscriptions we keep no state for: nothing to answer."""
 
 
-NO_VERSION = ("3", "20", "25", "78", "81", "87", "90")  # requests whose id comes right after the message id
+NO_VERSION = ("3", "20", "78", "81", "87", "90")  # requests whose id comes right after the message id
 
 
 def _req_id(fields: list[str]) -> int:
@@ -357,6 +360,6 @@ HANDLERS = {
     61: Session.positions_req, 62: Session.account_summary, 63: Session.ignore, 64: Session.cancel_positions,
     74: Session.positions_multi, 75: Session.ignore, 76: Session.account_updates_multi, 77: Session.ignore,
     99: Session.completed_orders,
-    20: refdata.historical_data, 25: Session.ignore, 78: refdata.option_params, 81: refdata.matching,
+    20: refdata.historical_data, 25: refdata.cancel_historical, 78: refdata.option_params, 81: refdata.matching,
     87: refdata.head_timestamp, 90: Session.ignore,
 }

@@ -252,6 +252,7 @@ class IBSimulator:
         self._refresh_listing()  # the day may have rolled: expired contracts stop trading
         wanted = {sub.con_id for s in self.sessions.values() for sub in s.market.values()}
         wanted |= {c for s in self.sessions.values() for c in s.bars.values()}
+        wanted |= {c for s in self.sessions.values() for c, _ in s.live_bars.values()}
         wanted |= {o.spec.con_id for o in self.orders.values() if not o.done}
         for con_id in wanted:
             spec = self.specs[con_id]
