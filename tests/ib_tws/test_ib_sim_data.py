@@ -262,6 +262,10 @@ async def test_no_exchange_is_321_for_data_and_orders(ib):
         req_id = ib.client.getReqId()
         ib.client.reqMktData(req_id, Stock(symbol), "", False, False, [])
         await until(ib, lambda: (req_id, 321, EXCHANGE_REQUIRED) in seen)
+    bars_id, history_id = ib.client.getReqId(), ib.client.getReqId()
+    ib.client.reqRealTimeBars(bars_id, Stock("XXX"), 5, "TRADES", False, [])
+    ib.client.reqHistoricalData(history_id, Stock("XXX"), "", "1 D", "5 mins", "TRADES", True, 1, False, [])
+    await until(ib, lambda: {(bars_id, 321, EXCHANGE_REQUIRED), (history_id, 321, EXCHANGE_REQUIRED)} <= set(seen))
     trade = ib.placeOrder(Stock("XXX"), LimitOrder("BUY", 1, 10.0))
     await until(ib, lambda: (trade.order.orderId, 321, ORDER_EXCHANGE_REQUIRED) in seen)
     # whatIf goes through placeOrder: the contract check comes first and answers for its id
