@@ -141,7 +141,11 @@ def bar_starts(req: Request, sec_type: str) -> list[tuple[float, str]]:
         chosen = [s for s in reversed(sessions) if s.start >= start]
         seen: set[object] = set()
         for s in chosen:
-            key = s.day if req.bar == DAY else (s.day.isocalendar()[:2] if req.bar == WEEK else (s.day.year, s.day.month))
+            key: object = s.day
+            if req.bar == WEEK:
+                key = s.day.isocalendar()[:2]
+            elif req.bar == MONTH:
+                key = (s.day.year, s.day.month)
             if key not in seen:
                 seen.add(key)
                 out.append((s.start, s.day.strftime("%Y%m%d")))
