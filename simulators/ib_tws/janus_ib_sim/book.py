@@ -143,7 +143,20 @@ def fill(order: SimOrder, qty: float, price: float) -> SimOrder:
     return replace(order, filled=filled, avg_price=avg, last_fill_price=price, status=status, triggered=True)
 
 
-def commission(spec: Spec, qty: float) -> float:
+FX_RATE = 0.2e-4  # IB's tiered IDEALPRO commission: 0.2 basis points of the trade value …
+FX_MINIMUM = 2.0  # … and at least USD 2.00 an order
+
+
+def fx_value_usd(spec: Spec, qty: float, price: float) -> float:
+    """A pair's trade value in USD: base amount × price when USD is the quote currency, the
+    base amount itself when USD is the base (USD.JPY)."""
+    return abs(qty) if spec.symbol == "USD" else abs(qty) * price
+
+
+def commission(spec: Spec, qty: float, *, price: float | None = None) -> float:
+    if spec.sec_type == "CASH":
+        value = fx_value_usd(spec, qty, spec.price if price is None else price)
+        return round(max(FX_MINIMUM, FX_RATE * value), 2)
     if spec.sec_type == "FUT":
         return round(2.25 * qty, 2)
     if spec.sec_type == "OPT":

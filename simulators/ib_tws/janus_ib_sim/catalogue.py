@@ -14,7 +14,7 @@ from .expiries import FutureRoot
 class Spec:
     con_id: int
     symbol: str
-    sec_type: str  # STK, FUT, OPT
+    sec_type: str  # STK, FUT, OPT, CASH
     primary_exchange: str
     exchange: str = "SMART"  # what contractData reports as the exchange
     currency: str = "USD"
@@ -34,6 +34,8 @@ class Spec:
     @property
     def lot(self) -> float:
         """Typical size at the touch: the simulator fills larger orders in parts."""
+        if self.sec_type == "CASH":
+            return 1_000_000.0  # IDEALPRO quotes in millions of the base currency
         return 5.0 if self.sec_type == "FUT" else (10.0 if self.sec_type == "OPT" else 300.0)
 
 
@@ -61,6 +63,14 @@ def _opt(underlying: Spec, expiry: date, right: str, strike: float) -> Spec:
                 price=round(intrinsic + 4.0, 2), valid_exchanges=("SMART", "CBOE"))
 
 
+def _fx(con_id: int, base: str, quote: str, price: float, name: str, tick: float = 0.00005) -> Spec:
+    """An IDEALPRO pair as IB lists it: symbol = base currency, currency = quote currency,
+    local symbol ``EUR.USD``; the min tick is IB's (half a pip; 0.005 for yen pairs)."""
+    pair = f"{base}.{quote}"
+    return Spec(con_id, base, "CASH", "IDEALPRO", exchange="IDEALPRO", currency=quote, local_symbol=pair,
+                trading_class=pair, min_tick=tick, long_name=name, price=price, valid_exchanges=("IDEALPRO",))
+
+
 STATIC_CATALOGUE: tuple[Spec, ...] = (
     _stk(265598, "AAPL", "NASDAQ", 190.00, "APPLE INC"),
     _stk(272093, "MSFT", "NASDAQ", 420.00, "MICROSOFT CORP"),
@@ -80,6 +90,13 @@ STATIC_CATALOGUE: tuple[Spec, ...] = (
     # A made-up ticker with two US listings in USD: ambiguous even under the default filter.
     _stk(900001, "DUAL", "NYSE", 40.00, "DUAL LISTED CORP (SIMULATED)"),
     _stk(900002, "DUAL", "NASDAQ", 40.00, "DUAL LISTED CORP (SIMULATED)"),
+    # The majors on IDEALPRO, with IB's conIds.
+    _fx(12087792, "EUR", "USD", 1.08, "European Monetary Union Euro"),
+    _fx(12087797, "GBP", "USD", 1.27, "British pound"),
+    _fx(15016059, "USD", "JPY", 150.0, "US dollar", tick=0.005),
+    _fx(14433401, "AUD", "USD", 0.66, "Australian dollar"),
+    _fx(15016062, "USD", "CAD", 1.36, "US dollar"),
+    _fx(12087820, "USD", "CHF", 0.88, "US dollar"),
 )
 
 FUTURES_LISTED = 4  # quarterly expiries of ES/NQ listed at once (CL: this many + 2 monthly ones)
@@ -124,6 +141,17 @@ class Query:
     currency: str = ""
     local_symbol: str = ""
     trading_class: str = ""
+
+
+EXCHANGE_REQUIRED = "Error validating request.-'bW' : cause - Please enter exchange"
+# What IB Gateway answers to an order without one (its own wording for placeOrder).
+ORDER_EXCHANGE_REQUIRED = "Error validating request.-'bF' : cause - Missing order exchange"
+
+
+def lacks_exchange(q: Query) -> bool:
+    """A contract IB cannot route or price: no conId and no exchange. Market data, history and
+    orders refuse it with 321 (EXCHANGE_REQUIRED); contract details search without one, as IB's do."""
+    return not q.con_id and not q.exchange.strip()
 
 
 def _same_right(a: str, b: str) -> bool:

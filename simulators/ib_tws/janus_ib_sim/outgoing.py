@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 
 from .book import Holding, SimOrder, multiplier
 from .catalogue import Spec
+from .history import Bar
+from .secdef import Chain, Description
 
 UNSET_DOUBLE = 1.7976931348623157e308
 UNSET_INT = 2147483647
@@ -123,3 +125,27 @@ def tick_size(req_id: int, tick_type: int, size: float) -> list[object]:
 def realtime_bar(req_id: int, start: int, o: float, h: float, lo: float, c: float, volume: float,
                  wap: float, count: int) -> list[object]:
     return [50, 3, req_id, start, o, h, lo, c, volume, wap, count]
+
+
+def historical_data(req_id: int, start: str, end: str, bars: list[Bar]) -> list[object]:
+    """historicalData at 178: no version field and no historicalDataEnd (108 starts at server
+    version 196): the message itself ends the request."""
+    fields: list[object] = [17, req_id, start, end, len(bars)]
+    for b in bars:
+        fields += [b.date, b.open, b.high, b.low, b.close, b.volume, b.wap, b.count]
+    return fields
+
+
+def option_chain(req_id: int, c: Chain) -> list[object]:
+    return [75, req_id, c.exchange, c.underlying_con_id, c.trading_class, c.multiplier, len(c.expirations),
+            *c.expirations, len(c.strikes), *c.strikes]
+
+
+def symbol_samples(req_id: int, found: list[Description]) -> list[object]:
+    """symbolSamples; from server version 176 each description ends with description and issuerId."""
+    fields: list[object] = [79, req_id, len(found)]
+    for d in found:
+        s = d.spec
+        fields += [s.con_id, s.symbol, s.sec_type, s.primary_exchange, s.currency, len(d.derivative_sec_types),
+                   *d.derivative_sec_types, s.long_name, ""]
+    return fields

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING
 import structlog
 
 from . import outgoing as out
+from . import refdata
 from .book import OrderError
-from .catalogue import Query
+from .catalogue import EXCHANGE_REQUIRED, ORDER_EXCHANGE_REQUIRED, Query, lacks_exchange
 from .wire import FrameReader, WireError, as_float, as_int, frame, parse_handshake
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class Session:
     md_type: int = 1
     market: dict[int, MarketSub] = field(default_factory=dict)
     bars: dict[int, int] = field(default_factory=dict)  # reqId -> conId
+    live_bars: dict[int, tuple[int, asyncio.Task[None]]] = field(default_factory=dict)  # reqId -> (conId, task)
     account_updates: str | None = None
     positions: bool = False
     auto_open_orders: bool = False
@@ -72,6 +74,8 @@ class Session:
         if not self.closed:
             self.closed = True
             self.writer.close()
+            for _, task in self.live_bars.values():
+                task.cancel()
 
     # --- input ----------------------------------------------------------------------------
 
@@ -191,6 +195,13 @@ class Session:
                      exchange=f[at + 7], primary_exchange=f[at + 8], currency=f[at + 9],
                      local_symbol=f[at + 10], trading_class=f[at + 11])
 
+    def refuse_without_exchange(self, req_id: int, q: Query, text: str = EXCHANGE_REQUIRED) -> bool:
+        """IB's 321 for a contract it cannot route or price (no exchange, no conId); True if sent."""
+        if lacks_exchange(q):
+            self.error(req_id, 321, text)
+            return True
+        return False
+
     def contract_details(self, f: list[str]) -> None:
         req_id = as_int(f[2])
         q = self._query(f, 3)
@@ -212,6 +223,8 @@ class Session:
         dnc = as_int(f[at])
         at += 4 if dnc else 1
         snapshot = f[at + 1] == "1"
+        if self.refuse_without_exchange(req_id, q):
+            return
         found = self.sim.lookup(q)
         if len(found) != 1:
             self.error(req_id, 200, "No security definition has been found for the request")
@@ -226,7 +239,10 @@ class Session:
 
     def real_time_bars(self, f: list[str]) -> None:
         req_id = as_int(f[2])
-        found = self.sim.lookup(self._query(f, 3))
+        q = self._query(f, 3)
+        if self.refuse_without_exchange(req_id, q):
+            return
+        found = self.sim.lookup(q)
         if len(found) != 1:
             self.error(req_id, 200, "No security definition has been found for the request")
             return
@@ -243,6 +259,8 @@ class Session:
         account, order_ref = f[23], f[26]
         if order_id <= 0:  # ids come from nextValidId and only grow
             self.error(order_id, 103, f"Duplicate order id {order_id}")
+            return
+        if self.refuse_without_exchange(order_id, q, ORDER_EXCHANGE_REQUIRED):
             return
         found = self.sim.lookup(q)
         if len(found) != 1:
@@ -320,10 +338,13 @@ class Session:
         """Cancels of subscriptions we keep no state for: nothing to answer."""
 
 
+NO_VERSION = ("3", "20", "78", "81", "87", "90")  # requests whose id comes right after the message id
+
+
 def _req_id(fields: list[str]) -> int:
     """The request id of a message, where one can be read (most requests carry it third;
     placeOrder has no version field, so its order id is second)."""
-    if fields and fields[0] == "3":
+    if fields and fields[0] in NO_VERSION:
         return int(fields[1]) if len(fields) > 1 and fields[1].lstrip("-").isdigit() and len(fields[1]) < 11 else -1
     if len(fields) > 2 and fields[2].lstrip("-").isdigit() and len(fields[2]) < 11:
         return int(fields[2])
@@ -339,4 +360,6 @@ HANDLERS = {
     61: Session.positions_req, 62: Session.account_summary, 63: Session.ignore, 64: Session.cancel_positions,
     74: Session.positions_multi, 75: Session.ignore, 76: Session.account_updates_multi, 77: Session.ignore,
     99: Session.completed_orders,
+    20: refdata.historical_data, 25: refdata.cancel_historical, 78: refdata.option_params, 81: refdata.matching,
+    87: refdata.head_timestamp, 90: Session.ignore,
 }

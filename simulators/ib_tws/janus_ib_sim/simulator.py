@@ -230,8 +230,9 @@ class IBSimulator:
         r = sub.req_id
         session.send(out.tick_price(r, t["bid"], q.bid, q.bid_size))
         session.send(out.tick_price(r, t["ask"], q.ask, q.ask_size))
-        session.send(out.tick_price(r, t["last"], q.last, q.last_size))
-        session.send(out.tick_size(r, t["volume"], q.volume))
+        if self.specs[sub.con_id].sec_type != "CASH":  # IDEALPRO quotes; it reports no trades
+            session.send(out.tick_price(r, t["last"], q.last, q.last_size))
+            session.send(out.tick_size(r, t["volume"], q.volume))
         session.send([46, 6, r, t["time"], str(int(time.time()))])
         if full:
             for name in ("high", "low", "close", "open"):
@@ -251,6 +252,7 @@ class IBSimulator:
         self._refresh_listing()  # the day may have rolled: expired contracts stop trading
         wanted = {sub.con_id for s in self.sessions.values() for sub in s.market.values()}
         wanted |= {c for s in self.sessions.values() for c in s.bars.values()}
+        wanted |= {c for s in self.sessions.values() for c, _ in s.live_bars.values()}
         wanted |= {o.spec.con_id for o in self.orders.values() if not o.done}
         for con_id in wanted:
             spec = self.specs[con_id]
@@ -441,7 +443,7 @@ class IBSimulator:
         before = acct.holdings.get(order.spec.con_id, Holding())
         after = book.apply_fill(before, order.spec, order.action, qty, price)
         acct.holdings[order.spec.con_id] = after
-        fee = book.commission(order.spec, qty)
+        fee = book.commission(order.spec, qty, price=price)
         signed = qty if order.action == "BUY" else -qty
         acct.cash -= signed * price * book.multiplier(order.spec) + fee
         realized = after.realized - before.realized if after.realized != before.realized else None
