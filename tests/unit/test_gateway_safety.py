@@ -82,8 +82,8 @@ def test_the_kernel_refuses_what_the_brokers_table_says_it_cannot_take():
                                    order_type=kind, qty=1.0, tif=tif)
                 found = safety.unsupported(order, broker)
                 if kind not in caps.order_types:
-                    assert found is not None and found[0] is RejectReason.ORDER_TYPE_UNSUPPORTED
+                    assert found is not None and found[0] is m.RejectReason.ORDER_TYPE_UNSUPPORTED
                 elif tif not in caps.tifs:
-                    assert found is not None and found[0] is RejectReason.TIF_UNSUPPORTED
+                    assert found is not None and found[0] is m.RejectReason.TIF_UNSUPPORTED
                 else:
                     assert found is None
