@@ -78,8 +78,12 @@ class RouterHarness:
     async def send(self, intent, *, subject_account: str | None = None, msg_id: str | None = "auto"):
         account = subject_account or intent.account
         # what janus_client sends: msg-ids scoped by the account
-        auto = msgids.cancel(account, intent.cancel_id) if isinstance(intent, m.CancelIntent) \
-            else msgids.intent(account, intent.intent_id)
+        if isinstance(intent, m.CancelIntent):
+            auto = msgids.cancel(account, intent.cancel_id)
+        elif isinstance(intent, m.ModifyIntent):
+            auto = msgids.modify(account, intent.modify_id)
+        else:
+            auto = msgids.intent(account, intent.intent_id)
         mid = auto if msg_id == "auto" else msg_id
         await bus.publish(self.js, subjects.intent(account), intent, msg_id=mid)
 

@@ -75,7 +75,7 @@ async def test_modify_brackets_and_capabilities_on_both_brokers(tmp_path):
                                         timeout=60)
                 assert code == 0, out
                 routed, modified = _lines(out)
-                assert routed["type"] == "ModifyRouted" and modified["type"] == "OrderModified"
+                assert routed["kind"] == "ModifyRouted" and modified["kind"] == "OrderModified"
                 assert modified["limit_price"] == 395.0
                 await set_price(account, symbol, 394.0)  # through the new limit only
                 filled = await _event(client, account, intent, lambda e: isinstance(e, m.OrderStatusChanged)

@@ -310,12 +310,25 @@ class Router:
             account = subjects.account_of(msg.subject)
         except SubjectError:
             return
-        intent_id = _readable_intent_id(msg.data)
+        intent_id = _readable_id(msg.data, "intent_id")
         seq = msg.metadata.sequence.stream if msg.metadata else 0
-        event = OrderRejected(account=account, intent_id=intent_id, reason=reason_for_decode_error(exc),
-                              message=clip(f"the intent could not be read: {exc.reason}"))
-        await bus.publish(self.js, subjects.evt_order(account), event,
-                          msg_id=msgids.outcome(account, intent_id) if intent_id else msgids.malformed(account, seq))
+        reason, text = reason_for_decode_error(exc), clip(f"the intent could not be read: {exc.reason}")
+        # A cancel or a modification that cannot be read names an order that has its outcome
+        # already: its refusal must not read as a second outcome of that order.
+        modify_id, cancel_id = _readable_id(msg.data, "modify_id"), _readable_id(msg.data, "cancel_id")
+        event: OrderRejected | ModifyRejected
+        if modify_id:
+            event = ModifyRejected(account=account, intent_id=intent_id, modify_id=modify_id, reason=reason,
+                                   message=text)
+            msg_id = msgids.modify_outcome(account, modify_id)
+        elif cancel_id:
+            event = OrderRejected(account=account, intent_id=intent_id, cancel_id=cancel_id, reason=reason,
+                                  message=text)
+            msg_id = msgids.cancel_outcome(account, cancel_id)
+        else:
+            event = OrderRejected(account=account, intent_id=intent_id, reason=reason, message=text)
+            msg_id = msgids.outcome(account, intent_id) if intent_id else msgids.malformed(account, seq)
+        await bus.publish(self.js, subjects.evt_order(account), event, msg_id=msg_id)
 
 
 def _stored_ns(msg: Msg) -> int | None:
@@ -333,10 +346,10 @@ def _normalized(intent: OrderIntent) -> str | None:
         return None
 
 
-def _readable_intent_id(data: bytes) -> str | None:
+def _readable_id(data: bytes, name: str) -> str | None:
     try:
         raw = msgspec.msgpack.decode(data)
     except msgspec.DecodeError:
         return None
-    value = raw.get("intent_id") if isinstance(raw, dict) else None
+    value = raw.get(name) if isinstance(raw, dict) else None
     return value if isinstance(value, str) and ID_RE.match(value) and len(value) <= ID_MAX else None
