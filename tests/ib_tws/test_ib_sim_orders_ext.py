@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from ib_async import IB, LimitOrder, MarketOrder, Order, Stock, StopOrder
 
+from janus_ib_sim import IBSimulator
 from janus_ib_sim.admin import serve_admin
 
 
@@ -272,6 +273,24 @@ async def test_outside_rth_orders_work_after_the_close(sim, ib):
     assert status(market) == "Filled"
 
 
+async def test_a_session_ends_by_itself_after_its_length():
+    async with IBSimulator(seed=3, tick_interval=0.02, session_length=1.0, session_gap=1.0) as sim:
+        ib = IB()
+        await ib.connectAsync("127.0.0.1", sim.port, clientId=1, timeout=5)
+        try:
+            aapl = await aapl_at(ib, sim, 190.00)
+            day = ib.placeOrder(aapl, LimitOrder("BUY", 1, 150.00))
+            await until(ib, day.isDone, timeout=5)  # the close came by the clock
+            assert status(day) == "Cancelled"
+            ib.reqMktData(aapl)  # ticks keep the client hearing from the simulator meanwhile
+            await until(ib, lambda: sim.hours.is_open, timeout=5)  # and the next session after the gap
+            market = ib.placeOrder(aapl, MarketOrder("BUY", 1))
+            await until(ib, market.isDone)
+            assert status(market) == "Filled"
+        finally:
+            ib.disconnect()
+
+
 async def test_admin_http_drives_the_session(sim):
     server = await serve_admin(sim, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
@@ -356,6 +375,27 @@ async def test_oca_group_of_two_one_fill_cancels_the_other(sim, ib):
     sim.set_price("AAPL", 179.00)
     await until(ib, lambda: a.isDone() and b.isDone())
     assert status(a) == "Filled" and status(b) == "Cancelled"
+    completed = {t.order.permId: t for t in await ib.reqCompletedOrdersAsync(False)}
+    assert completed[b.order.permId].order.ocaGroup == "exit-1" and completed[b.order.permId].order.ocaType == 1
+    assert completed[b.order.permId].orderStatus.status == "Cancelled"
+
+
+async def test_an_attached_trailing_stop_trails_from_when_its_parent_fills(sim, ib):
+    aapl = await aapl_at(ib, sim, 190.00)
+    parent = LimitOrder("BUY", 10, 180.00, orderId=ib.client.getReqId(), transmit=False)
+    trail = Order(action="SELL", totalQuantity=10, orderType="TRAIL", auxPrice=3.00, parentId=parent.orderId,
+                  orderId=ib.client.getReqId())
+    p, t = ib.placeOrder(aapl, parent), ib.placeOrder(aapl, trail)
+    await until(ib, lambda: status(p) == "Submitted" and status(t) == "PreSubmitted")
+    sim.set_price("AAPL", 179.00)  # below the stop it had at placement (about 187): it must not fire
+    await until(ib, p.isDone)
+    assert status(t) == "PreSubmitted" and 175.00 <= sim.orders[t.order.permId].trail_stop <= 176.50
+    sim.set_price("AAPL", 170.00)
+    await until(ib, t.isDone)
+    assert status(t) == "Filled"
+    completed = {c.order.permId: c for c in await ib.reqCompletedOrdersAsync(False)}
+    done = completed[t.order.permId].order
+    assert done.orderType == "TRAIL" and done.auxPrice == 3.00 and 175.00 <= done.trailStopPrice <= 176.50
 
 
 # --- modify -------------------------------------------------------------------------------

@@ -174,6 +174,12 @@ class OrderFlow:
     def after_fill(self, order: SimOrder, qty: float) -> None:
         if order.status == "Filled":
             for child in groups.children(order, self.orders.values()):
+                if child.order_type in trailing.TRAILING and child.trail_given is None:
+                    # An attached trailing stop starts trailing when it becomes active, from there.
+                    child = replace(child, trail_stop=trailing.initial(
+                        child.action, self.quotes[child.spec.con_id].last, child.aux, child.trailing_pct, None,
+                        child.spec.min_tick))
+                    self.orders[child.perm_id] = child
                 self._restatus(child)
         for member, new_qty in groups.after_fill(order, qty, groups.oca_members(order, self.orders.values())):
             member = self.orders[member.perm_id]
