@@ -37,6 +37,17 @@ class OrderFlow:
     hours: hours.Hours
     staged: dict[tuple[int, int], groups.Staged]
 
+    if TYPE_CHECKING:  # IBSimulator's own order handling, which this extends
+        def _place(self, client_id: int, order_id: int, spec: Spec, req: OrderRequest) -> SimOrder: ...
+        def _fill(self, order: SimOrder, qty: float, price: float) -> None: ...
+        def _cancel(self, order: SimOrder, reason: str = "") -> None: ...
+        def _order_update(self, order: SimOrder) -> None: ...
+        def _to_owner(self, order: SimOrder, fields: list[object]) -> None: ...
+        def _account_for(self, requested: str) -> Any: ...
+        def _check_margin(self, acct: Any, spec: Spec, action: str, qty: float, order_type: str,
+                          lmt: float | None, aux: float | None, exclude: int | None = None) -> None: ...
+        def match_all(self) -> None: ...
+
     # --- placement ------------------------------------------------------------------------
 
     def submit(self, client_id: int, order_id: int, spec: Spec, req: OrderRequest) -> SimOrder | None:
@@ -44,7 +55,7 @@ class OrderFlow:
         transmission that sends its whole group, parent first."""
         key = (client_id, order_id)
         if key in self.by_client:
-            return self._place(client_id, order_id, spec, req)  # type: ignore[attr-defined]
+            return self._place(client_id, order_id, spec, req)
         rules.check(spec, req, time.time())  # a staged order is refused at once, as TWS does
         if not req.transmit:
             self.staged[key] = groups.Staged(client_id, order_id, spec, req)
@@ -63,13 +74,13 @@ class OrderFlow:
                                                                          "is being cancelled."))
                 continue
             try:
-                self._place(client_id, item.order_id, item.spec, item.request)  # type: ignore[attr-defined]
+                self._place(client_id, item.order_id, item.spec, item.request)
             except OrderError as exc:
                 failed.add(item.order_id)
                 self._to_client(client_id, out.error(item.order_id, exc.code, exc.text))
         if req.parent_id in failed:
             raise OrderError(201, "Order rejected - reason:Parent order is being cancelled.")
-        return self._place(client_id, order_id, spec, req)  # type: ignore[attr-defined]
+        return self._place(client_id, order_id, spec, req)
 
     def _to_client(self, client_id: int, fields: list[object]) -> None:
         session = self.sessions.get(client_id)
@@ -129,15 +140,15 @@ class OrderFlow:
             warnings.append((399, "Order Message:\nWarning: your order will not be placed at the exchange "
                                   f"until {hours.iso(self.hours.until)}"))
         for code, text in warnings:
-            self._to_owner(order, out.error(order.order_id, code, text))  # type: ignore[attr-defined]
-        self._order_update(order)  # type: ignore[attr-defined]
+            self._to_owner(order, out.error(order.order_id, code, text))
+        self._order_update(order)
         if order.tif == "FOK" and not self._fills_entirely(order):
-            self._cancel(order, "FOK order could not be filled entirely")  # type: ignore[attr-defined]
+            self._cancel(order, "FOK order could not be filled entirely")
             return
-        self.match_all()  # type: ignore[attr-defined]
+        self.match_all()
         live = self.orders[order.perm_id]
         if live.tif in ("IOC", "FOK") and not live.done:
-            self._cancel(live, f"{live.tif} order: unfilled quantity cancelled")  # type: ignore[attr-defined]
+            self._cancel(live, f"{live.tif} order: unfilled quantity cancelled")
 
     def _fills_entirely(self, order: SimOrder) -> bool:
         if self.waiting(order) or not hours.may_trade(self.hours, order.outside_rth):
@@ -153,9 +164,9 @@ class OrderFlow:
         assert session.client_id is not None
         rules.check(spec, req, time.time())
         lmt, aux = book.used_prices(req.order_type, req.lmt, req.aux)
-        acct = self._account_for(req.account)  # type: ignore[attr-defined]
+        acct = self._account_for(req.account)
         prior = self.by_client.get((session.client_id, order_id))
-        self._check_margin(acct, spec, req.action, req.qty, req.order_type, lmt, aux,  # type: ignore[attr-defined]
+        self._check_margin(acct, spec, req.action, req.qty, req.order_type, lmt, aux,
                            exclude=prior)
         held = acct.holdings.get(spec.con_id)
         if req.action == "SELL" and (held.qty if held else 0.0) - req.qty < 0 and not spec.shortable:
@@ -186,14 +197,14 @@ class OrderFlow:
             if member.done:
                 continue
             if new_qty is None:
-                self._cancel(member, "OCA group member filled")  # type: ignore[attr-defined]
+                self._cancel(member, "OCA group member filled")
             else:
                 self.orders[member.perm_id] = replace(member, qty=new_qty)
-                self._order_update(self.orders[member.perm_id])  # type: ignore[attr-defined]
+                self._order_update(self.orders[member.perm_id])
 
     def cancel_children(self, parent: SimOrder) -> None:
         for child in groups.children(parent, self.orders.values()):
-            self._cancel(self.orders[child.perm_id], "parent order cancelled")  # type: ignore[attr-defined]
+            self._cancel(self.orders[child.perm_id], "parent order cancelled")
 
     def cancel_staged(self, client_id: int, order_id: int) -> bool:
         """Cancelling an order that was never transmitted discards it (and its staged children)."""
@@ -210,7 +221,7 @@ class OrderFlow:
         if status != order.status:
             order = replace(order, status=status)
             self.orders[order.perm_id] = order
-            self._order_update(order)  # type: ignore[attr-defined]
+            self._order_update(order)
 
     # --- trailing -------------------------------------------------------------------------
 
@@ -230,7 +241,7 @@ class OrderFlow:
             changed = True
         if changed:
             self.orders[order.perm_id] = order
-            self._order_update(order)  # type: ignore[attr-defined]
+            self._order_update(order)
         return order
 
     # --- the session clock ----------------------------------------------------------------
@@ -246,7 +257,7 @@ class OrderFlow:
         for order in [o for o in self.orders.values() if not o.done and o.expires_at is not None]:
             if order.expires_at is not None and now >= order.expires_at:
                 log.info("ib_sim_gtd_expired", perm_id=order.perm_id, good_till=order.good_till)
-                self._cancel(order, EXPIRED)  # type: ignore[attr-defined]
+                self._cancel(order, EXPIRED)
 
     def close_session(self) -> None:
         """The close: MOC and LOC execute at the closing price (LOC only within its limit),
@@ -260,12 +271,12 @@ class OrderFlow:
                 continue
             price = self.quotes[order.spec.con_id].last
             if order.order_type == "MOC" or _within(order, price):
-                self._fill(order, order.remaining, price)  # type: ignore[attr-defined]
+                self._fill(order, order.remaining, price)
         for perm in list(self.orders):
             order = self.orders[perm]
             if not order.done and (order.tif in ("DAY", "") or order.order_type in ("MOC", "LOC")
                                    or (order.tif == "OPG" and order.auctioned)):
-                self._cancel(order, EXPIRED)  # type: ignore[attr-defined]
+                self._cancel(order, EXPIRED)
         self._restatus_all()
         log.info("ib_sim_session_closed", next_open=hours.iso(self.hours.until))
 
@@ -283,9 +294,9 @@ class OrderFlow:
             self.orders[perm] = order
             price = self.quotes[order.spec.con_id].last
             if order.order_type == "MKT" or _within(order, price):
-                self._fill(order, order.remaining, price)  # type: ignore[attr-defined]
+                self._fill(order, order.remaining, price)
         self._restatus_all()
-        self.match_all()  # type: ignore[attr-defined]
+        self.match_all()
         log.info("ib_sim_session_opened", closes=hours.iso(self.hours.until))
 
     def _restatus_all(self) -> None:

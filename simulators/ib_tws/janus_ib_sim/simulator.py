@@ -651,7 +651,11 @@ class IBSimulator(OrderFlow):
             "open_orders": [{"perm_id": o.perm_id, "client_id": o.client_id, "order_id": o.order_id,
                              "symbol": o.spec.local_symbol, "action": o.action, "qty": o.qty,
                              "filled": o.filled, "type": o.order_type, "status": o.status,
-                             "order_ref": o.order_ref} for o in self.orders.values() if not o.done],
+                             "order_ref": o.order_ref, "tif": o.tif, "lmt": o.lmt, "aux": o.aux,
+                             "trail_stop": o.trail_stop, "parent_id": o.parent_id, "oca_group": o.oca_group,
+                             "outside_rth": o.outside_rth, "good_till": o.good_till}
+                            for o in self.orders.values() if not o.done],
+            "untransmitted": [{"client_id": c, "order_id": o} for c, o in self.staged],
             "session": {"phase": self.hours.phase, "since": hours.iso(self.hours.since),
                         "closes_at" if self.hours.is_open else "opens_at": hours.iso(self.hours.until)},
             "stats": dict(self.stats),
