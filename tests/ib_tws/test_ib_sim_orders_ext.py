@@ -145,6 +145,8 @@ async def test_moc_and_loc_execute_at_the_close(sim, ib):
     assert status(moc) == "Filled" and moc.orderStatus.avgFillPrice == 192.50
     assert status(loc_in) == "Filled" and loc_in.orderStatus.avgFillPrice == 192.50
     assert status(loc_out) == "Cancelled"  # its limit did not allow the closing price
+    [ticker] = await ib.reqTickersAsync(aapl)
+    assert ticker.close == 192.50
 
 
 async def test_moc_after_the_close_waits_for_the_next_close(sim, ib):
@@ -439,6 +441,10 @@ async def test_modify_refusals_filled_cancelled_and_changed_side(sim, ib):
     ib.client.placeOrder(filled.order.orderId, aapl, MarketOrder("BUY", 6))
     await until(ib, lambda: any(r == filled.order.orderId for r, _, _ in seen))
     assert [(c, t) for r, c, t in seen if r == filled.order.orderId][0][0] == 104
+    seen.clear()
+    ib.client.cancelOrder(filled.order.orderId, "")
+    await until(ib, lambda: any(r == filled.order.orderId for r, _, _ in seen))
+    assert [c for r, c, _ in seen if r == filled.order.orderId] == [10148]
 
     cancelled = ib.placeOrder(aapl, LimitOrder("BUY", 5, 150.00))
     await until(ib, lambda: status(cancelled) == "Submitted")

@@ -265,6 +265,8 @@ class OrderFlow:
         if not self.hours.is_open:
             return
         self.hours = hours.close(self.hours, time.time())
+        for con_id, q in list(self.quotes.items()):  # the closing price is the day's close
+            self.quotes[con_id] = replace(q, close=q.last)
         for perm in list(self.orders):
             order = self.orders[perm]
             if order.done or order.why_held or self.waiting(order) or order.order_type not in ("MOC", "LOC"):
@@ -286,6 +288,8 @@ class OrderFlow:
         if self.hours.is_open:
             return
         self.hours = hours.open_(self.hours, time.time())
+        for con_id, q in list(self.quotes.items()):  # a new day's open, high and low
+            self.quotes[con_id] = replace(q, open=q.last, high=q.last, low=q.last)
         for perm in list(self.orders):
             order = self.orders[perm]
             if order.done or order.why_held or self.waiting(order) or order.tif != "OPG" or order.auctioned:

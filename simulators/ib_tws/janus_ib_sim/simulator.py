@@ -414,8 +414,12 @@ class IBSimulator(OrderFlow):
             return
         perm = self.by_client.get((session.client_id or 0, order_id))
         order = self.orders.get(perm) if perm else None
-        if order is None or order.done:
+        if order is None:
             session.error(order_id, 10147, f"OrderId {order_id} that needs to be cancelled is not found.")
+            return
+        if order.done:
+            session.error(order_id, 10148, f"OrderId {order_id} that needs to be cancelled cannot be cancelled, "
+                                           f"state: {order.status}.")
             return
         self._cancel(order)
 
