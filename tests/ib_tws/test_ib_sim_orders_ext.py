@@ -421,15 +421,25 @@ async def test_modify_a_working_limit_then_it_fills_at_the_new_price(sim, ib):
     assert status(trade) == "Filled" and trade.filled() == 12
 
 
-async def test_modify_a_trail_amount_and_it_restarts_from_the_market(sim, ib):
+async def test_modify_a_trail_size_keeps_its_stop_a_new_amount_restarts_it(sim, ib):
     aapl = await aapl_at(ib, sim, 190.00)
-    trade = ib.placeOrder(aapl, Order(action="SELL", totalQuantity=5, orderType="TRAIL", auxPrice=5.00))
+    trade = ib.placeOrder(aapl, Order(action="SELL", totalQuantity=5, orderType="TRAIL", auxPrice=2.00))
     await until(ib, lambda: status(trade) == "PreSubmitted")
-    trade.order.auxPrice = 2.00
+    perm = trade.order.permId
+    sim.set_price("AAPL", 200.00)
+    high = sim.orders[perm].trail_stop
+    assert high >= 198.00
+    sim.set_price("AAPL", 199.00)  # below the high, above the stop
+    trade.order.totalQuantity = 7
     ib.placeOrder(aapl, trade.order)
-    await until(ib, lambda: sim.orders[trade.order.permId].aux == 2.00)
-    last = sim.quotes[aapl.conId].last
-    assert sim.orders[trade.order.permId].trail_stop == pytest.approx(last - 2.00, abs=0.5)
+    await until(ib, lambda: sim.orders[perm].qty == 7)
+    assert sim.orders[perm].trail_stop >= high  # only the size changed: the trail goes on
+    trade.order.auxPrice = 10.00
+    ib.placeOrder(aapl, trade.order)
+    await until(ib, lambda: sim.orders[perm].aux == 10.00)
+    assert 188.00 <= sim.orders[perm].trail_stop <= 190.00  # from the market (about 199) again, 10 below
+    seen = await observed(sim, perm, 29)
+    assert seen.order.auxPrice == 10.00 and seen.order.trailStopPrice == sim.orders[perm].trail_stop
 
 
 async def test_modify_refusals_filled_cancelled_and_changed_side(sim, ib):

@@ -90,14 +90,19 @@ class OrderFlow:
     def order_fields(self, spec: Spec, req: OrderRequest, checked: rules.Checked,
                      prior: SimOrder | None) -> dict[str, Any]:
         """The SimOrder fields of the new types, tifs and groups, for a new order or a modify."""
-        trail = None
+        trail: float | None = None
+        kept: dict[str, Any] = {}
         if req.order_type in trailing.TRAILING:
-            keep = prior is not None and prior.order_type == req.order_type and req.trail_stop == prior.trail_given
-            given = None if keep else req.trail_stop
-            trail = trailing.initial(req.action, self.quotes[spec.con_id].last, req.aux, req.trailing_pct, given,
-                                     spec.min_tick)
-            if keep and prior is not None and prior.trail_stop is not None and not prior.triggered:
-                trail = (max if req.action != "BUY" else min)(trail, prior.trail_stop)
+            same = (prior is not None and prior.order_type == req.order_type and prior.aux == req.aux
+                    and prior.trailing_pct == req.trailing_pct and prior.trail_given == req.trail_stop
+                    and prior.lmt_offset == req.lmt_offset)
+            if same and prior is not None:  # size or tif changed: the trail goes on where it is
+                trail = prior.trail_stop
+                kept = {"triggered": prior.triggered, "lmt": prior.lmt}
+            else:  # a new amount, percent or trailStopPrice: the stop starts again from the market
+                given = req.trail_stop if prior is None or req.trail_stop != prior.trail_given else None
+                trail = trailing.initial(req.action, self.quotes[spec.con_id].last, req.aux, req.trailing_pct,
+                                         given, spec.min_tick)
         return {
             "oca_group": req.oca_group if prior is None else prior.oca_group,
             "oca_type": req.oca_type if prior is None else prior.oca_type,
@@ -110,6 +115,7 @@ class OrderFlow:
             "trailing_pct": req.trailing_pct if trail is not None else None,
             "lmt_offset": req.lmt_offset if req.order_type == "TRAIL LIMIT" else None,
             "triggered": False if trail is not None else (prior.triggered if prior else False),
+            **kept,
         }
 
     def status_of(self, order: SimOrder) -> str:

@@ -342,8 +342,8 @@ class IBSimulator(OrderFlow):
             if not order.parent_id:  # attached orders only close what their parent opened
                 self._check_margin(acct, order.spec, order.action, qty - order.filled, order_type, lmt, aux,
                                    exclude=order.perm_id)
-            order = replace(order, qty=qty, order_type=order_type, lmt=lmt, aux=aux, tif=tif,
-                            **self.order_fields(spec, req, checked, order))
+            order = replace(order, **{"qty": qty, "order_type": order_type, "lmt": lmt, "aux": aux, "tif": tif,
+                                      **self.order_fields(spec, req, checked, order)})
         else:
             action = req.action
             if any(cid == client_id and oid >= order_id for cid, oid in self.by_client) and \
