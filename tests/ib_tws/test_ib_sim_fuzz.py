@@ -32,6 +32,23 @@ NASTY = ["", "0", "-0", "-1", "1", "1e308", "-1e308", "1e309", "1.79769313486231
 TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
 VALUE = st.one_of(st.sampled_from(NASTY), TEXT, st.floats().map(repr), st.integers().map(str))
 EDITS = st.dictionaries(st.integers(min_value=1, max_value=40), VALUE, min_size=1, max_size=6)
+# The order surface past the fixed fields: types and tifs with their own fields, and any value at
+# any later position — the counts and flags that make the reader skip blocks included.
+KINDS = ["TRAIL", "TRAIL LIMIT", "MOC", "LOC", "GTD", "OPG", "FOK", "20991231 23:59:59 UTC", "20200101-00:00:00",
+         "1", "2", "3", "4", "0.25", "5", "99.5"]
+LATE_VALUE = st.one_of(VALUE, st.sampled_from(KINDS))
+# Where ib_async puts what the simulator reads past the fixed fields (plain, non-BAG order).
+LATE = {"goodTillDate": 38, "ocaType": 46, "trailStopPrice": 68, "trailingPercent": 69, "whatIf": 84,
+        "lmtPriceOffset": 92}
+GTD = LATE["goodTillDate"]
+# Well-formed orders of each new kind (fields by position), which the edits then spoil.
+BASES = st.sampled_from([
+    {18: "TRAIL", 20: "0.5", 16: "SELL"}, {18: "TRAIL", 20: "", LATE["trailingPercent"]: "2.5"},
+    {18: "TRAIL LIMIT", 20: "0.5", LATE["lmtPriceOffset"]: "0.1"}, {18: "MOC", 19: ""}, {18: "LOC"},
+    {21: "GTD", GTD: "20991231 23:59:59 UTC"}, {21: "OPG"}, {21: "FOK", 18: "MKT"}, {33: "1"},
+    {22: "oca-f", LATE["ocaType"]: "1"}, {LATE["whatIf"]: "1"}, {27: "0"}, {28: "1"}])
+LATE_EDITS = st.builds(lambda base, edits: {**base, **edits}, BASES, st.dictionaries(
+    st.sampled_from([18, 20, 21, 22, 27, 28, 33, *LATE.values()]) | st.integers(35, 113), LATE_VALUE, max_size=6))
 
 
 def _frame(fields: list[str]) -> bytes:
@@ -73,7 +90,7 @@ class RawClient:
 
 def _run_sim(box: dict, ready: threading.Event, stop: threading.Event) -> None:
     async def main() -> None:
-        async with IBSimulator(seed=11, tick_interval=0.01, pacing_limit=None) as sim:
+        async with IBSimulator(seed=box["seed"], tick_interval=0.01, pacing_limit=None) as sim:
             box["sim"] = sim
             ready.set()
             while not stop.is_set():
@@ -90,17 +107,30 @@ def _tick_ok(sim: IBSimulator) -> bool:
 
 
 def test_any_place_order_field_value_is_answered_and_the_session_survives():
-    box: dict = {}
+    _fuzz(EDITS, seed=11, client_id=41)
+
+
+def test_any_value_of_the_later_order_fields_is_answered_and_the_session_survives():
+    template = list(TEMPLATE)
+    assert template[LATE["goodTillDate"]] == "" and len(template) > LATE["lmtPriceOffset"]
+    sim = _fuzz(LATE_EDITS, seed=13, client_id=43)
+    # Not only refusals: orders of the new kinds were taken too.
+    assert {o.order_type for o in sim.orders.values()} & {"TRAIL", "MOC", "LOC"}
+    assert {o.tif for o in sim.orders.values()} & {"GTD", "OPG"}
+
+
+def _fuzz(edits_strategy, *, seed: int, client_id: int) -> IBSimulator:
+    box: dict = {"seed": seed}
     ready, stop = threading.Event(), threading.Event()
     thread = threading.Thread(target=_run_sim, args=(box, ready, stop), daemon=True)
     thread.start()
     assert ready.wait(10)
     sim: IBSimulator = box["sim"]
-    client = RawClient(sim.port, 41)
+    client = RawClient(sim.port, client_id)
     next_id = [100]
 
     @settings(max_examples=400, deadline=None, suppress_health_check=list(HealthCheck))
-    @given(EDITS)
+    @given(edits_strategy)
     def example(edits: dict[int, str]) -> None:
         fields = list(TEMPLATE)
         next_id[0] += 1
@@ -109,8 +139,9 @@ def test_any_place_order_field_value_is_answered_and_the_session_survives():
             fields[index] = value
         replies = client.request(fields)
         kinds = {r[0] for r in replies}
-        # Every placeOrder is answered: the order (openOrder 5 / orderStatus 3) or an error (4).
-        assert kinds & {"5", "3", "4"}, (fields[:27], replies)
+        # Every placeOrder is answered: the order (openOrder 5 / orderStatus 3) or an error (4) —
+        # but an order sent with transmit=0 is only kept, unanswered, as TWS keeps it.
+        assert kinds & {"5", "3", "4"} or (client_id, next_id[0]) in sim.staged, (edits, replies)
         errors = [r for r in replies if r[0] == "4"]
         assert all(int(e[3]) not in (322,) for e in errors), errors  # no handler failed
 
@@ -129,8 +160,10 @@ def test_any_place_order_field_value_is_answered_and_the_session_survives():
     assert box.get("tick_ok"), "matching failed after the fuzzed orders"
     for order in sim.orders.values():  # nothing malformed was stored
         assert math.isfinite(order.qty) and 0 < order.qty <= MAX_QTY
-        for price in (order.lmt, order.aux):
+        for price in (order.lmt, order.aux, order.trail_stop, order.trailing_pct):
             assert price is None or (math.isfinite(price) and price > 0)
+        assert order.lmt_offset is None or (math.isfinite(order.lmt_offset) and order.lmt_offset >= 0)
+    return sim
 
 
 async def test_a_normal_client_trades_beside_a_hostile_one():

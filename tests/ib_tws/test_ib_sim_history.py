@@ -12,7 +12,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from janus_ib_sim import IBSimulator, history, hours
+from janus_ib_sim import IBSimulator, history
+from janus_ib_sim import history_hours as hours
 from janus_ib_sim.catalogue import STATIC_CATALOGUE, calendar, listed
 from janus_ib_sim.market import Quote, first_quote
 from janus_ib_sim.secdef import matching_symbols, option_chains

@@ -25,7 +25,7 @@ floats = st.one_of(st.floats(allow_nan=True, allow_infinity=True),
 
 @settings(max_examples=2000, deadline=None)
 @given(st.sampled_from(SAMPLE), st.sampled_from(["BUY", "SELL", "HOLD"]), floats,
-       st.sampled_from(["MKT", "LMT", "STP", "STP LMT", "TRAIL"]), st.none() | floats, st.none() | floats)
+       st.sampled_from(["MKT", "LMT", "STP", "STP LMT", "TRAIL", "PEG MID"]), st.none() | floats, st.none() | floats)
 def test_validation_accepts_only_finite_on_tick_values_and_answers_ib_codes(spec, action, qty, kind, lmt, aux):
     assert _model_ok(spec, action, qty, kind, lmt, aux) == _accepted(spec, action, qty, kind, lmt, aux)
 
@@ -38,7 +38,7 @@ def _on_tick_model(price, tick) -> bool:
 
 
 def _model_ok(spec, action, qty, kind, lmt, aux) -> bool:
-    if action not in ("BUY", "SELL") or kind not in ("MKT", "LMT", "STP", "STP LMT"):
+    if action not in ("BUY", "SELL") or kind not in ("MKT", "LMT", "STP", "STP LMT", "TRAIL"):
         return False
     if not (math.isfinite(qty) and 0 < qty <= MAX_QTY) or (spec.sec_type != "STK" and qty != int(qty)):
         return False
@@ -46,6 +46,8 @@ def _model_ok(spec, action, qty, kind, lmt, aux) -> bool:
         return False
     if kind in ("LMT", "STP LMT") and not _on_tick_model(lmt, spec.min_tick):
         return False
+    if kind == "TRAIL":  # the trailing amount, when given (a percent is the other way: trailing.py)
+        return aux is None or _on_tick_model(aux, spec.min_tick)
     return kind not in ("STP", "STP LMT") or _on_tick_model(aux, spec.min_tick)
 
 
@@ -56,11 +58,12 @@ def _accepted(spec, action, qty, kind, lmt, aux) -> bool:
         assert exc.code in (110, 321, 387, 434)
         assert (exc.code == 434) == (qty == 0 and action in ("BUY", "SELL"))
         return False
-    assert action in ("BUY", "SELL") and kind != "TRAIL"
+    assert action in ("BUY", "SELL") and kind != "PEG MID"
     assert math.isfinite(qty) and 0 < qty <= MAX_QTY
     if spec.sec_type != "STK":
         assert qty == int(qty)
     used = ([lmt] if kind in ("LMT", "STP LMT") else []) + ([aux] if kind in ("STP", "STP LMT") else [])
+    used += [aux] if kind == "TRAIL" and aux is not None else []
     for price in used:
         assert price is not None and math.isfinite(price) and price > 0
         ticks = Fraction(repr(price)) / Fraction(repr(spec.min_tick))

@@ -1,6 +1,13 @@
 """The control interface over HTTP (JSON), for people and scripts driving a running simulator.
 
-    GET  /state                               accounts, open orders, clients, stats
+    GET  /state                               accounts, open orders, clients, stats, and the trading
+                                              session: {"phase": "open" | "closed", "since",
+                                              "closes_at" (open) | "opens_at" (closed)}, UTC ISO times
+    POST /session      {"action": "close"}    the close now: MOC/LOC execute at the last price,
+                                              DAY orders expire; outside the session only
+                                              outsideRth LMT / STP LMT orders work
+    POST /session      {"action": "open"}     the next session opens now: OPG orders execute at
+                                              the last price; it closes by itself after its length
     POST /price        {"symbol": "AAPL", "price": 191.25}
     POST /order        {"symbol": "AAPL", "action": "BUY", "qty": 100, "type": "LMT", "lmt": 190}
     POST /scenario     {"name": "connection_lost" | "connection_restored" | "farm_down" | "farm_up" |
@@ -66,6 +73,15 @@ async def handle(sim: IBSimulator, method: str, path: str, body: dict[str, Any])
                                    str(body.get("type", "LMT")).upper(), body.get("lmt"), body.get("aux"),
                                    body.get("account", ""), body.get("order_ref", ""))
             return 200, {"perm_id": o.perm_id, "status": o.status}
+        if method == "POST" and path == "/session":
+            action = body.get("action")
+            if action == "close":
+                sim.close_session()
+            elif action == "open":
+                sim.open_session()
+            else:
+                raise ValueError(f"action must be 'open' or 'close', not {action!r}")
+            return 200, sim.snapshot()["session"]
         if method == "POST" and path == "/scenario":
             return 200, await _scenario(sim, body)
         return 404, {"error": f"no route {method} {path}"}

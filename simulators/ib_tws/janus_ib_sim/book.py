@@ -11,7 +11,10 @@ from .catalogue import Spec
 from .margin import multiplier
 from .market import Quote
 
-ORDER_TYPES = ("MKT", "LMT", "STP", "STP LMT")
+ORDER_TYPES = ("MKT", "LMT", "STP", "STP LMT", "TRAIL", "TRAIL LIMIT", "MOC", "LOC")
+TIFS = ("DAY", "GTC", "IOC", "FOK", "GTD", "OPG", "")
+STOPS = ("STP", "STP LMT", "TRAIL", "TRAIL LIMIT")
+LIMITS = ("LMT", "STP LMT", "LOC")  # types whose lmtPrice is a limit the client sets
 
 
 @dataclass
@@ -26,7 +29,7 @@ class SimOrder:
     order_type: str
     lmt: float | None
     aux: float | None
-    tif: str  # DAY | GTC
+    tif: str  # DAY | GTC | IOC | FOK | GTD | OPG
     order_ref: str
     filled: float = 0.0
     avg_price: float = 0.0
@@ -35,6 +38,18 @@ class SimOrder:
     triggered: bool = False
     why_held: str = ""
     completed_time: str = ""
+    # Fields of the order types, tifs and groups beyond the basic ones (names as ib_async's Order).
+    oca_group: str = ""
+    oca_type: int = 0
+    parent_id: int = 0  # orderId of the parent, same client
+    outside_rth: bool = False
+    good_till: str = ""  # goodTillDate as given; expires_at is when it means
+    expires_at: float | None = None
+    trail_stop: float | None = None  # a trailing stop's current stop (trailStopPrice)
+    trail_given: float | None = None  # the trailStopPrice the client sent (a modify that resends it keeps the stop)
+    trailing_pct: float | None = None
+    lmt_offset: float | None = None
+    auctioned: bool = False  # an OPG order that has been through an opening auction
 
     @property
     def remaining(self) -> float:
@@ -46,7 +61,12 @@ class SimOrder:
 
     @property
     def is_stop(self) -> bool:
-        return self.order_type in ("STP", "STP LMT")
+        return self.order_type in STOPS
+
+    @property
+    def at_auction(self) -> bool:
+        """Trades only in an auction (the close for MOC/LOC, the open for OPG)."""
+        return self.order_type in ("MOC", "LOC") or self.tif == "OPG"
 
 
 class OrderError(ValueError):
@@ -75,7 +95,7 @@ def _on_tick(price: float, tick: float) -> bool:
 
 def used_prices(order_type: str, lmt: float | None, aux: float | None) -> tuple[float | None, float | None]:
     """(limit, stop) as the order type uses them; a price the type ignores is not kept."""
-    return (lmt if order_type in ("LMT", "STP LMT") else None, aux if order_type in ("STP", "STP LMT") else None)
+    return (lmt if order_type in LIMITS else None, aux if order_type in STOPS else None)
 
 
 def validate(spec: Spec, action: str, qty: float, order_type: str, lmt: float | None, aux: float | None,
@@ -92,15 +112,15 @@ def validate(spec: Spec, action: str, qty: float, order_type: str, lmt: float | 
         raise OrderError(321, BAD_SIZE)
     if order_type not in ORDER_TYPES:
         raise OrderError(387, f"Unsupported order type {order_type[:20]!r} for this exchange and security type.")
-    if tif not in ("DAY", "GTC", "IOC", ""):
+    if tif not in TIFS:
         raise OrderError(321, f"Error validating request:-'bO' : cause - Invalid time in force {tif[:20]!r}")
-    if order_type in ("LMT", "STP LMT") and lmt is None:
+    if order_type in LIMITS and lmt is None:
         raise OrderError(321, "Error validating request:-'bP' : cause - Missing limit price")
     if order_type in ("STP", "STP LMT") and aux is None:
         raise OrderError(321, "Error validating request:-'bQ' : cause - Missing stop price (auxPrice)")
     if any(p is not None and not math.isfinite(p) for p in (lmt, aux)):
         raise OrderError(110, "The price does not conform to the minimum price variation for this contract.")
-    for price in used_prices(order_type, lmt, aux):
+    for price in used_prices(order_type, lmt, aux):  # a trailing amount sits on the tick grid too
         if price is not None and not _on_tick(price, spec.min_tick):
             raise OrderError(110, "The price does not conform to the minimum price variation for this "
                                   f"contract (tick {spec.min_tick:g}).")
@@ -110,19 +130,23 @@ def triggered(order: SimOrder, quote: Quote) -> bool:
     """A stop wakes up when the last trade reaches it: at or above for a buy, at or below for a sell."""
     if not order.is_stop or order.triggered:
         return order.triggered or not order.is_stop
-    assert order.aux is not None
-    return quote.last >= order.aux if order.action == "BUY" else quote.last <= order.aux
+    stop = order.trail_stop if order.order_type in ("TRAIL", "TRAIL LIMIT") else order.aux
+    if stop is None:
+        return False
+    return quote.last >= stop if order.action == "BUY" else quote.last <= stop
 
 
 def executable(order: SimOrder, quote: Quote) -> tuple[float, float] | None:
     """(qty, price) this order can trade against the touch now, or None. A market or triggered
     stop takes the touch; a limit trades only when marketable, at the touch (never worse)."""
-    if order.done or order.remaining <= 0 or not triggered(order, quote):
+    if order.done or order.remaining <= 0 or order.at_auction or not triggered(order, quote):
         return None
     buying = order.action == "BUY"
     price = quote.ask if buying else quote.bid
     size = quote.ask_size if buying else quote.bid_size
-    limit = order.lmt if order.order_type in ("LMT", "STP LMT") else None
+    limit = order.lmt if order.order_type in ("LMT", "STP LMT", "TRAIL LIMIT") else None
+    if order.order_type == "TRAIL LIMIT" and limit is None:
+        return None  # its limit is set when it triggers
     if limit is not None and (price > limit if buying else price < limit):
         return None
     qty = min(order.remaining, size)

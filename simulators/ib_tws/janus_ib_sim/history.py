@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from . import hours
+from . import history_hours as hours
 from .catalogue import Spec
 from .market import Quote, to_tick
 

@@ -37,7 +37,8 @@ def build(args: argparse.Namespace) -> IBSimulator:
     return IBSimulator(accounts=accounts, catalogue=catalogue, seed=args.seed, host=args.host, port=args.port,
                        tick_interval=float(raw.get("tick_interval", args.tick_interval)),
                        bar_interval=float(raw.get("bar_interval", args.bar_interval)),
-                       clock=(lambda: fixed) if fixed else None)
+                       clock=(lambda: fixed) if fixed else None,
+                       session_length=float(raw.get("session_hours", args.session_hours)) * 3600)
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -81,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="list the contracts of this day instead of today's (UTC) — rehearse a roll")
     p.add_argument("--tick-interval", type=float, default=0.25)
     p.add_argument("--bar-interval", type=float, default=5.0)
+    p.add_argument("--session-hours", type=float, default=6.5,
+                   help="length of a trading session; the first opens at start (POST /session to drive it)")
     p.add_argument("--log-level", default="INFO")
     args = p.parse_args(argv)
     janus_logging.configure("ib-sim", level=args.log_level)

@@ -5,6 +5,7 @@ and break on one field too many or too few."""
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import datetime, timezone
 
 from .book import Holding, SimOrder, multiplier
@@ -37,25 +38,36 @@ def contract_data(req_id: int, spec: Spec, exchange: str | None) -> list[object]
             "COMMON" if spec.sec_type == "STK" else "", 1, 1, 1]
 
 
-def open_order(o: SimOrder) -> list[object]:
+def _price(value: float | None) -> object:
+    return value if value is not None else UNSET_DOUBLE
+
+
+def _opt(value: float | None) -> object:
+    return value if value is not None else ""
+
+
+def open_order(o: SimOrder, what_if: Sequence[str] | None = None) -> list[object]:
+    """``what_if``: IB's 12 margin/commission figures and the commission currency of a whatIf
+    answer (initMarginBefore … maxCommission, commissionCurrency), as numbers in text."""
     s = o.spec
+    figures: list[object] = list(what_if) if what_if is not None else [""] * 13
     return [
         5, o.order_id, *contract12(s),
-        o.action, o.qty, o.order_type, o.lmt if o.lmt is not None else UNSET_DOUBLE,
-        o.aux if o.aux is not None else UNSET_DOUBLE, o.tif or "DAY", "", o.account, "O", 0, o.order_ref,
-        o.client_id, o.perm_id, 0, 0, 0, "", "", "", "", "",  # outsideRth … faPercentage
-        "", "", "", "", "", 0, "", -1,  # modelCode … exemptCode
-        0, "", "", "", "", "", "", 0, 0, 0, 0, 0, 0, 0, "",  # auctionStrategy … nbboPriceCap
-        0, 0, "", 0, "", "",  # parentId, triggerMethod, volatility, volatilityType, dnOrderType, dnAuxPrice
-        0, 0, "", "", "", "", "",  # continuousUpdate … comboLegsDescrip
+        o.action, o.qty, o.order_type, _price(o.lmt), _price(o.aux), o.tif or "DAY", o.oca_group, o.account, "O",
+        0, o.order_ref, o.client_id, o.perm_id, o.outside_rth, 0, 0, "", "", "", "", "",  # … faPercentage
+        "", o.good_till, "", "", "", 0, "", -1,  # modelCode, goodTillDate … exemptCode
+        0, "", "", "", "", "", "", 0, 0, 0, 0, o.oca_type, 0, 0, "",  # auctionStrategy … nbboPriceCap
+        o.parent_id, 0, "", 0, "", "",  # parentId, triggerMethod, volatility, volatilityType, dnOrderType, dnAuxPrice
+        0, 0, _opt(o.trail_stop), _opt(o.trailing_pct), "", "", "",  # continuousUpdate … comboLegsDescrip
         0, 0, 0,  # combo legs, order combo legs, smart combo params
         "", "", "", "",  # scaleInitLevelSize, scaleSubsLevelSize, scalePriceIncrement, hedgeType
         0, "", "", 0, 0,  # optOutSmartRouting, clearingAccount, clearingIntent, notHeld, dncPresent
         "",  # algoStrategy
-        0, 0, o.status, "", "", "", "", "", "", "", "", "", "", "", "", "", "",  # solicited … warningText
+        0, what_if is not None, o.status, *figures, "",  # solicited, whatIf, status, margins … warningText
         0, 0,  # randomizeSize, randomizePrice
         0,  # conditions
-        "", "", "", "", "", "", "", 0, "", "", "", "", 0, 0, "", 0,  # adjustedOrderType … usePriceMgmtAlgo
+        "", "", _opt(o.trail_stop), _opt(o.lmt_offset), "", "", "", 0,  # adjustedOrderType … adjustableTrailingUnit
+        "", "", "", "", 0, 0, "", 0,  # softDollarTier name/value/displayName, cashQty … usePriceMgmtAlgo
         "", 0, 0,  # duration, postToAts, autoCancelParent
         "", "", 0, 0, 0,  # minTradeQty … midOffsetAtHalf
     ]
@@ -69,17 +81,17 @@ def order_status(o: SimOrder, status: str | None = None) -> list[object]:
 def completed_order(o: SimOrder) -> list[object]:
     s = o.spec
     return [
-        101, *contract12(s), o.action, o.qty, o.order_type,
-        o.lmt if o.lmt is not None else UNSET_DOUBLE, o.aux if o.aux is not None else UNSET_DOUBLE,
-        o.tif or "DAY", "", o.account, "O", 0, o.order_ref, o.perm_id, 0, 0, 0, "", "", "", "",
-        "", "", "", "", "", 0, "", -1, "", "", "", "", "", "", 0, 0, "", 0, 0, "", 0, "", "",  # … dnAuxPrice
-        0, 0, "", "", "",  # continuousUpdate, referencePriceType, trailStopPrice, trailingPercent, comboLegsDescrip
+        101, *contract12(s), o.action, o.qty, o.order_type, _price(o.lmt), _price(o.aux),
+        o.tif or "DAY", o.oca_group, o.account, "O", 0, o.order_ref, o.perm_id, o.outside_rth, 0, 0, "", "", "", "",
+        "", o.good_till, "", "", "", 0, "", -1,  # modelCode, goodTillDate … exemptCode
+        "", "", "", "", "", "", 0, 0, "", o.oca_type, 0, "", 0, "", "",  # startingPrice … dnAuxPrice
+        0, 0, _opt(o.trail_stop), _opt(o.trailing_pct), "",  # continuousUpdate … comboLegsDescrip
         0, 0, 0, "", "", "", "",  # legs, order legs, params, scale init/subs/increment, hedgeType
         "", "", 0, 0,  # clearingAccount, clearingIntent, notHeld, dncPresent
         "",  # algoStrategy
         0, o.status, 0, 0,  # solicited, status, randomizeSize, randomizePrice
         0,  # conditions
-        "", "", "", 0, 0, "", o.filled, 0, 0, "", 0, 0, 0,  # trailStopPrice … parentPermId
+        _opt(o.trail_stop), _opt(o.lmt_offset), "", 0, 0, "", o.filled, 0, 0, "", 0, 0, 0,  # … parentPermId
         o.completed_time, o.status, "", "", 0, 0, 0,
     ]
 

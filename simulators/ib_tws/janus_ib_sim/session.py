@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 import structlog
 
+from . import orderwire
 from . import outgoing as out
 from . import refdata
 from .book import OrderError
@@ -254,9 +255,7 @@ class Session:
     def place_order(self, f: list[str]) -> None:
         order_id = as_int(f[1])
         q = self._query(f, 2)
-        action, qty, order_type = f[16].upper(), as_float(f[17], 0.0) or 0.0, f[18].upper()
-        lmt, aux, tif = as_float(f[19]), as_float(f[20]), (f[21] or "DAY").upper()
-        account, order_ref = f[23], f[26]
+        req = orderwire.parse(f, self.version)
         if order_id <= 0:  # ids come from nextValidId and only grow
             self.error(order_id, 103, f"Duplicate order id {order_id}")
             return
@@ -267,7 +266,7 @@ class Session:
             self.error(order_id, 200, "No security definition has been found for the request")
             return
         try:
-            self.sim.place(self, order_id, found[0], action, qty, order_type, lmt, aux, tif, account, order_ref)
+            self.sim.place(self, order_id, found[0], req)
         except OrderError as exc:
             self.error(order_id, exc.code, exc.text)
 

@@ -18,11 +18,13 @@ from datetime import date, datetime, timezone
 
 import structlog
 
-from . import book, margin
+from . import book, groups, hours, margin, rules
 from . import outgoing as out
 from .book import Account, Holding, OrderError, SimOrder
 from .catalogue import STATIC_CATALOGUE, Query, Spec, listed, match
 from .market import Quote, first_quote, set_price, step
+from .orderflow import OrderFlow
+from .orderwire import OrderRequest
 from .session import MarketSub, Session
 
 log = structlog.get_logger()
@@ -73,11 +75,12 @@ class BarWindow:
     notional: float = 0.0
 
 
-class IBSimulator:
+class IBSimulator(OrderFlow):
     def __init__(self, *, accounts: list[tuple[str, float]] | None = None,
                  catalogue: tuple[Spec, ...] | None = None, seed: int = 1, host: str = "127.0.0.1",
                  port: int = 0, tick_interval: float = 0.25, bar_interval: float = 5.0,
-                 pacing_limit: int | None = 50, clock: Callable[[], date] | None = None) -> None:
+                 pacing_limit: int | None = 50, clock: Callable[[], date] | None = None,
+                 session_length: float = hours.DEFAULT_LENGTH, session_gap: float | None = None) -> None:
         self.host = host
         self.port = port
         # No catalogue: the stocks plus the futures/options calendar of the clock's day. A given
@@ -99,6 +102,10 @@ class IBSimulator:
         self.sessions: dict[int, Session] = {}
         self.orders: dict[int, SimOrder] = {}  # by permId
         self.by_client: dict[tuple[int, int], int] = {}  # (clientId, orderId) -> permId
+        self.staged: dict[tuple[int, int], groups.Staged] = {}  # transmit=False, not yet sent
+        # The session opens with the simulator, whatever the wall clock says (see hours.py).
+        self.hours = hours.start(time.time(), session_length,
+                                 hours.DEFAULT_GAP if session_gap is None else session_gap)
         self.executions: list[Execution] = []
         self.bars: dict[int, BarWindow] = {}
         self._next_perm = 1_000_000 + seed * 1000
@@ -250,6 +257,7 @@ class IBSimulator:
     def tick(self) -> None:
         """One market step: every price moves, working orders trade, subscribers hear it."""
         self._refresh_listing()  # the day may have rolled: expired contracts stop trading
+        self.clock_tick(time.time())
         wanted = {sub.con_id for s in self.sessions.values() for sub in s.market.values()}
         wanted |= {c for s in self.sessions.values() for c in s.bars.values()}
         wanted |= {c for s in self.sessions.values() for c, _ in s.live_bars.values()}
@@ -306,43 +314,52 @@ class IBSimulator:
                                   f"is not valid")
         return self.accounts[requested]
 
-    def place(self, session: Session, order_id: int, spec: Spec, action: str, qty: float, order_type: str,
-              lmt: float | None, aux: float | None, tif: str, account: str, order_ref: str) -> SimOrder:
+    def place(self, session: Session, order_id: int, spec: Spec, req: OrderRequest) -> SimOrder | None:
         assert session.client_id is not None
-        if order_ref and order_ref in self.scenario.drop_on_place:
-            log.info("scenario_drop_on_place", client_id=session.client_id, order_ref=order_ref)
+        if req.order_ref and req.order_ref in self.scenario.drop_on_place:
+            log.info("scenario_drop_on_place", client_id=session.client_id, order_ref=req.order_ref)
             session.close()  # the session dies on it: the error below goes nowhere
             raise OrderError(0, "session dropped on this order (scenario)")
-        return self._place(session.client_id, order_id, spec, action, qty, order_type, lmt, aux, tif, account,
-                           order_ref)
+        if req.what_if:
+            self.what_if(session, order_id, spec, req)
+            return None
+        return self.submit(session.client_id, order_id, spec, req)
 
-    def _place(self, client_id: int, order_id: int, spec: Spec, action: str, qty: float, order_type: str,
-               lmt: float | None, aux: float | None, tif: str, account: str, order_ref: str) -> SimOrder:
-        book.validate(spec, action, qty, order_type, lmt, aux, tif)
-        lmt, aux = book.used_prices(order_type, lmt, aux)
-        acct = self._account_for(account)
+    def _place(self, client_id: int, order_id: int, spec: Spec, req: OrderRequest) -> SimOrder:
+        checked = rules.check(spec, req, time.time())
+        order_type, qty, tif = req.order_type, req.qty, req.tif
+        lmt, aux = book.used_prices(order_type, req.lmt, req.aux)
+        acct = self._account_for(req.account)
         key = (client_id, order_id)
         if key in self.by_client:  # modify: same orderId again
             order = self.orders[self.by_client[key]]
-            if order.done:
+            if order.status == "Filled":
                 raise OrderError(104, f"Can't modify a filled order (order id {order_id})")
+            if order.done:
+                raise OrderError(201, f"Order rejected - reason:Cannot modify order {order_id}: it is "
+                                      f"{order.status.lower()}")
+            rules.modify_mismatch(order, spec, req)
             if qty < order.filled:
                 raise OrderError(321, "Error validating request: quantity below what is already filled")
-            self._check_margin(acct, order.spec, order.action, qty - order.filled, order_type, lmt, aux,
-                               exclude=order.perm_id)
-            order = replace(order, qty=qty, order_type=order_type, lmt=lmt, aux=aux, tif=tif)
+            if not order.parent_id:  # attached orders only close what their parent opened
+                self._check_margin(acct, order.spec, order.action, qty - order.filled, order_type, lmt, aux,
+                                   exclude=order.perm_id)
+            order = replace(order, **{"qty": qty, "order_type": order_type, "lmt": lmt, "aux": aux, "tif": tif,
+                                      **self.order_fields(spec, req, checked, order)})
         else:
+            action = req.action
             if any(cid == client_id and oid >= order_id for cid, oid in self.by_client) and \
                     order_id < self._next_ids.get(client_id, 0):
                 raise OrderError(103, f"Duplicate order id {order_id}")
-            self._check_margin(acct, spec, action, qty, order_type, lmt, aux)
+            if not req.parent_id:
+                self._check_margin(acct, spec, action, qty, order_type, lmt, aux)
             holding = acct.holdings.get(spec.con_id, Holding())
-            short_sale = action == "SELL" and holding.qty - qty < 0
+            short_sale = action == "SELL" and holding.qty - qty < 0 and not req.parent_id
             if short_sale and not spec.shortable:
                 raise OrderError(201, "Order rejected - reason:The contract is not available for short sale.")
             self._next_perm += 1
             order = SimOrder(order_id, client_id, self._next_perm, acct.number, spec, action, qty, order_type,
-                             lmt, aux, tif, order_ref)
+                             lmt, aux, tif, req.order_ref, **self.order_fields(spec, req, checked, None))
             self.by_client[key] = order.perm_id
             self._next_ids[client_id] = max(self._next_ids.get(client_id, 1), order_id + 1)
             self.stats["orders"] += 1
@@ -353,12 +370,10 @@ class IBSimulator:
                 self._order_update(order)
                 self._to_owner(order, out.error(order_id, 404, "Order held while securities are located."))
                 return order
-        status = "PreSubmitted" if order.is_stop and not order.triggered else "Submitted"
-        order = replace(order, status=status if not order.why_held else order.status)
+        order = replace(order, status=self.status_of(order))
         self.orders[order.perm_id] = order
-        self._order_update(order)
-        self.match_all()
-        return order
+        self.after_placed(order, checked)
+        return self.orders[order.perm_id]
 
     def _quote(self, spec: Spec) -> Quote:
         return self.quotes.setdefault(spec.con_id, first_quote(spec))
@@ -397,10 +412,16 @@ class IBSimulator:
                 session.send(out.order_status(order))
 
     def cancel(self, session: Session, order_id: int) -> None:
+        if self.cancel_staged(session.client_id or 0, order_id):
+            return
         perm = self.by_client.get((session.client_id or 0, order_id))
         order = self.orders.get(perm) if perm else None
-        if order is None or order.done:
+        if order is None:
             session.error(order_id, 10147, f"OrderId {order_id} that needs to be cancelled is not found.")
+            return
+        if order.done:
+            session.error(order_id, 10148, f"OrderId {order_id} that needs to be cancelled cannot be cancelled, "
+                                           f"state: {order.status}.")
             return
         self._cancel(order)
 
@@ -409,6 +430,7 @@ class IBSimulator:
         self.orders[order.perm_id] = order
         self._order_update(order)
         self._to_owner(order, out.error(order.order_id, 202, f"Order Canceled - reason:{reason}"))
+        self.cancel_children(order)
 
     def cancel_all(self) -> None:
         for order in list(self.orders.values()):
@@ -420,9 +442,11 @@ class IBSimulator:
             return  # the exchange is unreachable: nothing trades
         for perm in list(self.orders):
             order = self.orders[perm]
-            if order.done or order.why_held:
+            if order.done or order.why_held or self.waiting(order) or \
+                    not hours.may_trade(self.hours, order.outside_rth):
                 continue
             quote = self.quotes[order.spec.con_id]
+            order = self.trail(order)
             if order.is_stop and not order.triggered and book.triggered(order, quote):
                 order = replace(order, triggered=True, status="Submitted")
                 self.orders[perm] = order
@@ -461,6 +485,7 @@ class IBSimulator:
         elif owner is not None:
             owner.send(out.commission_report(exec_id, fee, order.spec.currency, realized))
         self._holding_changed(acct, order.spec)
+        self.after_fill(order, qty)
 
     def _holding_changed(self, acct: Account, spec: Spec) -> None:
         h = acct.holdings[spec.con_id]
@@ -555,8 +580,9 @@ class IBSimulator:
         """An order placed by another API client (or the TWS window): not this client's."""
         spec = self.spec_for(symbol_or_con_id)
         order_id = self._next_ids.get(self._external_client, 1)
-        return self._place(self._external_client, order_id, spec, action, qty, order_type, lmt, aux, "DAY",
-                           account, order_ref)
+        req = OrderRequest(action=action, qty=qty, order_type=order_type, lmt=lmt, aux=aux, account=account,
+                           order_ref=order_ref)
+        return self._place(self._external_client, order_id, spec, req)
 
     def connection_lost(self) -> None:
         self.scenario.connectivity_lost = True
@@ -631,7 +657,13 @@ class IBSimulator:
             "open_orders": [{"perm_id": o.perm_id, "client_id": o.client_id, "order_id": o.order_id,
                              "symbol": o.spec.local_symbol, "action": o.action, "qty": o.qty,
                              "filled": o.filled, "type": o.order_type, "status": o.status,
-                             "order_ref": o.order_ref} for o in self.orders.values() if not o.done],
+                             "order_ref": o.order_ref, "tif": o.tif, "lmt": o.lmt, "aux": o.aux,
+                             "trail_stop": o.trail_stop, "parent_id": o.parent_id, "oca_group": o.oca_group,
+                             "outside_rth": o.outside_rth, "good_till": o.good_till}
+                            for o in self.orders.values() if not o.done],
+            "untransmitted": [{"client_id": c, "order_id": o} for c, o in self.staged],
+            "session": {"phase": self.hours.phase, "since": hours.iso(self.hours.since),
+                        "closes_at" if self.hours.is_open else "opens_at": hours.iso(self.hours.until)},
             "stats": dict(self.stats),
             "scenario": {"connectivity_lost": self.scenario.connectivity_lost,
                          "farm_down": self.scenario.farm_down},
