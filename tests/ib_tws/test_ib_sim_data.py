@@ -277,3 +277,15 @@ async def test_no_exchange_is_321_for_data_and_orders(ib):
     assert await ib.reqContractDetailsAsync(Stock("XXX")) == []
     await until(ib, lambda: any(code == 200 for _, code, _ in seen))
     assert len(await ib.reqContractDetailsAsync(Stock("AAPL"))) == 1
+
+
+async def test_what_if_a_forex_market_order_gives_a_commission_and_margin(ib):
+    """The issue's first line, as a user writes it: the estimate for 100 EUR is IB's minimum FX
+    commission (2 USD: 0.2 bp of 100 EUR is far below it), and nothing trades or is stored."""
+    (eurusd,) = await ib.qualifyContractsAsync(Forex("EURUSD"))
+    state = await ib.whatIfOrderAsync(eurusd, MarketOrder("BUY", 100))
+    assert float(state.commission) == 2.0 and state.commissionCurrency == "USD"
+    assert float(state.initMarginChange) > 0
+    big = await ib.whatIfOrderAsync(eurusd, MarketOrder("BUY", 400_000))  # 0.2 bp of ~430k USD: above the minimum
+    assert float(big.commission) > 2.0
+    assert not ib.openTrades() and not [p for p in ib.positions() if p.contract.secType == "CASH"]

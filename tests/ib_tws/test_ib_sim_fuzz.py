@@ -90,7 +90,7 @@ class RawClient:
 
 def _run_sim(box: dict, ready: threading.Event, stop: threading.Event) -> None:
     async def main() -> None:
-        async with IBSimulator(seed=box["seed"], tick_interval=0.01, pacing_limit=None) as sim:
+        async with IBSimulator(seed=box.get("seed", 1), tick_interval=0.01, pacing_limit=None) as sim:
             box["sim"] = sim
             ready.set()
             while not stop.is_set():

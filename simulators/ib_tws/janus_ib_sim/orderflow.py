@@ -181,7 +181,7 @@ class OrderFlow:
         price = margin.order_price(req.action, req.order_type, lmt, aux, quote)
         marks = {c: q.last for c, q in self.quotes.items()}
         figures = whatif.figures(acct.cash, acct.quantities, marks, self.specs, spec, req.action, req.qty, price,
-                                 book.commission(spec, req.qty))
+                                 book.commission(spec, req.qty, price=price))
         o = SimOrder(order_id, session.client_id, 0, acct.number, spec, req.action, req.qty, req.order_type, lmt, aux,
                      req.tif, req.order_ref, status="PreSubmitted")
         session.send(out.open_order(o, what_if=figures))
