@@ -102,3 +102,21 @@ async def test_a_trailing_stop_follows_the_price_up_and_triggers_on_the_way_down
     sim.set_price("AAPL", 193.00)  # through the stop
     fill = await events.next(m.OrderFilled, where=lambda e: e.intent_id == trail)
     assert fill.side is m.BrokerSide.SELL and fill.price <= raised
+
+
+async def test_gtd_expires_at_its_time_and_day_at_the_session_close(gateway, js, events, sim):
+    import time
+
+    sim.set_price("AAPL", 190.00)
+    gtd, day, gtc = new_id(), new_id(), new_id()
+    await route(js, place(gtd, order_type=m.OrderType.LIMIT, limit_price=180.00, tif=m.Tif.GTD,
+                          expire_at=time.time_ns() + 3_000_000_000))
+    await route(js, place(day, order_type=m.OrderType.LIMIT, limit_price=180.00, tif=m.Tif.DAY))
+    await route(js, place(gtc, order_type=m.OrderType.LIMIT, limit_price=180.00, tif=m.Tif.GTC))
+    for intent in (gtd, day, gtc):
+        await events.next(m.OrderStatusChanged, where=status(intent, m.OrderState.SUBMITTED))
+    expired = await events.next(m.OrderCancelled, where=lambda e: e.intent_id == gtd, timeout=15)
+    assert expired.filled == 0.0 and not at_ib(sim, day).done  # its own time, not the close
+    sim.close_session()
+    await events.next(m.OrderCancelled, where=lambda e: e.intent_id == day)
+    assert not at_ib(sim, gtc).done  # GTC outlives the session
