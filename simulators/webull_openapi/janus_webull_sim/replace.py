@@ -154,7 +154,7 @@ def _check_account(engine: Engine, order: Order, mod: Modification, stop: int | 
     acct = engine.accounts[order.account_id]
     if mod.quantity is not None and order.side == "SELL":
         available = max(0, acct.quantity(order.symbol)) - engine.sell_reserved(
-            order.account_id, order.symbol, exclude=[order])
+            order.account_id, order.symbol, exclude=engine.group_of(order))  # a group holds the long once
         if mod.quantity - order.filled_quantity > available:
             raise OrderRejected("new SELL quantity exceeds the available long",
                                 error_code="SELL_QUANTITY_EXCEEDS_POSITION")
