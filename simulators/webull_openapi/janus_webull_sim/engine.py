@@ -5,17 +5,17 @@ Pure state machine: the caller supplies the clock, calls ``tick()`` and drains `
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from janus_webull_sim import oco, trailing
 from janus_webull_sim import replace as replacing
-from janus_webull_sim import trailing
 from janus_webull_sim.book import Account
 from janus_webull_sim.config import InstrumentConfig, SimConfig
 from janus_webull_sim.errors import BadRequest, NotFound, OrderRejected, OrderStateError
-from janus_webull_sim.orders import NEEDS_LIMIT, STOP_TYPES, Order, iso_ms, parse_new_order
+from janus_webull_sim.orders import NEEDS_LIMIT, STOP_TYPES, NewOrder, Order, iso_ms
 from janus_webull_sim.prices import PricePath, fmt_cents, to_cents
 
 
@@ -81,56 +81,87 @@ class Engine:
         self.account(account_id)
         return [o for (acct, _), o in self.orders.items() if acct == account_id and o.is_open]
 
-    def sell_reserved(self, account_id: str, symbol: str, exclude: Order | None = None) -> int:
-        """Shares of the long already promised to open SELL orders."""
-        return sum(
-            o.remaining for o in self.open_orders(account_id)
-            if o.symbol == symbol and o.side == "SELL" and o is not exclude
-        )
+    def sell_reserved(self, account_id: str, symbol: str, exclude: Iterable[Order] = ()) -> int:
+        """Shares of the long already promised to open SELL orders (an OCO group promises them
+        once: its largest member)."""
+        skip = {id(o) for o in exclude}
+        return oco.held((o for o in self.open_orders(account_id)
+                         if o.symbol == symbol and o.side == "SELL" and id(o) not in skip),
+                        lambda o: o.remaining, 0)
+
+    def group_of(self, order: Order) -> list[Order]:
+        """The order and the other open members of its OCO group (just the order when NORMAL)."""
+        return [order, *oco.siblings_to_cancel(order, self.orders.values())]
 
     # -- commands ---------------------------------------------------------------------------
-    def place(self, account_id: Any, new_orders: Any) -> dict[str, str]:
+    def place(self, account_id: Any, new_orders: Any, client_combo_order_id: Any = None) -> dict[str, Any]:
+        """One NORMAL order, or one OCO group (all of it, or none: a refused member fails them all)."""
         acct = self.account(account_id)
-        if not isinstance(new_orders, list) or len(new_orders) != 1:
-            raise BadRequest("new_orders must be a list with one NORMAL order")
-        req = parse_new_order(new_orders[0])
-        inst = self.instrument(req.symbol)
-        if (acct.account_id, req.client_order_id) in self.orders:
-            raise BadRequest(f"client_order_id {req.client_order_id} already used",
-                             error_code="DUPLICATE_CLIENT_ORDER_ID")
-        stop, reference = req.stop_cents, None
-        if req.trail is not None:
-            # The trail hangs from the last price at placement.
-            reference = self.paths[inst.symbol].last
-            stop = trailing.stop_for(req.trail, reference, req.side)
-            if not trailing.usable(stop):
-                raise BadRequest(f"a trailing_stop_step of {req.trail.step_text()} from {fmt_cents(reference)}"
-                                 f" would put the stop at {stop / 100:.2f}", error_code="INVALID_TRAILING_STOP_STEP")
+        reqs, combo_id = oco.parse_placement(new_orders, client_combo_order_id)
+        inst = self.instrument(reqs[0].symbol)  # a group shares its symbol (oco.check_group)
+        for req in reqs:
+            if (acct.account_id, req.client_order_id) in self.orders:
+                raise BadRequest(f"client_order_id {req.client_order_id} already used",
+                                 error_code="DUPLICATE_CLIENT_ORDER_ID")
+        if combo_id is not None and any(o.account_id == acct.account_id and o.client_combo_order_id == combo_id
+                                        for o in self.orders.values()):
+            raise BadRequest(f"client_combo_order_id {combo_id} already used",
+                             error_code="DUPLICATE_CLIENT_COMBO_ORDER_ID")
+        # Every trail is checked before any id is issued or anything is stored.
+        starts = [self._trail_start(inst, req) for req in reqs]
+        members = [self._new_order(acct, inst, req, stop, reference) for req, (stop, reference) in zip(reqs, starts)]
+        if reqs[0].combo_type == oco.OCO:
+            for member in members:
+                member.combo_order_id, member.client_combo_order_id = members[0].order_id, combo_id
+        for member in members:
+            self.orders[(acct.account_id, member.client_order_id)] = member
+        try:
+            self._check_rules(acct, inst, members)
+        except OrderRejected as exc:
+            for member in members:
+                member.status = "FAILED"
+                member.reject_reason = exc.message
+                self.emit(member, "PLACE_FAILED")
+            raise
+        first = {"client_order_id": members[0].client_order_id, "order_id": members[0].order_id}
+        if members[0].combo_order_id is None:
+            return first
+        return first | {"combo_type": oco.OCO, "combo_order_id": members[0].combo_order_id,
+                        "client_combo_order_id": combo_id or "",
+                        "orders": [{"client_order_id": m.client_order_id, "order_id": m.order_id} for m in members]}
+
+    def _trail_start(self, inst: InstrumentConfig, req: NewOrder) -> tuple[int | None, int | None]:
+        """The stop and the trail's reference a new order starts with."""
+        if req.trail is None:
+            return req.stop_cents, None
+        # The trail hangs from the last price at placement.
+        reference = self.paths[inst.symbol].last
+        stop = trailing.stop_for(req.trail, reference, req.side)
+        if not trailing.usable(stop):
+            raise BadRequest(f"a trailing_stop_step of {req.trail.step_text()} from {fmt_cents(reference)}"
+                             f" would put the stop at {stop / 100:.2f}", error_code="INVALID_TRAILING_STOP_STEP")
+        return stop, reference
+
+    def _new_order(self, acct: Account, inst: InstrumentConfig, req: NewOrder, stop: int | None,
+                   reference: int | None) -> Order:
         self.order_seq += 1
-        order = Order(
+        return Order(
             order_id=f"SIMO{self.order_seq:012d}", client_order_id=req.client_order_id,
             account_id=acct.account_id, symbol=inst.symbol, instrument_id=inst.instrument_id,
             side=req.side, order_type=req.order_type, time_in_force=req.time_in_force,
             quantity=req.quantity, limit_cents=req.limit_cents, stop_cents=stop,
-            place_time_ms=self.now_ms(), entrust_type=req.entrust_type,
+            place_time_ms=self.now_ms(), combo_type=req.combo_type, entrust_type=req.entrust_type,
             support_trading_session=req.support_trading_session,
             trailing_type=req.trail.kind if req.trail else None, trailing_step=req.trail.step if req.trail else None,
             trail_reference_cents=reference,
         )
-        self.orders[(acct.account_id, order.client_order_id)] = order
-        try:
-            self._check_rules(acct, inst, order)
-        except OrderRejected as exc:
-            order.status = "FAILED"
-            order.reject_reason = exc.message
-            self.emit(order, "PLACE_FAILED")
-            raise
-        return {"client_order_id": order.client_order_id, "order_id": order.order_id}
 
-    def _check_rules(self, acct: Account, inst: InstrumentConfig, order: Order) -> None:
+    def _check_rules(self, acct: Account, inst: InstrumentConfig, members: list[Order]) -> None:
+        """The account rules for a new order or OCO group (its members share symbol, side, quantity)."""
+        order = members[0]
         held = acct.quantity(inst.symbol)
         if order.side == "SELL":
-            available = max(0, held) - self.sell_reserved(acct.account_id, inst.symbol, exclude=order)
+            available = max(0, held) - self.sell_reserved(acct.account_id, inst.symbol, exclude=members)
             if order.quantity > available:
                 raise OrderRejected(
                     f"SELL {order.quantity} {inst.symbol} exceeds the available long of {available};"
@@ -152,17 +183,23 @@ class Engine:
         cents = max(named, quote.ask) if named is not None else quote.ask
         return Decimal(max(quantity - order.filled_quantity, 0) * cents) / 100
 
-    def buying_power(self, acct: Account, exclude: Order | None = None) -> Decimal:
-        """Cash less what open BUY and SHORT orders have promised: what a new order may use."""
-        promised = sum((self._commitment(o, o.quantity, o.limit_cents, o.stop_cents)
-                        for o in self.open_orders(acct.account_id) if o.side in ("BUY", "SHORT") and o is not exclude),
-                       Decimal(0))
+    def buying_power(self, acct: Account, exclude: Iterable[Order] = ()) -> Decimal:
+        """Cash less what open BUY and SHORT orders have promised: what a new order may use
+        (an OCO group promises only its largest member's commitment)."""
+        skip = {id(o) for o in exclude}
+        promised = oco.held((o for o in self.open_orders(acct.account_id)
+                             if o.side in ("BUY", "SHORT") and id(o) not in skip),
+                            lambda o: self._commitment(o, o.quantity, o.limit_cents, o.stop_cents), Decimal(0))
         return max(acct.cash - promised, Decimal(0))
 
     def check_buying_power(self, acct: Account, order: Order, quantity: int, limit: int | None,
                            stop: int | None) -> None:
-        cost = self._commitment(order, quantity, limit, stop)
-        available = self.buying_power(acct, exclude=order)
+        """``order`` with these figures (new, or as a replace would leave it) against the buying
+        power left by every other open order; its OCO group counts as its largest member."""
+        group = self.group_of(order)
+        cost = max([self._commitment(order, quantity, limit, stop)]
+                   + [self._commitment(o, o.quantity, o.limit_cents, o.stop_cents) for o in group[1:]])
+        available = self.buying_power(acct, exclude=group)
         if cost > available:
             raise OrderRejected(f"{order.side} {quantity} {order.symbol} needs {_money(cost)} USD; the buying power"
                                 f" is {_money(available)} USD", error_code="INSUFFICIENT_BUYING_POWER")
@@ -223,7 +260,8 @@ class Engine:
             for path in self.paths.values():
                 path.step()
         for order in [o for o in self.orders.values() if o.is_open]:
-            self._match(order)
+            if order.is_open:  # an OCO member whose sibling filled earlier in this pass is cancelled
+                self._match(order)
 
     def _match(self, order: Order) -> None:
         quote = self.paths[order.symbol].quote()
@@ -248,6 +286,11 @@ class Engine:
         order.status = "FILLED" if order.remaining == 0 else "PARTIAL_FILLED"
         self.emit(order, "FINAL_FILLED" if order.remaining == 0 else "FILLED",
                   last_qty=qty, last_price=fmt_cents(touch))
+        # OCO: the first fill, also a partial one, cancels the rest of the group in the same step,
+        # so no later order of this pass can fill a second member.
+        for sibling in oco.siblings_to_cancel(order, self.orders.values()):
+            sibling.status = "CANCELLED"
+            self.emit(sibling, "CANCEL_SUCCESS")
 
     def emit(self, order: Order, scene: str, *, last_qty: int = 0, last_price: str = "") -> None:
         self.request_seq += 1

@@ -19,6 +19,7 @@ NEEDS_LIMIT = ("LIMIT", "STOP_LOSS_LIMIT")
 NEEDS_STOP = ("STOP_LOSS", "STOP_LOSS_LIMIT")
 STOP_TYPES = (*NEEDS_STOP, TRAILING)  # orders that wait for a stop to trigger
 TIFS = ("DAY", "GTC")
+COMBO_TYPES = ("NORMAL", "OCO")  # OCO groups: oco.py
 OPEN_STATUSES = ("SUBMITTED", "PARTIAL_FILLED")
 CLIENT_ORDER_ID = re.compile(r"^[A-Za-z0-9]{1,32}$")
 # Bounds before any arithmetic: "1e999999" is a finite Decimal whose int() would not end.
@@ -53,6 +54,10 @@ class Order:
     triggered: bool = False  # a stop order whose stop was reached
     reject_reason: str = ""
     combo_type: str = "NORMAL"
+    # An OCO member: the group's id (the first member's order id, so it is unique without a
+    # counter of its own) and the client's name for the group, if it gave one.
+    combo_order_id: str | None = None
+    client_combo_order_id: str | None = None
     entrust_type: str = "QTY"
     support_trading_session: str = "CORE"
     # TRAILING_STOP_LOSS only: the trail, and the best last price since placement it hangs from
@@ -86,6 +91,8 @@ class Order:
             "order_id": self.order_id,
             "client_order_id": self.client_order_id,
             "combo_type": self.combo_type,
+            "combo_order_id": self.combo_order_id or "",
+            "client_combo_order_id": self.client_combo_order_id or "",
             "symbol": self.symbol,
             "instrument_id": self.instrument_id,
             "instrument_type": "EQUITY",
@@ -114,7 +121,10 @@ class Order:
 
     def group_json(self) -> dict[str, Any]:
         """The shape of /trading/orders/get: one group per client order id."""
-        return {"client_order_id": self.client_order_id, "combo_type": self.combo_type, "orders": [self.to_json()]}
+        group = {"client_order_id": self.client_order_id, "combo_type": self.combo_type, "orders": [self.to_json()]}
+        if self.combo_order_id is not None:
+            group |= {"combo_order_id": self.combo_order_id, "client_combo_order_id": self.client_combo_order_id or ""}
+        return group
 
 
 @dataclass(frozen=True)
@@ -130,6 +140,7 @@ class NewOrder:
     entrust_type: str
     support_trading_session: str
     trail: Trail | None = None
+    combo_type: str = "NORMAL"
 
 
 def str_field(entry: dict[str, Any], key: str, *, required: bool = True) -> str | None:
@@ -195,7 +206,7 @@ def parse_new_order(entry: Any) -> NewOrder:
     if not isinstance(entry, dict):
         raise BadRequest("each new_orders entry must be an object")
     combo = entry.get("combo_type", "NORMAL")
-    if combo != "NORMAL":
+    if combo not in COMBO_TYPES:
         raise BadRequest(f"combo_type {combo!r} is not supported", error_code="UNSUPPORTED_COMBO_TYPE")
     coid = str_field(entry, "client_order_id")
     if not CLIENT_ORDER_ID.match(coid):
@@ -229,4 +240,4 @@ def parse_new_order(entry: Any) -> NewOrder:
         trail = parse_trail(entry)
     elif any(entry.get(key) not in (None, "") for key in TRAILING_FIELDS):
         raise BadRequest(f"trailing_type and trailing_stop_step are for {TRAILING} orders only")
-    return NewOrder(coid, symbol, side, order_type, tif, qty, limit, stop, entrust, session, trail)
+    return NewOrder(coid, symbol, side, order_type, tif, qty, limit, stop, entrust, session, trail, combo)

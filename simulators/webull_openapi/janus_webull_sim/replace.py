@@ -87,7 +87,18 @@ def parse_modification(entry: dict[str, Any], order: Order) -> Modification:
             raise BadRequest("a new trailing_type needs its trailing_stop_step")
         step = parse_step(kind, entry["trailing_stop_step"]) if _given(entry, "trailing_stop_step") else current.step
         trail = Trail(kind, step)
+    if order.combo_order_id is not None:
+        _check_oco_member(order, qty, tif)
     return Modification(qty, limit, stop, tif, trail)
+
+
+def _check_oco_member(order: Order, quantity: int | None, tif: str | None) -> None:
+    """An OCO member's prices may move; its quantity and time in force are the group's (one
+    position, one life), so a change to them alone would break the group: refused."""
+    for key, new, old in (("quantity", quantity, order.quantity), ("time_in_force", tif, order.time_in_force)):
+        if new is not None and new != old:
+            raise BadRequest(f"{key} of an OCO member cannot be modified (the group shares it: {old});"
+                             " cancel and place the group anew", error_code="OCO_FIELD_NOT_MODIFIABLE")
 
 
 def replace(engine: Engine, account_id: Any, modify_orders: Any) -> dict[str, str]:
@@ -143,7 +154,7 @@ def _check_account(engine: Engine, order: Order, mod: Modification, stop: int | 
     acct = engine.accounts[order.account_id]
     if mod.quantity is not None and order.side == "SELL":
         available = max(0, acct.quantity(order.symbol)) - engine.sell_reserved(
-            order.account_id, order.symbol, exclude=order)
+            order.account_id, order.symbol, exclude=engine.group_of(order))  # a group holds the long once
         if mod.quantity - order.filled_quantity > available:
             raise OrderRejected("new SELL quantity exceeds the available long",
                                 error_code="SELL_QUANTITY_EXCEEDS_POSITION")

@@ -67,7 +67,8 @@ class RestApi:
             (get, "/trading/assets/positions/list"): lambda r: engine.positions(r.query.get("account_id", "")),
             (get, "/trading/instruments/stocks/profiles/list"): self._instruments,
             (get, "/market-data/stocks/snapshots/list"): lambda r: engine.snapshot(_symbols(r.query)),
-            (post, "/trading/orders/place"): lambda r: engine.place(_body(r).get("account_id"), _body(r).get("new_orders")),
+            (post, "/trading/orders/place"): lambda r: engine.place(
+                _body(r).get("account_id"), _body(r).get("new_orders"), _body(r).get("client_combo_order_id")),
             (post, "/trading/orders/replace"): lambda r: engine.replace(_body(r).get("account_id"), _body(r).get("modify_orders")),
             (post, "/trading/orders/cancel"): lambda r: engine.cancel(_body(r).get("account_id"), _body(r).get("client_order_id")),
             (get, "/trading/orders/get"): self._order_detail,

@@ -100,12 +100,15 @@ def decode(data: bytes) -> SimState:
         raise StateUnreadable("an amount of money is not a finite number")
     broken = next((o for o in state.orders if not _whole(o)), None)
     if broken is not None:
-        raise StateUnreadable(f"order {broken.client_order_id} lacks the prices or trail its type needs")
+        raise StateUnreadable(f"order {broken.client_order_id} lacks the prices, trail or group its type needs")
     return state
 
 
 def _whole(o: Order) -> bool:
-    """The fields matching reads for the order's type are there (and a trail's step is a number)."""
+    """The fields matching reads for the order's type are there (and a trail's step is a number);
+    an OCO member knows its group, and only an OCO member has one."""
+    if (o.combo_type == "OCO") != (o.combo_order_id is not None):
+        return False
     if (o.order_type in NEEDS_LIMIT and o.limit_cents is None) or (o.order_type in STOP_TYPES and o.stop_cents is None):
         return False
     if o.order_type != TRAILING:
