@@ -88,8 +88,17 @@ async def start_stack(tmp_path: Path, *extra: str, env: dict[str, str] | None = 
 
 async def admin_post(port: int, path: str, body: dict) -> dict:
     """A request to the IB simulator's HTTP control (``simulators.admin_port``), as a user sends it."""
+    return await _post(f"http://127.0.0.1:{port}{path}", body)
+
+
+async def webull_admin_post(port: int, path: str, body: dict) -> dict:
+    """A request to the Webull simulator's control (``/_sim/`` on its API port)."""
+    return await _post(f"http://127.0.0.1:{port}/_sim/{path}", body)
+
+
+async def _post(url: str, body: dict) -> dict:
     def call() -> dict:
-        request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=json.dumps(body).encode(),
+        request = urllib.request.Request(url, data=json.dumps(body).encode(),
                                          headers={"Content-Type": "application/json"}, method="POST")
         with urllib.request.urlopen(request, timeout=10) as reply:
             return json.loads(reply.read() or b"{}")

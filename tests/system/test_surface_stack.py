@@ -9,30 +9,19 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
-import urllib.request
 
 import pytest
 
 from cli_runner import janus
 from janus_client.client import JanusClient
 from janus_common import messages as m
-from stack_runner import admin_post, start_stack
+from stack_runner import admin_post, start_stack, webull_admin_post
 
 pytestmark = pytest.mark.system
 
 
 def _lines(out: str) -> list[dict]:
     return [json.loads(line) for line in out.splitlines() if line.strip()]
-
-
-async def _webull(port: int, path: str, body: dict) -> dict:
-    """The Webull simulator's own control (``/_sim/`` on its API port)."""
-    def call() -> dict:
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/_sim/{path}", data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"}, method="POST")
-        with urllib.request.urlopen(request, timeout=10) as reply:
-            return json.loads(reply.read() or b"{}")
-    return await asyncio.to_thread(call)
 
 
 async def _event(client: JanusClient, account: str, intent_id: str, match, timeout: float = 30.0):
@@ -52,7 +41,7 @@ async def test_modify_brackets_and_capabilities_on_both_brokers(tmp_path):
         if account.startswith("ib"):
             await admin_post(ib_admin, "/price", {"symbol": symbol, "price": price})
         else:
-            await _webull(wb_port, "price", {"symbol": symbol, "price": f"{price:.2f}"})
+            await webull_admin_post(wb_port, "price", {"symbol": symbol, "price": f"{price:.2f}"})
 
     try:
         code, out = await janus(url, "--json", "capabilities", "wb-1", timeout=30)

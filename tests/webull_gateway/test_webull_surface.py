@@ -28,12 +28,18 @@ async def modify(js, intent: str, **kw) -> m.ModifyOrder:
     return order
 
 
-async def test_a_resting_limit_is_replaced_then_fills_at_the_new_price(gateway, js, events, sim):
+async def resting_limit(js, events, sim) -> str:
+    """A GTC limit BUY 10 MSFT at 390 working at Webull (MSFT at 400, matching paused)."""
     sim.pause_matching()
     sim.set_price("MSFT", "400.00")
     intent = new_id()
     await route(js, place(intent, symbol="MSFT", order_type=m.OrderType.LIMIT, limit_price=390.00, tif=m.Tif.GTC))
     await events.next(m.OrderStatusChanged, where=status(intent, m.OrderState.SUBMITTED))
+    return intent
+
+
+async def test_a_resting_limit_is_replaced_then_fills_at_the_new_price(gateway, js, events, sim):
+    intent = await resting_limit(js, events, sim)
 
     change = await modify(js, intent, qty=12.0, limit_price=397.00)
     done = await events.next(m.OrderModified, where=lambda e: e.modify_id == change.modify_id)
@@ -52,11 +58,7 @@ async def test_a_resting_limit_is_replaced_then_fills_at_the_new_price(gateway, 
 
 
 async def test_a_replace_webull_refuses_is_a_modify_rejected_and_the_order_works_on(gateway, js, events, sim):
-    sim.pause_matching()
-    sim.set_price("MSFT", "400.00")
-    intent = new_id()
-    await route(js, place(intent, symbol="MSFT", order_type=m.OrderType.LIMIT, limit_price=390.00, tif=m.Tif.GTC))
-    await events.next(m.OrderStatusChanged, where=status(intent, m.OrderState.SUBMITTED))
+    intent = await resting_limit(js, events, sim)
     bad = await modify(js, intent, qty=10.0, limit_price=390.001)  # off Webull's 0.01 grid
     refused = await events.next(m.ModifyRejected, where=lambda e: e.modify_id == bad.modify_id)
     assert refused.reason is m.RejectReason.BROKER_REFUSED and refused.code
