@@ -9,7 +9,8 @@ itself, and keeps the ones it holds alive (``in_progress``) while they wait.
 Per-order order stays sane: a cancel for an order whose place is under way waits for that
 place to settle (bounded), then cancels it at the broker; a cancel for an order that has not
 reached the broker yet (queued, or between retries) ends it here (``OrderCancelled``), so the
-place, when its turn comes, finds it finished and does not send it.
+place, when its turn comes, finds it finished and does not send it. Modifications go the
+cancels' way (:mod:`.modifies`).
 
 A place that fails (no answer, an unexpected exception) is tried again later; every attempt is
 recorded first (``OrderPlaceAttempted``), so the count survives a restart. The quarantine rule
@@ -39,13 +40,10 @@ from janus_common.messages import (
     clip,
     Broker,
     CancelOrder,
-    ID_MAX,
     GatewayOrderEvent,
     ModifyOrder,
-    ModifyRejected,
     OrderCancelled,
     OrderEvent,
-    OrderModified,
     OrderGatewayRefused,
     OrderPlaceAttempted,
     PlaceOrder,
@@ -56,8 +54,9 @@ from janus_common.messages import (
 )
 
 from . import safety
-from .adapter import BrokerUnavailable, ModifyRefused, OrderRefused
+from .adapter import BrokerUnavailable, OrderRefused
 from .emit import Emitter
+from .modifies import ModifyDesk
 
 __all__ = ["LegState", "OrderDesk", "RouteDesk", "RouteSettings"]
 
@@ -120,7 +119,7 @@ class _Attempts:
     last_detail: str = ""
 
 
-class RouteDesk:
+class RouteDesk(ModifyDesk):
     def __init__(self, desk: OrderDesk, emitter: Emitter, broker: Broker, ready: asyncio.Event,
                  settings: RouteSettings = RouteSettings()) -> None:
         self.desk = desk
@@ -376,70 +375,6 @@ class RouteDesk:
             if not self.ready.is_set():
                 raise BrokerUnavailable(f"the connection dropped before the cancel of {key} was confirmed")
             await asyncio.sleep(CONFIRM_POLL_S)
-
-    # --- modifications ---------------------------------------------------------------------------
-
-    async def _modify(self, command: ModifyOrder, msg: Msg) -> None:
-        try:
-            if not await self._connected():
-                await self._settle(msg, "nak")
-                return
-            if await self._modify_leg(command):
-                await self._settle(msg, "ack")
-            else:
-                await self._settle(msg, "nak")  # not at the broker yet: tried again shortly
-        except BrokerUnavailable as exc:
-            log.warning("route_modify_unavailable", order_key=command.order_key, detail=exc.detail)
-            await self._settle(msg, "nak")
-        except Exception:
-            log.exception("route_modify_failed", order_key=command.order_key)
-            await self._settle(msg, "nak")
-
-    async def _modify_leg(self, command: ModifyOrder) -> bool:
-        """True once the modification is answered (taken or refused); False to try it later."""
-        key = command.order_key
-        if self.desk.modified(key, command.modify_id):
-            log.info("modify_already_answered", order_key=key, modify_id=command.modify_id)
-            return True  # redelivered: never applied twice
-        placing = self._placing.get(key)
-        if placing is not None:
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(placing.wait(), self.settings.ready_wait_s * 2)
-        state = self.desk.leg_state(key)
-        if not state.known or state.finished:
-            why = "is already finished" if state.finished else "is not known to this gateway"
-            await self._refuse_modify(command, RejectReason.ORDER_FINISHED if state.finished
-                                      else RejectReason.UNKNOWN_INTENT, f"the order {key} {why}")
-            return True
-        if state.waiting and self.desk.amend_waiting(command):
-            await self._modified(command)  # held here, not at the broker: changed before it is placed
-            return True
-        if not (state.submitted or await self.desk.has_order(key)):
-            return False
-        try:
-            await self.desk.modify(command)
-        except ModifyRefused as exc:
-            await self._refuse_modify(command, RejectReason.BROKER_REFUSED, exc.detail, code=exc.code)
-            return True
-        await self._modified(command)
-        return True
-
-    async def _modified(self, command: ModifyOrder) -> None:
-        log.info("order_modified", order_key=command.order_key, modify_id=command.modify_id, qty=command.qty,
-                 limit=command.limit_price, stop=command.stop_price)
-        await self._say(f"mod:{command.order_key}:{command.modify_id}", OrderModified(
-            account=self.emitter.alias, intent_id=command.intent_id, broker=self.broker, leg=command.leg,
-            modify_id=command.modify_id, qty=command.qty, limit_price=command.limit_price,
-            stop_price=command.stop_price, trail_amount=command.trail_amount))
-
-    async def _refuse_modify(self, command: ModifyOrder, reason: RejectReason, text: str, *,
-                             code: str | None = None) -> None:
-        log.info("modify_refused", order_key=command.order_key, reason=str(reason), code=code, detail=text)
-        event = ModifyRejected(account=self.emitter.alias, intent_id=command.intent_id, modify_id=command.modify_id,
-                               leg=command.leg, reason=reason, message=clip(text),
-                               code=clip(code, ID_MAX) if code else None)
-        await self.emitter.emit(f"modrej:{command.order_key}:{command.modify_id}", event)
-        self.desk.note(event)
 
     def _queued_only(self, key: str) -> bool:
         """True while the key's place still waits in the queue (not taken by the worker)."""
