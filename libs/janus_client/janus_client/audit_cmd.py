@@ -81,7 +81,7 @@ def report_text(report: audit.AuditReport, replays_agree: bool) -> str:
         lines += [f"  {f.check:<16} {f.account:<10} {f.intent_id} {f.detail}" for f in report.violations]
     else:
         lines.append("invariants       one outcome per intent, fills = reported fills, each order placed once, "
-                     "hash chain of every subject unbroken: OK")
+                     "at most one exit of a bracket filled, hash chain of every subject unbroken: OK")
     for f in report.position_differences:
         lines.append(f"  position note  {f.account:<10} {f.detail}")
     for acct, state in report.trading_states.items():

@@ -66,9 +66,17 @@ async def _client(args: argparse.Namespace) -> JanusClient | None:
     return JanusClient(nc) if nc is not None else None
 
 
+def _exit_words(order: m.PlaceOrder) -> str:
+    """`` take-profit @195`` for a bracket's exit, nothing for the order itself."""
+    if order.role is m.LegRole.ENTRY:
+        return ""
+    price = order.limit_price if order.role is m.LegRole.TAKE_PROFIT else order.stop_price
+    return f" {order.role.lower().replace('_', '-')} @{price:g}"
+
+
 def _describe(event: Any) -> str:
     if isinstance(event, m.OrderRouted):
-        legs = ", ".join(f"{o.side} {o.qty:g}" for o in event.orders)
+        legs = ", ".join(f"{o.side} {o.qty:g}" + _exit_words(o) for o in event.orders)
         d = event.decision
         return (f"routed {event.intent_id} to {event.broker} ({d.effect}; {legs}; "
                 f"position {d.broker_position + 0.0:g}, working {d.in_flight + 0.0:g})")
