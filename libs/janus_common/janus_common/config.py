@@ -170,6 +170,42 @@ class SimulatorsConfig(_Base, frozen=True, kw_only=True):
     admin_port: int | None = None
 
 
+Port = Annotated[int, msgspec.Meta(ge=0, le=65535)]
+
+
+class MetricsPorts(_Base, frozen=True, kw_only=True):
+    """Where each process serves ``/metrics``; 0 (or absent) = that process serves none."""
+
+    router: Port = 0
+    registry: Port = 0
+    pricer: Port = 0
+    # The first gateway's port; the next account (in the order of ``accounts:``) gets +1, ...
+    gateways: Port = 0
+    # One account's own port, over the count above (0 = that gateway serves none).
+    accounts: dict[str, Port] = {}
+
+
+class MetricsConfig(_Base, frozen=True, kw_only=True):
+    """Prometheus endpoints (README "Metrics"). ``host`` is what each endpoint binds;
+    0.0.0.0 / :: bind every interface and advertise the machine's host name instead."""
+
+    host: str = "127.0.0.1"
+    ports: MetricsPorts = MetricsPorts()
+
+    def port_of(self, identity: str, accounts: list[str]) -> int:
+        """The port of the process with this NATS identity (``router``, ``gateway-<alias>``;
+        janus_common.authz), 0 when it serves no metrics. ``accounts`` in config order."""
+        if identity in ("router", "registry", "pricer"):
+            port: int = getattr(self.ports, identity)
+            return port
+        alias = identity.removeprefix("gateway-")
+        if alias == identity or alias not in accounts:
+            return 0
+        if alias in self.ports.accounts:
+            return self.ports.accounts[alias]
+        return self.ports.gateways + accounts.index(alias) if self.ports.gateways else 0
+
+
 class JanusConfig(_Base, frozen=True, kw_only=True):
     nats: NatsConfig = NatsConfig()
     postgres: PostgresConfig = PostgresConfig()
@@ -182,12 +218,17 @@ class JanusConfig(_Base, frozen=True, kw_only=True):
     simulators: SimulatorsConfig = SimulatorsConfig()
     risk: RiskConfig = RiskConfig()
     clients: dict[str, ClientConfig] = {}
+    metrics: MetricsConfig = MetricsConfig()
 
     def account(self, alias: str) -> AccountConfig:
         try:
             return self.accounts[alias]
         except KeyError:
             raise ConfigError(f"accounts.{alias}", "no such account in the configuration") from None
+
+    def metrics_port(self, identity: str) -> int:
+        """The ``/metrics`` port of the process with this NATS identity (0 = none)."""
+        return self.metrics.port_of(identity, list(self.accounts))
 
 
 _ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -292,6 +333,7 @@ def _check(config: JanusConfig) -> None:
         if config.accounts[md].broker is not Broker.IB:
             raise ConfigError("market_data_account", "the market-data account must be an IB account")
     _check_clients(config)
+    _check_metrics(config)
     for i, mapping in enumerate(config.registry.mappings):
         try:
             normalize(mapping.symbol, mapping.asset_class)
@@ -315,6 +357,28 @@ def _check_clients(config: JanusConfig) -> None:
         for account in client.accounts:
             if account not in config.accounts:
                 raise ConfigError(f"{key}.accounts", f"{account!r} is not a configured account")
+
+
+def _check_metrics(config: JanusConfig) -> None:
+    """Every configured account named, and no two processes on one port (one machine's
+    `make run` starts them all side by side: the second would find its port taken)."""
+    for alias in config.metrics.ports.accounts:
+        if alias not in config.accounts:
+            raise ConfigError(f"metrics.ports.accounts.{alias}", f"{alias!r} is not a configured account")
+    gateways = config.metrics.ports.gateways
+    if gateways and gateways + len(config.accounts) - 1 > 65535:
+        raise ConfigError("metrics.ports.gateways", "the last account's port would be above 65535")
+    taken: dict[int, str] = {}
+    for identity in ["router", "registry", "pricer"] + [f"gateway-{a}" for a in config.accounts]:
+        port = config.metrics_port(identity)
+        if not port:
+            continue
+        if port in taken:
+            alias = identity.removeprefix("gateway-")
+            key = f"metrics.ports.accounts.{alias}" if alias in config.metrics.ports.accounts else \
+                "metrics.ports.gateways" if identity.startswith("gateway-") else f"metrics.ports.{identity}"
+            raise ConfigError(key, f"port {port} is {taken[port]}'s already")
+        taken[port] = identity
 
 
 def _check_paper(config: JanusConfig, key: str, paper: PaperSettings) -> None:

@@ -23,13 +23,16 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from . import subjects
+from . import metrics, subjects
 from .bus import publish
 from .messages import HEAD_BYTES, ID_MAX, TEXT_MAX, Codec, DeadLetter, MessageDecodeError
 
 log = structlog.get_logger()
 
 TRANSIENT_DELAY_CAP_S = 5.0
+# How often the server's view of a consumer (pending, redelivered) is read for the metrics: a
+# scrape interval's worth, one small request per consumer, only while an endpoint is served.
+INFO_EVERY_S = 5.0
 
 
 Handler = Callable[[Any, Msg], Awaitable[None]]
@@ -48,6 +51,10 @@ class ConsumerStats:
     failures: int = 0  # exceptions the loop caught that no step handled (the message was nak'ed)
     last_error: str = ""
     alive: bool = False
+    # The server's figures at the last consumer info (None before the first one).
+    pending: int | None = None
+    ack_pending: int | None = None
+    redelivered: int | None = None
 
 
 def dead_letter_of(consumer: str, msg: Msg, exc: BaseException) -> DeadLetter:
@@ -126,6 +133,7 @@ class Consumer:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._sub: JetStreamContext.PullSubscription | None = None
+        self._watch: asyncio.Task[None] | None = None
 
     @property
     def task(self) -> asyncio.Task[None] | None:
@@ -139,6 +147,29 @@ class Consumer:
         return {"alive": self.stats.alive, "handled": self.stats.handled,
                 "dead_lettered": self.stats.dead_lettered, "retried": self.stats.retried,
                 "failures": self.stats.failures, "last_error": self.stats.last_error}
+
+    def figures(self) -> dict[str, float]:
+        """What :data:`janus_common.metrics.CONSUMERS` serves (read from the scrape thread)."""
+        s = self.stats
+        found: dict[str, float] = {"handled": s.handled, "retried": s.retried, "dead_lettered": s.dead_lettered,
+                                   "failures": s.failures, "alive": 1.0 if s.alive else 0.0}
+        for name, value in (("pending", s.pending), ("ack_pending", s.ack_pending), ("redelivered", s.redelivered)):
+            if value is not None:
+                found[name] = value
+        return found
+
+    async def _watch_server(self) -> None:
+        """The server's view of this consumer, for the metrics endpoint (if the process serves one)."""
+        while True:
+            if metrics.serving() and self._sub is not None:
+                try:
+                    info = await self._sub.consumer_info()
+                    self.stats.pending = info.num_pending or 0
+                    self.stats.ack_pending = info.num_ack_pending or 0
+                    self.stats.redelivered = info.num_redelivered or 0
+                except Exception as exc:  # a figure a little old is no reason to stop anything
+                    log.debug("consumer_info_failed", consumer=self.durable, error=type(exc).__name__)
+            await asyncio.sleep(INFO_EVERY_S)  # a period, not a wait for something to happen
 
     async def start(self) -> "Consumer":
         one = self.filter_subjects[0] if len(self.filter_subjects) == 1 else None
@@ -167,11 +198,18 @@ class Consumer:
         self._sub = await self.js.pull_subscribe_bind(durable=self.durable, stream=self.stream)
         self.stats.alive = True
         self._task = asyncio.create_task(self._run(), name=f"consumer:{self.durable}")
+        self._watch = asyncio.create_task(self._watch_server(), name=f"consumer-info:{self.durable}")
+        metrics.CONSUMERS.add(self)
         return self
 
     async def stop(self) -> None:
         """Stop fetching; the message being handled is finished first."""
         self._stopping.set()
+        metrics.CONSUMERS.remove(self)
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._watch
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task

@@ -30,7 +30,7 @@ from nats.js import JetStreamContext
 from nats.micro.service import EndpointConfig, Service, ServiceConfig
 
 from . import logging as janus_logging
-from . import authz, credentials
+from . import authz, credentials, metrics
 from .bus import AuthRefused, connect, rpc_handler
 from .consumer import Consumer
 from .config import ConfigError, JanusConfig, load
@@ -232,14 +232,21 @@ async def serve(
         await ensure_streams(js, Topology(replicas=config.nats.replicas if config else 1))
     else:
         await await_streams(js)  # the supervisor creates them; a service only waits for them
+    endpoint = _metrics_endpoint(config, who)
+    metadata = dict(metadata or {})
+    if endpoint is not None:
+        metadata["metrics"] = endpoint.url  # `janus status` shows it: where to scrape this process
     # Registered for $SRV.PING/INFO/STATS only after setup: a process answers PING once its
     # endpoints and consumers exist, so "it answers" means "it serves".
     service = Service(nc, ServiceConfig(name=name, version=version, description=description,
-                                        metadata=metadata or {},
+                                        metadata=metadata,
                                         stats_handler=lambda _endpoint: holder[0].health()))
     ctx = ServiceContext(name=name, config=config, args=args, nc=nc, js=js, service=service,
                          stopping=stopping)
     holder.append(ctx)
+    if endpoint is not None:
+        stop_endpoint = endpoint.stop  # the first hook, so the last to run: scraped to the end
+        ctx.on_stop(lambda: asyncio.to_thread(stop_endpoint))
     try:
         await setup(ctx)
     except ConfigError as exc:
@@ -262,6 +269,12 @@ async def serve(
     await ctx.shutdown()
     log.info("service_stopped")
     return EXIT_UNSERVICEABLE if ctx.failure else EXIT_OK
+
+
+def _metrics_endpoint(config: JanusConfig | None, who: str) -> metrics.Endpoint | None:
+    """The process's Prometheus endpoint, on its port from ``metrics:`` (none when 0)."""
+    port = config.metrics_port(who) if config is not None else 0
+    return metrics.serve_endpoint(config.metrics.host, port) if config is not None and port else None
 
 
 def run(

@@ -13,8 +13,10 @@ import structlog
 from nats.js import JetStreamContext
 
 from janus_common import bus, subjects
-from janus_common.messages import GatewayOrderEvent, OrderEvent
+from janus_common.messages import GatewayOrderEvent, OrderEvent, OrderFilled
 from janus_common.streams import EVENTS_STREAM, Topology
+
+from . import metrics
 
 __all__ = ["Emitter"]
 
@@ -58,8 +60,15 @@ class Emitter:
                     self.on_failure()
                 raise
             self._unsure.pop(msg_id, None)
+        self._count(event)
         log.info("order_event", kind=type(event).__name__, intent_id=event.intent_id,
                  leg=event.leg if isinstance(event, GatewayOrderEvent) else None)
+
+    def _count(self, event: OrderEvent) -> None:
+        broker = str(getattr(event, "broker", "") or "")
+        metrics.ORDER_EVENTS.labels(self.alias, broker, type(event).__name__).inc()
+        if isinstance(event, OrderFilled):
+            metrics.FILLS.labels(self.alias, broker).inc()
 
     async def _stored_before(self, msg_id: str) -> bool:
         """A publish that failed may still have been stored (its ack lost). Within the stream's

@@ -16,6 +16,7 @@ from janus_common import bus, subjects
 from janus_common.backoff import Backoff
 from janus_common.messages import Broker, ConnectionState, GatewayConnection, clip
 
+from . import metrics
 from .adapter import BrokerUnavailable
 
 __all__ = ["Connectable", "Lifecycle"]
@@ -45,6 +46,7 @@ class Lifecycle:
         self.ready = asyncio.Event()  # the gate: route messages wait for it
         self.backoff = backoff or Backoff(initial=0.5, cap=30.0)
         self._resync = asyncio.Event()
+        metrics.CONNECTED.labels(alias, str(broker)).set(0)  # the series exists before the first connect
 
     def resync(self) -> None:
         """The bus was away (a NATS reconnect) or refused an event: while connected, reconcile
@@ -53,6 +55,8 @@ class Lifecycle:
 
     async def state(self, state: ConnectionState, detail: str = "", code: int | None = None) -> None:
         log.info("gateway_state", state=str(state), detail=detail, code=code)
+        up = state in (ConnectionState.READY, ConnectionState.DEGRADED)
+        metrics.CONNECTED.labels(self.alias, str(self.broker)).set(1 if up else 0)
         with contextlib.suppress(bus.BusError):
             # News, not a record to wait for: a short retry, so a NATS outage does not hold up
             # the broker connection's own loop.

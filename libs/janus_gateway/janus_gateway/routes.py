@@ -53,7 +53,7 @@ from janus_common.messages import (
     split_order_key,
 )
 
-from . import safety
+from . import metrics, safety
 from .adapter import BrokerUnavailable, OrderRefused
 from .emit import Emitter
 from .modifies import ModifyDesk
@@ -262,6 +262,7 @@ class RouteDesk(ModifyDesk):
             account=self.emitter.alias, intent_id=order.intent_id, broker=self.broker, leg=order.leg,
             attempt=attempt, detail=clip(attempts.last_detail)))
         attempts.made = attempt
+        sent = time.perf_counter()
         try:
             await self.desk.place(order)
         except OrderRefused as exc:
@@ -285,6 +286,9 @@ class RouteDesk(ModifyDesk):
                 # and a cancel for this order gets its chance to end it before it is sent again.
                 await self._settle(msg, "nak", delay=self.settings.retry_delay_s * (1 + attempts.made))
             return
+        labels = (self.emitter.alias, str(self.broker))
+        metrics.PLACE_SECONDS.labels(*labels).observe(time.perf_counter() - sent)
+        metrics.ORDERS_PLACED.labels(*labels).inc()
         await self._settle(msg, "ack")
 
     async def _refuse_stale(self, order: PlaceOrder, msg: Msg) -> None:
@@ -323,6 +327,7 @@ class RouteDesk(ModifyDesk):
         await self._say(f"refused:{order.order_key}", OrderGatewayRefused(
             account=self.emitter.alias, intent_id=order.intent_id, broker=self.broker, leg=order.leg,
             reason=reason, text=clip(text)))
+        metrics.ORDERS_REFUSED.labels(self.emitter.alias, str(self.broker), str(reason)).inc()
 
     async def _say(self, local_id: str, event: GatewayOrderEvent) -> None:
         """Publish, and only then fold into the desk's state: an event JetStream never

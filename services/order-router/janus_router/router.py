@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 
 import msgspec
 import structlog
@@ -38,7 +39,7 @@ from janus_common.messages import (
 from janus_common.subjects import SubjectError
 from janus_common.symbols import SymbolError, infer_asset_class, normalize
 
-from . import risk
+from . import metrics, risk
 from .control import AccountControl
 from .decide import Rejection, Route, plan_route, validate
 from .modify import ModifyPlan, plan_modify
@@ -65,6 +66,11 @@ def reason_for_decode_error(exc: MessageDecodeError) -> RejectReason:
 
 CONTROL_PREFIX = subjects.control("x")[:-1]
 
+# When the intent being handled reached the router (perf_counter), for the decision latency; the
+# consumer runs one handler per task, so the handler's own context carries it to the outcome.
+_received: ContextVar[float | None] = ContextVar("janus_router_received", default=None)
+_COUNTERS = {"order": metrics.INTENTS, "cancel": metrics.CANCELS, "modify": metrics.MODIFIES}
+
 
 class Router:
     def __init__(self, nc: NATS, js: JetStreamContext, rules: dict[str, AccountRules],
@@ -83,6 +89,7 @@ class Router:
     # --- intents -------------------------------------------------------------------------
 
     async def handle(self, intent: OrderIntent | CancelIntent | ModifyIntent | AccountCommand, msg: Msg) -> None:
+        _received.set(time.perf_counter())
         on_control = msg.subject.startswith(CONTROL_PREFIX)
         if not isinstance(intent, (OrderIntent, CancelIntent, ModifyIntent)):
             await self.control.handle(intent, msg, permitted=on_control)
@@ -162,6 +169,7 @@ class Router:
         event = OrderRouted(account=intent.account, intent_id=intent.intent_id, intent=intent,
                             broker=rules.broker, decision=route.decision, orders=list(route.orders))
         await bus.publish(self.js, subjects.evt_order(intent.account), event, msg_id=msgids.outcome(intent.account, intent.intent_id))
+        self._count("order", intent.account, "routed")
         await self._send_orders(intent.account, rules, route.orders)
         log.info("intent_routed", broker=str(rules.broker), effect=str(route.decision.effect),
                  legs=len(route.orders))
@@ -180,8 +188,10 @@ class Router:
                 account=intent.account, intent_id=intent.intent_id, reason=RejectReason.DUPLICATE_INTENT,
                 message=f"intent id {intent.intent_id} was already used for a different order",
                 intent=intent), msg_id=msgids.duplicate(intent.account, intent.intent_id, intent.ts))
+            self._count("order", intent.account, "rejected", RejectReason.DUPLICATE_INTENT)
             return
         log.info("intent_already_decided", rejected=str(seen.rejected) if seen.rejected else None)
+        self._count("order", intent.account, "already_decided")
         if seen.routed:
             # A replica may have died between the event and the orders: send them again; ROUTES
             # drops what it already holds (same Nats-Msg-Id) and the gateway checks orderRef.
@@ -210,7 +220,16 @@ class Router:
             log.warning("rejection_without_account", reason=str(reason))
             return
         await bus.publish(self.js, subject, event, msg_id=msg_id)
+        self._count(_kind(intent), account, "rejected", reason)
         log.info("intent_rejected", reason=str(reason), detail=message)
+
+    def _count(self, kind: str, account: str, outcome: str, reason: RejectReason | None = None) -> None:
+        """One outcome published: counted, and timed when it answers an intent handled here."""
+        label = account if account in self.rules else metrics.OTHER
+        _COUNTERS[kind].labels(label, outcome, str(reason) if reason else "").inc()
+        received = _received.get()
+        if received is not None:
+            metrics.DECISION_SECONDS.labels(kind, outcome).observe(time.perf_counter() - received)
 
     # --- cancels -------------------------------------------------------------------------
 
@@ -228,6 +247,7 @@ class Router:
                           CancelRouted(account=cancel.account, intent_id=cancel.intent_id,
                                        cancel_id=cancel.cancel_id, broker=rules.broker),
                           msg_id=msgids.cancel_outcome(cancel.account, cancel.cancel_id))
+        self._count("cancel", cancel.account, "routed")
         await bus.publish(self.js, subjects.route(rules.broker, cancel.account),
                           CancelOrder(intent_id=cancel.intent_id, account=cancel.account, broker=rules.broker,
                                       cancel_id=cancel.cancel_id),
@@ -255,6 +275,7 @@ class Router:
         await bus.publish(self.js, subjects.evt_order(modify.account), ModifyRouted(
             account=modify.account, intent_id=modify.intent_id, modify_id=modify.modify_id, broker=rules.broker,
             orders=list(plan.orders)), msg_id=msgids.modify_outcome(modify.account, modify.modify_id))
+        self._count("modify", modify.account, "routed")
         for order in plan.orders:
             await bus.publish(self.js, subjects.route(rules.broker, modify.account), order,
                               msg_id=msgids.modify_route(modify.account, modify.modify_id, order.order_key))
@@ -306,6 +327,7 @@ class Router:
 
     async def on_decode_error(self, msg: Msg, exc: MessageDecodeError) -> None:
         """Reject what cannot be read, when its account can be: the client learns why."""
+        _received.set(time.perf_counter())  # not the previous intent's
         try:
             account = subjects.account_of(msg.subject)
         except SubjectError:
@@ -329,6 +351,11 @@ class Router:
             event = OrderRejected(account=account, intent_id=intent_id, reason=reason, message=text)
             msg_id = msgids.outcome(account, intent_id) if intent_id else msgids.malformed(account, seq)
         await bus.publish(self.js, subjects.evt_order(account), event, msg_id=msg_id)
+        self._count("modify" if modify_id else "cancel" if cancel_id else "order", account, "rejected", reason)
+
+
+def _kind(intent: OrderIntent | CancelIntent | ModifyIntent) -> str:
+    return "modify" if isinstance(intent, ModifyIntent) else "cancel" if isinstance(intent, CancelIntent) else "order"
 
 
 def _stored_ns(msg: Msg) -> int | None:

@@ -33,7 +33,7 @@ from janus_common.messages import (
 )
 from janus_common.streams import KV_PRICES, KV_VALUATIONS
 
-from . import debounce, holdings, subscriptions
+from . import debounce, holdings, metrics, subscriptions
 from .mdsub import MarketDataSubscriptions
 from .quotes import NS, QUOTES, Quote, from_future, merge_bar, merge_quotes, merge_tick, quote_from_future
 from .replay import is_kv_delete, last_per_subject
@@ -81,6 +81,7 @@ class Pricer:
         self.holders: dict[str, frozenset[str]] = {}
         self.requested: dict[str, frozenset[str]] = {}
         self.debounce = debounce.Debounce(self.window_ns)
+        self.due_since: dict[str, int] = {}  # account -> ts of the first tick it waits to be valued for
         self.dirty_quotes: set[str] = set()
         self.stats = PricerStats()
         self._wake = asyncio.Event()
@@ -145,9 +146,11 @@ class Pricer:
     # --- inputs ---------------------------------------------------------------------
 
     async def _on_market(self, msg: Msg) -> None:
-        self._absorb(msg)
+        self._absorb(msg, live=True)
 
-    def _absorb(self, msg: Msg) -> bool:
+    def _absorb(self, msg: Msg, *, live: bool = False) -> bool:
+        """Take one tick or bar into the cache; ``live`` (not the restore's replay) ones are
+        counted in the metrics and start the valuation-lag clock of the accounts they touch."""
         try:
             data = MARKET_DATA.decode(msg.data, subject=msg.subject)
         except MessageDecodeError as exc:
@@ -175,6 +178,8 @@ class Pricer:
         else:
             self.stats.bars += 1
             new = merge_bar(old, data)
+        if live:
+            metrics.MARKET_DATA.labels("tick" if isinstance(data, Tick) else "bar").inc()
         if new is old:
             return False
         self.quotes[symbol] = new
@@ -184,6 +189,8 @@ class Pricer:
         accounts = self.holders.get(symbol)
         if accounts:
             self._touch(accounts)
+            for account in accounts if live else ():
+                self.due_since.setdefault(account, data.ts)
         return True
 
     async def on_position(self, snapshot: PositionSnapshot, _msg: Msg | None = None) -> None:
@@ -259,6 +266,10 @@ class Pricer:
             payload = encode(valuation)
             await self.nc.publish(subjects.val(account), payload)
             self.stats.valuations += 1
+            metrics.VALUATIONS.inc()
+            since = self.due_since.pop(account, None)
+            if since is not None:
+                metrics.VALUATION_LAG.observe(max(0, time.time_ns() - since) / NS)
             valuations.append((account, payload))
         dirty: set[str] = set()
         if with_prices:

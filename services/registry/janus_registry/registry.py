@@ -18,7 +18,7 @@ from janus_common.messages import Broker, RejectReason
 from janus_common.ratelimit import ANONYMOUS, RateLimiter
 from janus_common.symbols import canonical
 
-from . import holdings, resolving
+from . import holdings, metrics, resolving
 from .lookups import Failed, Unique, describe, error_reply, ib_request
 from .model import Entry, Source, Write, absorb, key_values, to_record
 from .peers import Lookups, RegistryEvents
@@ -104,8 +104,10 @@ class Registry:
             return t
         entry = self.cache.get(t.key.symbol)
         if entry is not None and not resolving.needs_ib(entry, t):
+            metrics.CACHE_HITS.inc()
             return resolving.conflict(entry, t) or m.Resolved(
                 record=resolving.reply_record(entry, t.broker), source="cache")
+        metrics.CACHE_MISSES.inc()
         if entry is None and resolving.by_ticker(t):
             return m.Resolved(record=resolving.ticker_record(t.key), source="ticker")
         result = await self._flight(t, caller)
