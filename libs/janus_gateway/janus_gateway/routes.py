@@ -134,6 +134,10 @@ class RouteDesk(ModifyDesk):
         self._queued: dict[str, int] = {}  # keys whose place waits in the queue (how many copies)
         self._held: dict[int, Msg] = {}  # by id(): nats-py messages are not hashable
         self._tasks: set[asyncio.Task[None]] = set()
+        labels = (emitter.alias, str(broker))  # the series exist from the start: a rate needs its zero
+        metrics.PLACE_SECONDS.labels(*labels)
+        metrics.ORDERS_PLACED.labels(*labels)
+        metrics.FILLS.labels(*labels)
 
     # --- state from EVENTS -------------------------------------------------------------------
 

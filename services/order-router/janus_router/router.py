@@ -85,6 +85,9 @@ class Router:
         self.control = AccountControl(js, rules, follower, self._cancel)
         self.max_intent_age_s = max_intent_age_s
         self.clock = clock
+        for account in rules:  # every account's series from the start: a rate needs its zero
+            for counter in _COUNTERS.values():
+                counter.labels(account, "routed", "")
 
     # --- intents -------------------------------------------------------------------------
 

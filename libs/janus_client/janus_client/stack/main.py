@@ -234,7 +234,7 @@ async def _run(args: argparse.Namespace) -> int:
             "credentials": str(creds_dir) if creds_dir else None,
             "processes": {c.spec.name: {"pid": c.proc.pid if c.proc else None,
                                         "ready": c.spec.name not in late,
-                                        "port": c.spec.port} for c in children},
+                                        "port": c.spec.port, "metrics": c.spec.metrics} for c in children},
         }
         (data_dir / "stack.json").write_text(json.dumps(summary, indent=2))
         _print_summary(summary, late)
@@ -288,7 +288,8 @@ def _print_summary(summary: dict[str, Any], late: list[str]) -> None:
     for name, info in summary["processes"].items():
         where = f"127.0.0.1:{info['port']}" if info["port"] else "NATS"
         state = "ready" if info["ready"] else "NOT READY (see its log)"
-        lines.append(f"  {name:<20} pid {info['pid']:<8} {where:<18} {state}")
+        metrics = f"  metrics {info['metrics']}" if info.get("metrics") else ""
+        lines.append(f"  {name:<20} pid {info['pid']:<8} {where:<18} {state}{metrics}")
     if not summary["processes"]:
         lines.append("  (no services installed yet: only NATS and Postgres)")
     lines.append("Ctrl-C stops everything.\n")

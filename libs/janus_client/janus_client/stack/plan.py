@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from janus_common.authz import SERVICE_NAMES, gateway_identity
 from janus_common.config import JanusConfig
 from janus_common.credentials import ENV_CREDS
+from janus_common.metrics import url_of
 from janus_common.messages import Broker
 
 
@@ -24,6 +25,7 @@ class ProcessSpec:
     port: int | None = None  # a simulator is ready when this port accepts connections
     env: dict[str, str] = field(default_factory=dict)
     identity: str | None = None  # its NATS identity (janus_common.authz); simulators have none
+    metrics: str | None = None  # the URL of its Prometheus endpoint (config ``metrics:``), if any
 
 
 def plan(config: JanusConfig, config_path: str, installed: Callable[[str], str | None],
@@ -62,15 +64,22 @@ def plan(config: JanusConfig, config_path: str, installed: Callable[[str], str |
         path = installed(script)
         if path:
             specs.append(ProcessSpec(name, [path, "--config", config_path], "service",
-                                     service_name=f"janus-{name}", identity=name))
+                                     service_name=f"janus-{name}", identity=name, metrics=_metrics(config, name)))
 
     for alias, account in config.accounts.items():
         script = GATEWAY_SCRIPTS[account.broker]
         path = installed(script)
         if path:
+            identity = gateway_identity(alias)
             specs.append(ProcessSpec(f"gateway-{alias}", [path, "--config", config_path, "--account", alias],
-                                     "service", service_name=script, identity=gateway_identity(alias)))
+                                     "service", service_name=script, identity=identity,
+                                     metrics=_metrics(config, identity)))
     return specs
+
+
+def _metrics(config: JanusConfig, identity: str) -> str | None:
+    port = config.metrics_port(identity)
+    return url_of(config.metrics.host, port) if port else None
 
 
 REGISTRY_SERVICE = "janus-registry"
