@@ -77,6 +77,13 @@ async def test_every_service_serves_metrics_and_an_order_moves_them(tmp_path):
         after = await scrape(registry)
         assert moved(after, registry, "janus_registry_cache_hits_total") \
             + moved(after, registry, "janus_registry_cache_misses_total") >= 1  # the router resolved AAPL
+        # ib-1 now holds AAPL: the pricer subscribes to its quotes and values the account
+        pricer = urls[("janus-pricer", None)]
+        after = await scrape_until(pricer, lambda s: value(s, "janus_pricer_valuation_lag_seconds_count") >= 1,
+                                   timeout=30)
+        assert value(after, "janus_pricer_ticks_total", kind="tick") >= 1
+        assert value(after, "janus_pricer_valuations_total") >= 1
+        assert value(after, "janus_pricer_valuation_lag_seconds_count") >= 1
         print("\n".join(line for line in (await exposition(router) + await exposition(gateway)).splitlines()
                         if 'account="ib-1"' in line and ("_total" in line or "_count" in line)))
     finally:

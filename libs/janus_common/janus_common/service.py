@@ -9,6 +9,10 @@ A process that cannot serve does not pretend to: when a consumer's loop ends una
 nats-py closes the connection for good (it does after some server errors, e.g. a payload
 violation), the service shuts down and exits non-zero, so its supervisor starts a fresh one.
 Consumer liveness is in ``$SRV.STATS`` (the ``data`` of the ``health`` endpoint).
+
+A process whose port in ``metrics:`` is set serves Prometheus metrics there (one endpoint per
+process, whatever the service: :mod:`janus_common.metrics`), and names its URL in its ``$SRV``
+metadata (``metrics``), which ``janus status`` prints.
 """
 
 from __future__ import annotations
