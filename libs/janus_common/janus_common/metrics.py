@@ -29,7 +29,7 @@ log = structlog.get_logger()
 WILDCARDS = frozenset({"0.0.0.0", "::", ""})
 # A `_created` series beside every counter and histogram doubles the page for a figure nobody
 # graphs (Prometheus sees a process restart as a counter reset anyway).
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]  # the library leaves it unannotated
 _serving = threading.Event()
 
 
