@@ -100,6 +100,7 @@ class Consumer:
         handler_acks: bool = False,
         on_dead_letter: DeadLetterHook | None = None,
         transient: Callable[[BaseException], bool] | None = None,
+        info_every_s: float = INFO_EVERY_S,
     ) -> None:
         self.js = js
         self.stream = stream
@@ -129,6 +130,7 @@ class Consumer:
         # the message: waited out with a growing delay and never dead-lettered, so an outage
         # cannot turn good intents into rejections. Only other failures count to max_deliver.
         self.transient = transient
+        self.info_every_s = info_every_s
         self.stats = ConsumerStats()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -169,7 +171,7 @@ class Consumer:
                     self.stats.redelivered = info.num_redelivered or 0
                 except Exception as exc:  # a figure a little old is no reason to stop anything
                     log.debug("consumer_info_failed", consumer=self.durable, error=type(exc).__name__)
-            await asyncio.sleep(INFO_EVERY_S)  # a period, not a wait for something to happen
+            await asyncio.sleep(self.info_every_s)  # a period, not a wait for something to happen
 
     async def start(self) -> "Consumer":
         one = self.filter_subjects[0] if len(self.filter_subjects) == 1 else None
