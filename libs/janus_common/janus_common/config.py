@@ -170,6 +170,14 @@ class SimulatorsConfig(_Base, frozen=True, kw_only=True):
     admin_port: int | None = None
 
 
+class WebConfig(_Base, frozen=True, kw_only=True):
+    """Where ``janus-web`` (the console) listens. It has no user authentication of its own:
+    keep it on loopback, or put it behind an authenticating proxy (README "Web console")."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8700
+
+
 class JanusConfig(_Base, frozen=True, kw_only=True):
     nats: NatsConfig = NatsConfig()
     postgres: PostgresConfig = PostgresConfig()
@@ -182,6 +190,7 @@ class JanusConfig(_Base, frozen=True, kw_only=True):
     simulators: SimulatorsConfig = SimulatorsConfig()
     risk: RiskConfig = RiskConfig()
     clients: dict[str, ClientConfig] = {}
+    web: WebConfig = WebConfig()
 
     def account(self, alias: str) -> AccountConfig:
         try:
@@ -300,7 +309,7 @@ def _check(config: JanusConfig) -> None:
 
 
 # Identities of the processes themselves (janus_common.authz): a client may not take one's name.
-RESERVED_IDENTITIES = frozenset({"supervisor", "operator", "auditor", "router", "registry", "pricer", "admin"})
+RESERVED_IDENTITIES = frozenset({"supervisor", "operator", "auditor", "router", "registry", "pricer", "web", "admin"})
 
 
 def _check_clients(config: JanusConfig) -> None:
