@@ -21,10 +21,11 @@ import pytest_asyncio
 from cli_runner import janus
 from janus_client.client import JanusClient
 from janus_common import messages as m
-from stack_runner import admin_post, start_stack
+from stack_runner import JANUS_RUN, ROOT, admin_post, start_stack
 
 CHROMIUM = "/usr/bin/chromium"
 SCREENSHOT = "/tmp/janus-console.png"
+EXAMPLE = ROOT / "config.yaml.example"
 
 pytestmark = [pytest.mark.system, pytest.mark.asyncio(loop_scope="module")]
 
@@ -182,3 +183,41 @@ async def test_screenshot_of_positions_on_ib_1_and_wb_1(stack, page):
     await expect(page.locator("#services tr.service")).not_to_have_count(0)
     await page.screenshot(path=SCREENSHOT, full_page=True)
     assert os.path.getsize(SCREENSHOT) > 10_000
+
+
+async def test_with_nats_down_the_page_says_so_and_recovers(browser, tmp_path):
+    """janus-web on a NATS of its own, which is stopped and started again under it."""
+    from janus_common.embedded import EmbeddedNats, free_port
+
+    nats = EmbeddedNats(tmp_path / "nats", port=free_port())
+    await asyncio.to_thread(nats.start)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("JANUS_NATS_URL", "JANUS_NATS_CREDS", "JANUS_CONFIG")}
+    web = await asyncio.create_subprocess_exec(
+        str(Path(JANUS_RUN).parent / "janus-web"), "--config", str(EXAMPLE), "--nats-url", nats.url,
+        "--port", str(port), env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+
+    async def until_serving() -> None:  # its log says when it serves (after it listens)
+        while b'"service_ready"' not in (line := await web.stdout.readline()):
+            assert line, "janus-web exited before it was ready"
+
+    await asyncio.wait_for(until_serving(), 30)
+    drain = asyncio.create_task(web.stdout.read())  # keep reading: a full pipe would block it
+    context = await browser.new_context()
+    try:
+        page = await context.new_page()
+        status = page.locator("#status")
+        await page.goto(f"http://127.0.0.1:{port}/")
+        await expect(status).to_have_text("live")
+        await asyncio.to_thread(nats.stop)
+        await expect(status).to_have_attribute("data-state", "nats-down")
+        await expect(status).to_contain_text("reconnecting")
+        await asyncio.to_thread(nats.start)
+        await expect(status).to_have_text("live")
+        assert web.returncode is None
+    finally:
+        await context.close()
+        web.terminate()
+        await asyncio.wait_for(web.wait(), 15)
+        drain.cancel()
+        await asyncio.to_thread(nats.stop)
