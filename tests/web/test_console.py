@@ -17,9 +17,11 @@ from pathlib import Path
 
 import pytest
 import pytest_asyncio
+from nats import connect as nats_connect
 
 from cli_runner import janus
 from janus_client.client import JanusClient
+from janus_common import bus, subjects
 from janus_common import messages as m
 from stack_runner import JANUS_RUN, ROOT, admin_post, start_stack
 
@@ -215,6 +217,15 @@ async def test_with_nats_down_the_page_says_so_and_recovers(browser, tmp_path):
         await asyncio.to_thread(nats.start)
         await expect(status).to_have_text("live")
         assert web.returncode is None
+        # ... and what happens after the outage reaches the page: its EVENTS reader resumed.
+        nc = await nats_connect(nats.url)
+        try:
+            await bus.publish(nc.jetstream(), subjects.evt_position("ib-2"), m.PositionSnapshot(
+                account="ib-2", broker=m.Broker.IB,
+                positions=[m.Position(symbol="IBM", asset_class="EQUITY", qty=3, avg_cost=250.0)]))
+        finally:
+            await nc.close()
+        await expect(_position(page, "ib-2", "IBM").locator("td.qty")).to_have_text("3")
     finally:
         await context.close()
         web.terminate()

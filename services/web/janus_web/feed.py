@@ -13,7 +13,7 @@ from typing import Any
 import structlog
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
-from nats.js.api import DeliverPolicy
+from nats.js.api import ConsumerConfig, DeliverPolicy
 
 from janus_client import valuations
 from janus_client.discovery import discover
@@ -31,6 +31,7 @@ ACCOUNT_EVENTS = f"{subjects.EVT_PREFIX}*.*"
 HEALTH_EVERY_S = 5.0  # $SRV.STATS is a scatter-gather answered by every service: not too often
 STATE_COALESCE_S = 0.1  # a burst of events is sent as one state, not one per event
 CONNECTION_CHECK_S = 1.0
+INITIAL_EVENTS = 300  # the recent events a browser gets first; more through /api/events
 
 
 class Feed:
@@ -41,6 +42,8 @@ class Feed:
         self.hub = hub
         self._dirty = asyncio.Event()
         self._subs: list[Any] = []
+        self._events: Any = None
+        self._resume: asyncio.Future[None] | None = None
 
     def changed(self) -> None:
         self._dirty.set()
@@ -51,19 +54,41 @@ class Feed:
         await self.nc.flush()
         for valuation in await valuations.latest(self.js):
             self.console.apply_valuation(valuation)
-        # One ordered consumer: the whole history, then live. nats-py re-creates it after a gap
-        # or a reconnect, from the last sequence it delivered.
-        self._subs.append(await self.js.subscribe(ACCOUNT_EVENTS, stream=EVENTS_STREAM, ordered_consumer=True,
-                                                  deliver_policy=DeliverPolicy.ALL, cb=self._on_event))
-        info = await self._subs[-1].consumer_info()
+        self._events = await self._follow_events()
+        info = await self._events.consumer_info()
         if info.num_pending == 0 and (info.delivered is None or info.delivered.consumer_seq == 0):
             self._loaded()  # nothing stored yet
         self.changed()
+
+    async def _follow_events(self) -> Any:
+        """One ordered consumer: the history from the first event the console lacks, then live."""
+        config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=self.console.last_seq + 1)
+        return await self.js.subscribe(ACCOUNT_EVENTS, stream=EVENTS_STREAM, ordered_consumer=True,
+                                       config=config, cb=self._on_event)
+
+    def reconnected(self) -> None:
+        self._resume = asyncio.ensure_future(self._refollow())
+
+    async def _refollow(self) -> None:
+        """After a reconnect the old consumer may be gone with the server (a restart): follow
+        again from the last event applied rather than wait for nats-py to notice missed
+        heartbeats. Events seen twice are skipped by sequence (Console.apply_event)."""
+        old = self._events
+        try:
+            self._events = await self._follow_events()
+        except Exception as exc:  # the next reconnect tries again; nats-py's own reset too
+            log.warning("events_refollow_failed", error=f"{type(exc).__name__}: {exc}")
+            return
+        with contextlib.suppress(Exception):
+            await old.unsubscribe()
+        log.info("events_refollowed", from_seq=self.console.last_seq + 1)
 
     def _loaded(self) -> None:
         if not self.console.loaded:
             self.console.loaded = True
             log.info("history_loaded", events=self.console.last_seq)
+            # Browsers that connected while it loaded got no events yet: the recent ones now.
+            self.hub.send("events", self.console.events_matching(limit=INITIAL_EVENTS))
             self.changed()
 
     async def _on_event(self, msg: Msg) -> None:
@@ -117,6 +142,8 @@ class Feed:
             await asyncio.sleep(HEALTH_EVERY_S)
 
     async def stop(self) -> None:
-        for sub in self._subs:
+        if self._resume is not None:
+            self._resume.cancel()
+        for sub in [*self._subs, self._events]:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()

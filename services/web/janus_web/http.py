@@ -20,6 +20,7 @@ from janus_common import messages as m
 from janus_common.streams import EVENTS_STREAM
 
 from .actions import Actions, ConsoleError, check_account, check_id
+from .feed import INITIAL_EVENTS
 from .hub import CLOSED, Hub, sse
 from .model import Console, event_row
 
@@ -27,7 +28,6 @@ log = structlog.get_logger()
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 STATIC = {"console.js": "text/javascript", "console.css": "text/css"}
-INITIAL_EVENTS = 300  # what a browser gets on (re)connecting; more through /api/events
 
 
 def _static(name: str) -> str:

@@ -39,6 +39,7 @@ async def setup(ctx: ServiceContext) -> None:
     hub = Hub()
     feed = Feed(ctx.nc, console, hub)
     await feed.start()
+    ctx.on_reconnect(feed.reconnected)
     site = Site(console, hub, Actions(ctx.nc, list(config.accounts)), ctx.js)
     runner = web.AppRunner(site.app(), access_log=None, shutdown_timeout=2.0)
     await runner.setup()
