@@ -8,6 +8,11 @@ positions are never taken from it alone: :func:`merge` starts from the latest
 ``PositionSnapshot`` of each account plus the fills recorded after it, and fills the valuation
 columns from the valuation only where it agrees with that quantity. A position the valuation
 has not caught up with is shown at once, marked ``unvalued``; it is never left out.
+
+"Fills after the snapshot" is the router's own rule (``projections.Ledger.unreported``): stream
+order decides. A broker that reports a position before the execution's fill event is stored
+(e.g. an IB fill held back for its commission report) has that fill counted twice until the
+account's next snapshot.
 """
 
 from __future__ import annotations
