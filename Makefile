@@ -6,9 +6,9 @@ PIP    := $(PY) -m pip
 # Every lib, service and simulator that has a pyproject.toml is installed (editable).
 PACKAGES := $(sort $(dir $(wildcard libs/*/pyproject.toml services/*/pyproject.toml simulators/*/pyproject.toml)))
 
-.PHONY: setup typecheck test test-unit run bench lint clean compose-engine
+.PHONY: setup typecheck test test-unit run bench lint clean compose-engine browser
 
-setup: ## create .venv and install every package and the test tools
+setup: browser ## create .venv and install every package and the test tools
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -c constraints.txt -r requirements-dev.txt $(addprefix -e ,$(PACKAGES))
@@ -16,6 +16,17 @@ setup: ## create .venv and install every package and the test tools
 	@test -x .venv-ibapi/bin/python || $(PYTHON) -m venv .venv-ibapi
 	.venv-ibapi/bin/python -m pip install --quiet -c constraints-ibapi.txt ibapi-stable
 	@echo "installed: $(PACKAGES)"
+
+# The web console's browser tests (tests/web) drive Debian's chromium through Playwright; a
+# browser is never downloaded by `playwright install`. Installed only when missing and only as
+# root (CI runs as root); elsewhere the tests are skipped, saying why.
+CHROMIUM := /usr/bin/chromium
+browser: ## (root) Debian's chromium for the browser tests, when it is missing
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "installing chromium (apt-get) for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "chromium missing and not root: tests/web will be skipped (apt-get install chromium)"; fi
 
 typecheck: ## mypy over libs/ and services/ (settings in pyproject.toml)
 	$(PY) -m mypy

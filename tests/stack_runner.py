@@ -24,6 +24,8 @@ def stack_config(tmp_path: Path, edit: Callable[[dict], None] | None = None) -> 
     raw = yaml.safe_load((ROOT / "config.yaml.example").read_text())
     raw["simulators"] = {"ib_port": free_port(), "admin_port": free_port(), "webull_port": free_port(),
                          "webull_grpc_port": free_port()}
+    # The console too: never the 8700 of a developer's own `make run`.
+    raw["web"] = {**raw.get("web", {}), "host": "127.0.0.1", "port": free_port()}
     for account in raw["accounts"].values():
         if account.get("ib"):
             account["ib"]["port"] = raw["simulators"]["ib_port"]
@@ -50,6 +52,10 @@ class Stack:
     @property
     def nats_url(self) -> str:
         return self.summary["nats"]
+
+    @property
+    def console_url(self) -> str:
+        return self.summary["console"]
 
     def tail(self, n: int = 30) -> str:
         return "".join(self.seen[-n:])

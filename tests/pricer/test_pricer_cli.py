@@ -30,9 +30,12 @@ async def test_positions_and_watch_show_valuations_with_provenance(js, nc, nats_
         await nc.publish(subjects.md_tick("AAPL"), m.encode(m.Tick(symbol="AAPL", source=m.Broker.IB, last=190.0,
                                                                     bid=189.99, ask=190.01)))
         try:
-            line = await asyncio.wait_for(watcher.stdout.readline(), 20)
-            [live] = json.loads(line)
-            assert live["account"] == "wb-1"
+            # The broker's position is shown at once (unvalued), then valued when the pricer is.
+            seen = []
+            while not seen or seen[-1]["positions"][0]["valued"] != "VALUED":
+                [live] = json.loads(await asyncio.wait_for(watcher.stdout.readline(), 20))
+                assert live["account"] == "wb-1" and live["positions"][0]["qty"] == 7
+                seen.append(live)
         finally:
             watcher.terminate()
             await watcher.wait()

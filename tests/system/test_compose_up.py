@@ -75,7 +75,8 @@ def stack(engine: Engine, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
                            "JANUS_SECRETS_DIR": str(secrets),
                            # Published on loopback only, on a free port: the machine's own 4222
                            # (if any) is neither used nor disturbed.
-                           "JANUS_NATS_PUBLISH": f"127.0.0.1:{port}"})
+                           "JANUS_NATS_PUBLISH": f"127.0.0.1:{port}",
+                           "JANUS_WEB_PUBLISH": str(free_port())})  # the console: nobody's 8700
     # The CLI on the host, as an operator outside the containers would run it.
     cli_env = {**os.environ, "JANUS_NATS_CA": str(secrets / "tls" / "ca.pem"),
                "JANUS_NATS_CREDS": str(secrets / "nats" / "operator.nk"),

@@ -73,11 +73,11 @@ def test_least_privilege_holds_for_any_configuration(config, stranger):
             gateway = authz.gateway_identity(account)
             assert may_publish(p, f"janus.evt.position.{account}") == (identity == gateway)
             assert may_publish(p, f"janus.evt.order.{account}") == (identity in (gateway, authz.ROUTER))
-            # Account commands: the operator's alone.
-            assert may_publish(p, f"janus.control.{account}") == (identity == authz.OPERATOR)
-            # Intents: the operator, and the clients that list the account.
+            # Account commands: the operator's, and its console's (janus-web's Halt / Resume).
+            assert may_publish(p, f"janus.control.{account}") == (identity in (authz.OPERATOR, authz.WEB))
+            # Intents: the operator, the console (its Cancel), and the clients that list the account.
             client = config.clients.get(identity)
-            trades = identity == authz.OPERATOR or (client is not None and account in client.accounts)
+            trades = identity in (authz.OPERATOR, authz.WEB) or (client is not None and account in client.accounts)
             assert may_publish(p, f"janus.intent.{account}") == trades
             if client is not None:
                 assert may_subscribe(p, f"janus.evt.order.{account}") == (account in client.accounts)
@@ -114,7 +114,21 @@ def test_the_authorization_block_gives_each_key_its_identity_and_own_inbox():
 
 def test_the_reserved_names_are_the_identities_of_the_processes():
     assert config_module.RESERVED_IDENTITIES == {authz.SUPERVISOR, authz.OPERATOR, authz.AUDITOR, authz.ROUTER,
-                                                 authz.REGISTRY, authz.PRICER, authz.ADMIN}
+                                                 authz.REGISTRY, authz.PRICER, authz.WEB, authz.ADMIN}
+
+
+def test_the_console_reads_what_it_shows_and_writes_nothing_but_cancels_and_commands():
+    p = authz.identities(load(ROOT / "config.yaml.example", env={}))[authz.WEB]
+    for subject in ("janus.evt.order.ib-1", "janus.evt.position.wb-1", "janus.evt.control.ib-2", "janus.val.ib-1"):
+        assert may_subscribe(p, subject)
+    for subject in ("janus.intent.ib-1", "janus.md.tick.AAPL", "janus.route.ib.ib-1", "janus.rpc.registry.resolve"):
+        assert not may_subscribe(p, subject)
+    assert may_publish(p, "$SRV.STATS") and may_publish(p, "$JS.API.CONSUMER.CREATE.EVENTS.x.janus.evt.>")
+    for subject in ("janus.evt.order.ib-1", "janus.val.ib-1", "janus.md.tick.AAPL", "janus.rpc.registry.resolve",
+                    "janus.rpc.sync.ib-1", "$KV.janus_valuations.ib-1", "$KV.janus_prices.AAPL",
+                    "$JS.API.CONSUMER.CREATE.INTENTS.x", "$JS.API.CONSUMER.CREATE.ROUTES.x",
+                    "$JS.API.STREAM.MSG.DELETE.EVENTS", "janus.health.janus-router"):
+        assert not may_publish(p, subject), subject
 
 
 def test_the_readme_table_is_the_functions_output():

@@ -25,3 +25,16 @@ def test_a_gateway_whose_script_is_not_installed_is_not_started():
     specs = plan(load(EXAMPLE, env={}), "config.yaml",
                  lambda script: None if script == "janus-paper-gateway" else f"/venv/bin/{script}")
     assert "gateway-paper-1" not in {s.name for s in specs} and "gateway-ib-1" in {s.name for s in specs}
+
+
+def test_the_web_console_runs_as_its_own_identity_and_gets_no_secret():
+    from janus_client.stack.plan import child_env
+
+    config = load(EXAMPLE, env={})
+    [web] = [s for s in plan(config, "config.yaml", lambda script: f"/venv/bin/{script}") if s.name == "web"]
+    assert web.argv == ["/venv/bin/janus-web", "--config", "config.yaml"]
+    assert (web.service_name, web.identity, web.kind) == ("janus-web", "web", "service")
+    env = child_env(web, {"JANUS_PG_DSN": "postgresql://x:pw@h/db", "WEBULL_APP_SECRET": "sim-app-secret"},
+                    config, pg_dsn="postgresql://x:pw@h/db", creds="/data/nats/web.nk")
+    assert "JANUS_PG_DSN" not in env and env["JANUS_NATS_CREDS"] == "/data/nats/web.nk"
+    assert env["WEBULL_APP_SECRET"] != "sim-app-secret"

@@ -6,7 +6,7 @@ authorization from :func:`authorization`, so they enforce the same rules; the RE
 :func:`permission_table` (a test checks the two agree). The server enforces the permissions;
 the code of a service never has to trust that a peer behaved.
 
-Identities: one per process role (``router``, ``registry``, ``pricer``, ``gateway-<alias>``),
+Identities: one per process role (``router``, ``registry``, ``pricer``, ``web``, ``gateway-<alias>``),
 ``supervisor`` (creates the streams at start), ``operator`` (the ``janus`` CLI), ``auditor``
 (read-only) and one per client of ``clients:`` in the configuration. Every identity receives its
 replies on its own inbox prefix ``_INBOX.<identity>`` (see :func:`inbox_prefix`), so nobody can
@@ -40,6 +40,7 @@ AUDITOR = "auditor"
 ROUTER = "router"
 REGISTRY = "registry"
 PRICER = "pricer"
+WEB = "web"
 # Not part of any deployment: the test suite's own identity, which may do anything (it resets
 # streams between tests). Only given to a server when asked for by name.
 ADMIN = "admin"
@@ -213,6 +214,19 @@ def _client(accounts: Iterable[str]) -> Permissions:
     return Permissions(role="client", publish=tuple(publish), subscribe=tuple(subscribe), accounts=accounts)
 
 
+def _web(config: JanusConfig) -> Permissions:
+    """The console (janus-web): reads what it shows and sends what its buttons do, nothing else.
+    Reads: the account events (live, and their history through ordered consumers and direct
+    gets), the valuations (live and the latest in KV), service discovery. Sends: intents (its
+    Cancel button; the subject cannot tell a cancel from an order, so the console's own code
+    only ever builds CancelIntent) and account commands (Halt / Resume), as the operator may.
+    No route, market data, RPC, registry, DLQ, INTENTS or KV write."""
+    return _service(WEB, "janus-web", (
+        s.ALL_INTENTS, s.ALL_CONTROL, "$SRV.PING", "$SRV.INFO", "$SRV.STATS",
+        *_reads(EVENTS_STREAM), *_kv_read(KV_VALUATIONS),
+    ), ("janus.evt.*.*", s.ALL_VALUATIONS))
+
+
 def _admin() -> Permissions:
     return Permissions(role=ADMIN, publish=(">",), subscribe=(">",), responds=True)
 
@@ -224,6 +238,7 @@ def identities(config: JanusConfig, *, admin: bool = False) -> dict[str, Permiss
     found: dict[str, Permissions] = {
         SUPERVISOR: _supervisor(), OPERATOR: _operator(), AUDITOR: _auditor(),
         ROUTER: _router(config), REGISTRY: _registry(config), PRICER: _pricer(config),
+        WEB: _web(config),
     }
     for alias in config.accounts:
         found[gateway_identity(alias)] = _gateway(config, alias)

@@ -466,7 +466,7 @@ PROGRESS_EVERY = 5_000
 
 
 async def _walk(js: JetStreamContext, stream: str, subject: str, each: Callable[[Msg], None], *,
-                since: datetime | None, timeout: float) -> None:
+                since: datetime | None, timeout: float, start_seq: int | None = None) -> None:
     """Hand every message stored on ``subject`` to ``each``, oldest first, through an ordered
     consumer, from ``since`` when given. ``timeout`` bounds a stall (no message for that long),
     not the whole read: a long history takes as long as it takes."""
@@ -483,6 +483,8 @@ async def _walk(js: JetStreamContext, stream: str, subject: str, each: Callable[
     config = None
     if since is not None:
         config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_TIME, opt_start_time=since)
+    elif start_seq is not None:
+        config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start_seq)
     sub = await js.subscribe(subject, stream=stream, ordered_consumer=True, cb=on_msg,
                              deliver_policy=None if config else DeliverPolicy.ALL, config=config)
     try:
@@ -512,11 +514,13 @@ async def stored(
     since: datetime | None = None,
     timeout: float = 60.0,
     progress: ProgressHook | None = None,
+    start_seq: int | None = None,
 ) -> list[chain.Stored]:
     """Every message stored on ``subject`` (wildcards allowed), oldest first, as stored (subject,
     stream sequence, bytes); from ``since`` when given (nats-py sends it to the server as RFC 3339
     in UTC; a naive datetime is taken as UTC). ``progress`` hears how far it got every
-    :data:`PROGRESS_EVERY` messages and at the end. ``timeout`` bounds a stall, not the read."""
+    :data:`PROGRESS_EVERY` messages and at the end. ``timeout`` bounds a stall, not the read.
+    ``start_seq``: from this stream sequence on (instead of ``since``)."""
     out: list[chain.Stored] = []
 
     def keep(msg: Msg) -> None:
@@ -525,7 +529,7 @@ async def stored(
         if progress is not None and (meta.num_pending == 0 or len(out) % PROGRESS_EVERY == 0):
             progress(len(out), meta.num_pending)
 
-    await _walk(js, stream, subject, keep, since=since, timeout=timeout)
+    await _walk(js, stream, subject, keep, since=since, timeout=timeout, start_seq=start_seq)
     return out
 
 

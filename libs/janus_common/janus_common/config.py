@@ -206,6 +206,14 @@ class MetricsConfig(_Base, frozen=True, kw_only=True):
         return self.ports.gateways + accounts.index(alias) if self.ports.gateways else 0
 
 
+class WebConfig(_Base, frozen=True, kw_only=True):
+    """Where ``janus-web`` (the console) listens. It has no user authentication of its own:
+    keep it on loopback, or put it behind an authenticating proxy (README "Web console")."""
+
+    host: str = "127.0.0.1"
+    port: Port = 8700
+
+
 class JanusConfig(_Base, frozen=True, kw_only=True):
     nats: NatsConfig = NatsConfig()
     postgres: PostgresConfig = PostgresConfig()
@@ -219,6 +227,7 @@ class JanusConfig(_Base, frozen=True, kw_only=True):
     risk: RiskConfig = RiskConfig()
     clients: dict[str, ClientConfig] = {}
     metrics: MetricsConfig = MetricsConfig()
+    web: WebConfig = WebConfig()
 
     def account(self, alias: str) -> AccountConfig:
         try:
@@ -342,7 +351,7 @@ def _check(config: JanusConfig) -> None:
 
 
 # Identities of the processes themselves (janus_common.authz): a client may not take one's name.
-RESERVED_IDENTITIES = frozenset({"supervisor", "operator", "auditor", "router", "registry", "pricer", "admin"})
+RESERVED_IDENTITIES = frozenset({"supervisor", "operator", "auditor", "router", "registry", "pricer", "web", "admin"})
 
 
 def _check_clients(config: JanusConfig) -> None:

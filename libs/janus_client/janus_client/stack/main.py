@@ -232,6 +232,8 @@ async def _run(args: argparse.Namespace) -> int:
             "config": str(config_path),
             "logs": str(logs),
             "credentials": str(creds_dir) if creds_dir else None,
+            "console": (f"http://{config.web.host}:{config.web.port}"
+                        if any(c.spec.service_name == "janus-web" for c in children) else None),
             "processes": {c.spec.name: {"pid": c.proc.pid if c.proc else None,
                                         "ready": c.spec.name not in late,
                                         "port": c.spec.port, "metrics": c.spec.metrics} for c in children},
@@ -285,6 +287,8 @@ def _print_summary(summary: dict[str, Any], late: list[str]) -> None:
              f"  config    {summary['config']}", f"  logs      {summary['logs']}/<process>.log"]
     if summary.get("credentials"):
         lines.append(f"  NATS credentials {summary['credentials']}/<identity>.nk (the janus CLI uses operator.nk)")
+    if summary.get("console"):
+        lines.append(f"  console   {summary['console']}   (the web console: positions, orders, halt/resume)")
     for name, info in summary["processes"].items():
         where = f"127.0.0.1:{info['port']}" if info["port"] else "NATS"
         state = "ready" if info["ready"] else "NOT READY (see its log)"

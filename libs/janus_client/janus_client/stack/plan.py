@@ -66,6 +66,12 @@ def plan(config: JanusConfig, config_path: str, installed: Callable[[str], str |
             specs.append(ProcessSpec(name, [path, "--config", config_path], "service",
                                      service_name=f"janus-{name}", identity=name, metrics=_metrics(config, name)))
 
+    web = installed("janus-web")
+    if web:
+        # The console: NATS is all it talks to; its page is on config.web's host and port.
+        specs.append(ProcessSpec("web", [web, "--config", config_path], "service",
+                                 service_name="janus-web", identity="web"))
+
     for alias, account in config.accounts.items():
         script = GATEWAY_SCRIPTS[account.broker]
         path = installed(script)

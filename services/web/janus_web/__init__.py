@@ -1,0 +1,1 @@
+"""janus-web: the live web console (README "Web console")."""
