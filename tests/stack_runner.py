@@ -35,7 +35,7 @@ def stack_config(tmp_path: Path, edit: Callable[[dict], None] | None = None) -> 
     # Every process's /metrics on a free port of its own (no counting up: free ports are not
     # consecutive), away from the shipped 19xxx that a developer's `make run` may hold.
     raw["metrics"] = {"host": "127.0.0.1", "ports": {
-        "router": free_port(), "registry": free_port(), "pricer": free_port(), "gateways": 0,
+        "router": free_port(), "registry": free_port(), "pricer": free_port(), "web": free_port(), "gateways": 0,
         "accounts": {alias: free_port() for alias in raw["accounts"]}}}
     if edit is not None:
         edit(raw)

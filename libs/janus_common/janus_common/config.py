@@ -179,6 +179,7 @@ class MetricsPorts(_Base, frozen=True, kw_only=True):
     router: Port = 0
     registry: Port = 0
     pricer: Port = 0
+    web: Port = 0  # janus-web, the console
     # The first gateway's port; the next account (in the order of ``accounts:``) gets +1, ...
     gateways: Port = 0
     # One account's own port, over the count above (0 = that gateway serves none).
@@ -195,7 +196,7 @@ class MetricsConfig(_Base, frozen=True, kw_only=True):
     def port_of(self, identity: str, accounts: list[str]) -> int:
         """The port of the process with this NATS identity (``router``, ``gateway-<alias>``;
         janus_common.authz), 0 when it serves no metrics. ``accounts`` in config order."""
-        if identity in ("router", "registry", "pricer"):
+        if identity in ("router", "registry", "pricer", "web"):
             port: int = getattr(self.ports, identity)
             return port
         alias = identity.removeprefix("gateway-")

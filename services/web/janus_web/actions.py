@@ -10,6 +10,7 @@ from collections.abc import Collection
 from typing import Any
 
 import msgspec
+from prometheus_client import Counter
 from nats.aio.client import Client as NATS
 
 from janus_client.client import JanusClient, JanusTimeout
@@ -57,6 +58,10 @@ def check_text(value: Any, what: str) -> str:
     return value
 
 
+ACTIONS = Counter("janus_web_actions_total", "Actions taken from the console, by what and how they ended",
+                  ["action", "outcome"])
+
+
 def outcome(event: Any) -> dict[str, Any]:
     """An action's answer: the event that decided it, as JSON, and whether it was refused."""
     body = msgspec.to_builtins(event)
@@ -78,11 +83,15 @@ class Actions:
     async def _run(self, what: str, call: Any) -> dict[str, Any]:
         self._ready()
         try:
-            return outcome(await call)
+            answer = outcome(await call)
         except JanusTimeout as exc:
+            ACTIONS.labels(what, "TIMEOUT").inc()
             raise ConsoleError("TIMEOUT", f"no answer to the {what} in time: {exc}", 504) from None
         except (bus.BusError, asyncio.TimeoutError) as exc:
+            ACTIONS.labels(what, "BUS_ERROR").inc()
             raise ConsoleError("BUS_ERROR", f"{what}: {type(exc).__name__}: {exc}", 503) from None
+        ACTIONS.labels(what, answer["outcome"]).inc()
+        return answer
 
     async def cancel(self, account: Any, intent_id: Any) -> dict[str, Any]:
         account = check_account(account, self.accounts)

@@ -9,8 +9,11 @@ import json
 from typing import Any
 
 import structlog
+from prometheus_client import Gauge
 
 log = structlog.get_logger()
+
+BROWSERS = Gauge("janus_web_browsers", "Browsers following the console's live stream")
 
 QUEUE_MAX = 1_000
 CLOSED = None  # the sentinel that ends a stream (shutdown, or a browser too slow)
@@ -24,6 +27,7 @@ def sse(kind: str, data: Any) -> bytes:
 class Hub:
     def __init__(self) -> None:
         self._queues: set[asyncio.Queue[bytes | None]] = set()
+        BROWSERS.set_function(lambda: len(self._queues))
 
     def join(self) -> asyncio.Queue[bytes | None]:
         queue: asyncio.Queue[bytes | None] = asyncio.Queue(maxsize=QUEUE_MAX)

@@ -70,7 +70,7 @@ def plan(config: JanusConfig, config_path: str, installed: Callable[[str], str |
     if web:
         # The console: NATS is all it talks to; its page is on config.web's host and port.
         specs.append(ProcessSpec("web", [web, "--config", config_path], "service",
-                                 service_name="janus-web", identity="web"))
+                                 service_name="janus-web", identity="web", metrics=_metrics(config, "web")))
 
     for alias, account in config.accounts.items():
         script = GATEWAY_SCRIPTS[account.broker]
