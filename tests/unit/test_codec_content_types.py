@@ -55,3 +55,12 @@ def test_decode_loose_reads_what_it_can():
     assert m.INTENTS.decode_loose(b'{"intent_id": "x"}', m.JSON) == {"intent_id": "x"}
     assert m.INTENTS.decode_loose(msgspec.msgpack.encode({"intent_id": "x"})) == {"intent_id": "x"}
     assert m.INTENTS.decode_loose(b'{"intent_id": ', m.JSON) is None
+
+
+def test_the_audit_reads_a_stored_json_intent():
+    from janus_common import audit, chain, projections
+
+    stored = chain.Stored("janus.intent.ib-1", 1, msgspec.json.encode(INTENT), m.JSON)
+    findings = audit.unanswered_findings([stored], projections.replay([]))
+    # unanswered, so a finding: it was read (an unreadable one would be left to the router's path)
+    assert [(f.intent_id, f.account) for f in findings] == [("i-1", "ib-1")]
