@@ -101,7 +101,8 @@ def test_every_subject_and_every_stream_is_in_the_asyncapi_document():
 def test_intents_are_msgpack_or_json_and_events_msgpack_only():
     doc = generated()
     intent_messages = doc["channels"]["intent"]["messages"]
-    assert {"OrderIntent", "OrderIntent.json", "CancelIntent.json", "TradingStateRequest.json"} <= set(intent_messages)
+    assert {"OrderIntent", "OrderIntent.json", "CancelIntent.json", "ModifyIntent.json"} <= set(intent_messages)
+    assert "TradingStateRequest.json" in doc["channels"]["control"]["messages"]
     assert doc["components"]["messages"]["OrderIntent.json"]["contentType"] == "application/json"
     assert doc["components"]["messages"]["OrderIntent"]["contentType"] == "application/msgpack"
     assert not any(k.endswith(".json") for k in doc["channels"]["evt_order"]["messages"])
@@ -153,3 +154,11 @@ def test_janus_schema_writes_the_document(fmt, tmp_path):
     assert done.returncode == 0 and out.read_text() == schema.render(fmt), done.stderr
     done = subprocess.run([str(janus), "schema", "--format", fmt], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout == schema.render(fmt), done.stderr
+
+
+def test_intents_and_account_commands_each_on_their_own_subject():
+    doc = generated()
+    intent, control = set(doc["channels"]["intent"]["messages"]), set(doc["channels"]["control"]["messages"])
+    assert {"OrderIntent", "CancelIntent", "ModifyIntent"} <= intent and not any("Request" in k for k in intent)
+    assert {"TradingStateRequest", "CancelAllRequest", "TradingStateRequest.json"} <= control
+    assert not any("Intent" in k for k in control)

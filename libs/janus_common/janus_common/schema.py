@@ -27,7 +27,7 @@ from nats.js.api import StreamConfig
 
 from . import streams, subjects
 from .messages import codec as codec_module
-from .messages.codec import JSON, MSGPACK, Codec, codec_for_subject, rpc_codecs_for_subject
+from .messages.codec import JSON, MSGPACK, Codec, carried_on, codec_for_subject, rpc_codecs_for_subject
 
 __all__ = ["FORMATS", "Channel", "asyncapi", "channels", "families", "json_schema", "render"]
 
@@ -58,8 +58,8 @@ def families() -> dict[str, Codec[Any]]:
     return found
 
 
-def _members(codec: Codec[Any]) -> list[type[msgspec.Struct]]:
-    return list(typing.get_args(codec.union)) or [codec.union]
+def _members(union: Any) -> list[type[msgspec.Struct]]:
+    return list(typing.get_args(union)) or [union]
 
 
 def _ecma(node: Any) -> Any:
@@ -201,8 +201,11 @@ def _message_key(cls: type, content_type: str) -> str:
     return cls.__name__ if content_type == MSGPACK else f"{cls.__name__}.json"
 
 
-def _messages_of(codec: Codec[Any]) -> list[tuple[str, type, str]]:
-    return [(_message_key(cls, ct), cls, ct) for cls in _members(codec) for ct in codec.content_types]
+def _messages_of(codec: Codec[Any], union: Any = None) -> list[tuple[str, type, str]]:
+    """(key, class, content type) of every message of ``union`` (default: the whole family),
+    once per content type the family's codec accepts."""
+    return [(_message_key(cls, ct), cls, ct) for cls in _members(codec.union if union is None else union)
+            for ct in codec.content_types]
 
 
 def _asyncapi_schema(node: Any) -> Any:
@@ -224,9 +227,9 @@ def asyncapi() -> dict[str, Any]:
     chans: dict[str, Any] = {}
     operations: dict[str, Any] = {}
 
-    def channel_messages(codec: Codec[Any]) -> dict[str, Any]:
+    def channel_messages(codec: Codec[Any], union: Any = None) -> dict[str, Any]:
         out = {}
-        for key, cls, ct in _messages_of(codec):
+        for key, cls, ct in _messages_of(codec, union):
             all_messages.setdefault(key, _message(cls, ct))
             out[key] = {"$ref": f"#/components/messages/{key}"}
         return out
@@ -260,7 +263,7 @@ def asyncapi() -> dict[str, Any]:
             }
             continue
         codec = codec_for_subject(ch.sample)
-        entry["messages"] = channel_messages(codec)
+        entry["messages"] = channel_messages(codec, carried_on(ch.sample))
         chans[ch.name] = entry
         receives = JSON in codec.content_types  # what clients send Janus (intents, commands)
         operations[ch.name] = {

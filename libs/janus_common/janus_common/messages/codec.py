@@ -65,6 +65,7 @@ __all__ = [
     "SYNC_REPLY",
     "SYNC_REQUEST",
     "VALUATIONS",
+    "carried_on",
     "codec_for_subject",
     "content_type_of",
     "rpc_codecs_for_subject",
@@ -187,6 +188,23 @@ _BY_PREFIX: list[tuple[str, Codec[Any]]] = [
     ("janus.val.", VALUATIONS),
     ("janus.dlq.", DEAD_LETTERS),
 ]
+
+
+# Subjects that carry only part of their family: the INTENTS codec reads both subjects (one
+# consumer keeps an account's halt and its orders in order), and the router refuses the other
+# part on each (WRONG_SUBJECT). The published schema lists only what a subject carries.
+_CARRIES: list[tuple[str, Any]] = [
+    ("janus.intent.", Intent),
+    ("janus.control.", AccountCommand),
+]
+
+
+def carried_on(subject: str) -> Any:
+    """The union of what ``subject`` carries: its family's, unless the family is shared."""
+    for prefix, union in _CARRIES:
+        if subject.startswith(prefix):
+            return union
+    return codec_for_subject(subject).union
 
 
 def codec_for_subject(subject: str) -> Codec[Any]:
