@@ -6,7 +6,7 @@ PIP    := $(PY) -m pip
 # Every lib, service and simulator that has a pyproject.toml is installed (editable).
 PACKAGES := $(sort $(dir $(wildcard libs/*/pyproject.toml services/*/pyproject.toml simulators/*/pyproject.toml)))
 
-.PHONY: setup typecheck test test-unit run bench lint clean compose-engine browser
+.PHONY: setup typecheck test test-unit run bench lint clean compose-engine browser schema
 
 setup: browser ## create .venv and install every package and the test tools
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ typecheck: ## mypy over libs/ and services/ (settings in pyproject.toml)
 
 test: typecheck ## the type check, then the whole suite (starts its own NATS and Postgres)
 	$(PY) -m pytest
+
+schema: ## regenerate the published message schemas under docs/ (tests/unit/test_schema_docs.py checks them)
+	$(VENV)/bin/janus schema --format json-schema --out docs/schemas/messages.schema.json
+	$(VENV)/bin/janus schema --format asyncapi --out docs/asyncapi.yaml
 
 test-unit: ## pure code only
 	$(PY) -m pytest tests/unit

@@ -19,7 +19,7 @@ from janus_common import logging as janus_logging
 from janus_common import messages as m
 
 from .client import JanusClient, JanusTimeout
-from . import audit_cmd, control_cmd, events_cmd, positions_cmd, rpc_commands, surface_cmd
+from . import audit_cmd, control_cmd, events_cmd, positions_cmd, rpc_commands, schema_cmd, surface_cmd
 from janus_common import credentials
 from janus_common.authz import OPERATOR
 
@@ -276,6 +276,7 @@ def parser() -> argparse.ArgumentParser:
     surface_cmd.add(sub, nats_url)
     positions_cmd.add(sub, nats_url)
     events_cmd.add(sub, nats_url)
+    schema_cmd.add(sub, nats_url)
     return p
 
 

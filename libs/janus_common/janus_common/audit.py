@@ -131,7 +131,7 @@ def unanswered_findings(intents: Sequence[chain.Stored], ledger: Ledger, *,
     found = []
     for r in intents:
         try:
-            intent = INTENTS.decode(r.data, subject=r.subject)
+            intent = INTENTS.decode(r.data, subject=r.subject, content_type=r.content_type)
         except MessageDecodeError:
             continue
         if not isinstance(intent, OrderIntent):

@@ -38,6 +38,7 @@ from .messages import (
     RejectReason,
     RpcError,
     clip,
+    content_type_of,
     encode,
 )
 from .streams import EVENTS_STREAM
@@ -443,7 +444,7 @@ def rpc_handler(
 
     async def endpoint(req: Any) -> None:
         try:
-            message = codec.decode(req.data, subject=req.subject)
+            message = codec.decode(req.data, subject=req.subject, content_type=content_type_of(req.headers))
         except MessageDecodeError as exc:
             log.warning("rpc_decode_error", subject=exc.subject, family=exc.family, reason=exc.reason)
             await req.respond(encode(RpcError(reason=RejectReason.MALFORMED, message=clip(str(exc)))))
@@ -525,7 +526,7 @@ async def stored(
 
     def keep(msg: Msg) -> None:
         meta = msg.metadata
-        out.append(chain.Stored(msg.subject, meta.sequence.stream, msg.data))
+        out.append(chain.Stored(msg.subject, meta.sequence.stream, msg.data, content_type_of(msg.headers)))
         if progress is not None and (meta.num_pending == 0 or len(out) % PROGRESS_EVERY == 0):
             progress(len(out), meta.num_pending)
 

@@ -28,6 +28,7 @@ class Stored(msgspec.Struct, frozen=True):
     subject: str
     seq: int
     data: bytes
+    content_type: str | None = None  # its Content-Type header (a JSON intent); None: MessagePack
 
 
 class ChainBreak(msgspec.Struct, frozen=True):

@@ -25,7 +25,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from . import metrics, subjects
 from .bus import publish
-from .messages import HEAD_BYTES, ID_MAX, TEXT_MAX, Codec, DeadLetter, MessageDecodeError
+from .messages import HEAD_BYTES, ID_MAX, TEXT_MAX, Codec, DeadLetter, MessageDecodeError, content_type_of
 
 log = structlog.get_logger()
 
@@ -265,7 +265,7 @@ class Consumer:
             await msg.ack()
             return
         try:
-            message = self.codec.decode(msg.data, subject=msg.subject)
+            message = self.codec.decode(msg.data, subject=msg.subject, content_type=content_type_of(msg.headers))
         except MessageDecodeError as exc:
             log.error("message_decode_error", consumer=self.durable, error="MessageDecodeError",
                       family=exc.family, subject=exc.subject, reason=exc.reason[:TEXT_MAX], size=exc.size)

@@ -9,7 +9,6 @@ import time
 from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 
-import msgspec
 import structlog
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
@@ -21,6 +20,7 @@ from janus_common.messages import (
     BrokerSide,
     ID_MAX,
     ID_PATTERN,
+    INTENTS,
     CancelIntent,
     CancelOrder,
     CancelRouted,
@@ -35,6 +35,7 @@ from janus_common.messages import (
     RejectReason,
     Side,
     clip,
+    content_type_of,
 )
 from janus_common.subjects import SubjectError
 from janus_common.symbols import SymbolError, infer_asset_class, normalize
@@ -335,12 +336,14 @@ class Router:
             account = subjects.account_of(msg.subject)
         except SubjectError:
             return
-        intent_id = _readable_id(msg.data, "intent_id")
+        # Read as what it was sent as (a JSON intent's ids are in its JSON).
+        raw = INTENTS.decode_loose(msg.data, content_type_of(msg.headers))
+        intent_id = _readable_id(raw, "intent_id")
         seq = msg.metadata.sequence.stream if msg.metadata else 0
         reason, text = reason_for_decode_error(exc), clip(f"the intent could not be read: {exc.reason}")
         # A cancel or a modification that cannot be read names an order that has its outcome
         # already: its refusal must not read as a second outcome of that order.
-        modify_id, cancel_id = _readable_id(msg.data, "modify_id"), _readable_id(msg.data, "cancel_id")
+        modify_id, cancel_id = _readable_id(raw, "modify_id"), _readable_id(raw, "cancel_id")
         event: OrderRejected | ModifyRejected
         if modify_id:
             event = ModifyRejected(account=account, intent_id=intent_id, modify_id=modify_id, reason=reason,
@@ -376,10 +379,6 @@ def _normalized(intent: OrderIntent) -> str | None:
         return None
 
 
-def _readable_id(data: bytes, name: str) -> str | None:
-    try:
-        raw = msgspec.msgpack.decode(data)
-    except msgspec.DecodeError:
-        return None
+def _readable_id(raw: object, name: str) -> str | None:
     value = raw.get(name) if isinstance(raw, dict) else None
     return value if isinstance(value, str) and ID_RE.match(value) and len(value) <= ID_MAX else None
