@@ -43,6 +43,9 @@ DecodeErrorHook = Callable[[Msg, MessageDecodeError], Awaitable[None]]
 DeadLetterHook = Callable[[Any, Msg, Exception], Awaitable[None]]
 
 
+WATCH_STOP_S = 5.0  # the longest a stop waits for the consumer-info watch (one server request)
+
+
 @dataclass
 class ConsumerStats:
     handled: int = 0
@@ -161,8 +164,10 @@ class Consumer:
         return found
 
     async def _watch_server(self) -> None:
-        """The server's view of this consumer, for the metrics endpoint (if the process serves one)."""
-        while True:
+        """The server's view of this consumer, for the metrics endpoint (if the process serves one).
+        Ends when the consumer stops: nats-py's request may swallow a task cancel, so the loop
+        must not rely on one."""
+        while not self._stopping.is_set():
             if metrics.serving() and self._sub is not None:
                 try:
                     info = await self._sub.consumer_info()
@@ -171,7 +176,8 @@ class Consumer:
                     self.stats.redelivered = info.num_redelivered or 0
                 except Exception as exc:  # a figure a little old is no reason to stop anything
                     log.debug("consumer_info_failed", consumer=self.durable, error=type(exc).__name__)
-            await asyncio.sleep(self.info_every_s)  # a period, not a wait for something to happen
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.info_every_s)
 
     async def start(self) -> "Consumer":
         one = self.filter_subjects[0] if len(self.filter_subjects) == 1 else None
@@ -210,8 +216,8 @@ class Consumer:
         metrics.CONSUMERS.remove(self)
         if self._watch is not None:
             self._watch.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._watch
+            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError, Exception):
+                await asyncio.wait_for(self._watch, WATCH_STOP_S)
         if self._task is not None:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
