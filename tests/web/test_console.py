@@ -41,6 +41,9 @@ expect.set_options(timeout=30_000)
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
 async def stack(tmp_path_factory):
+    # start_stack points JANUS_NATS_CREDS at this stack's operator; a module-scoped stack is set
+    # up before any test's own restore, so the suite's credentials are given back here.
+    suite_creds = os.environ.get("JANUS_NATS_CREDS")
     stack = await start_stack(tmp_path_factory.mktemp("web"))
     try:
         yield stack
@@ -48,6 +51,10 @@ async def stack(tmp_path_factory):
         stack.proc.terminate()
         await asyncio.wait_for(stack.proc.wait(), 30)
         stack.drain.cancel()
+        if suite_creds is None:
+            os.environ.pop("JANUS_NATS_CREDS", None)
+        else:
+            os.environ["JANUS_NATS_CREDS"] = suite_creds
 
 
 @pytest.fixture(autouse=True)
