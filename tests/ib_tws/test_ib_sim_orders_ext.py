@@ -13,20 +13,7 @@ from ib_async import IB, LimitOrder, MarketOrder, Order, Stock, StopOrder
 
 from janus_ib_sim import IBSimulator
 from janus_ib_sim.admin import serve_admin
-
-
-
-async def until(ib: IB, predicate, timeout: float = 5.0) -> None:
-    async def wait() -> None:
-        while not predicate():
-            await ib.updateEvent  # the next batch of messages from the simulator
-    await asyncio.wait_for(wait(), timeout)
-
-
-def errors(ib: IB) -> list[tuple[int, int, str]]:
-    seen: list[tuple[int, int, str]] = []
-    ib.errorEvent += lambda req_id, code, text, contract: seen.append((req_id, code, text))
-    return seen
+from test_ib_sim import errors, until
 
 
 async def aapl_at(ib: IB, sim, price: float):

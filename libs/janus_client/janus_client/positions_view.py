@@ -46,21 +46,10 @@ class Valued(StrEnum):
     PENDING = "PENDING"  # the valuation has not caught up (older quantity, or none for the symbol)
 
 
-class PositionView(msgspec.Struct, frozen=True, kw_only=True):
+class PositionView(PositionValuation, frozen=True, kw_only=True):
     """One position: the broker's quantity (plus fills since), and the valuation's columns
-    where the valuation agrees with it (PositionValuation's field names, so JSON keeps them)."""
+    where the valuation agrees with it (PositionValuation's own fields, so JSON keeps them)."""
 
-    symbol: str
-    qty: float
-    avg_cost: float
-    multiplier: float = 1.0
-    price: float | None = None
-    price_ts: int | None = None
-    price_source: Broker | None = None
-    market_value: float | None = None
-    unrealized_pnl: float | None = None
-    derived: bool = False
-    stale: bool = False
     valued: Valued = Valued.VALUED
 
 
