@@ -263,6 +263,10 @@ async def serve(
         name="health", subject=f"janus.health.{name}", queue_group=service.id,
         handler=lambda req: req.respond(msgspec.json.encode(ctx.health()))))
     await service.start()
+    # "Ready" means another connection can reach every endpoint now: the subscriptions must
+    # have reached the server (a request sent a moment early would find no responders).
+    with contextlib.suppress(Exception):
+        await nc.flush(timeout=5)
     log.info("service_ready", service_id=service.id, version=version)
     if ready is not None:
         ready(ctx)
