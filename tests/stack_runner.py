@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sysconfig
 import urllib.request
 from collections.abc import Callable
@@ -95,6 +96,14 @@ async def start_stack(tmp_path: Path, *extra: str, env: dict[str, str] | None = 
         # the `janus` CLI, as its operator (tests/conftest.py restores the suite's afterwards).
         os.environ["JANUS_NATS_CREDS"] = str(Path(summary["credentials"]) / "operator.nk")
     return Stack(proc, summary, yaml.safe_load(config.read_text()), seen, task)
+
+
+async def stop_stack(stack: Stack, timeout: float = 30.0) -> int:
+    """Ctrl-C, as a user stops `make run`; the supervisor's exit code once it and its log are done."""
+    stack.proc.send_signal(signal.SIGINT)
+    code = await asyncio.wait_for(stack.proc.wait(), timeout)
+    await stack.drain
+    return code
 
 
 async def admin_post(port: int, path: str, body: dict) -> dict:

@@ -4,15 +4,13 @@ gateway on the simulator moves the intent, broker and fill figures an operator g
 
 from __future__ import annotations
 
-import asyncio
 import json
-import signal
 
 import pytest
 
 from cli_runner import janus
 from metrics_scrape import exposition, names, scrape, scrape_until, value
-from stack_runner import start_stack
+from stack_runner import start_stack, stop_stack
 
 pytestmark = pytest.mark.system
 
@@ -89,8 +87,6 @@ async def test_every_service_serves_metrics_and_an_order_moves_them(tmp_path):
         print("\n".join(line for line in (await exposition(router) + await exposition(gateway)).splitlines()
                         if 'account="ib-1"' in line and ("_total" in line or "_count" in line)))
     finally:
-        stack.proc.send_signal(signal.SIGINT)
-        code = await asyncio.wait_for(stack.proc.wait(), 15)
-        await stack.drain
+        code = await stop_stack(stack, 15)
     assert code == 0, stack.tail()
 

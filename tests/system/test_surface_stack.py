@@ -6,16 +6,14 @@ cancelled, and an audit replay that is clean."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import signal
 
 import pytest
 
 from cli_runner import janus
 from janus_client.client import JanusClient
 from janus_common import messages as m
-from stack_runner import admin_post, start_stack, webull_admin_post
+from stack_runner import admin_post, start_stack, stop_stack, webull_admin_post
 
 pytestmark = pytest.mark.system
 
@@ -92,6 +90,4 @@ async def test_modify_brackets_and_capabilities_on_both_brokers(tmp_path):
         code, out = await janus(url, "audit", "replay", timeout=120)
         assert code == 0 and "VIOLATIONS" not in out, out
     finally:
-        stack.proc.send_signal(signal.SIGINT)
-        await asyncio.wait_for(stack.proc.wait(), 30)
-        await stack.drain
+        await stop_stack(stack)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from cli_runner import janus
 from janus_common import bus, subjects
 from janus_common import messages as m
 from janus_common.streams import INTENTS_STREAM
-from stack_runner import ROOT, start_stack
+from stack_runner import ROOT, start_stack, stop_stack
 
 pytestmark = [pytest.mark.system,
               pytest.mark.skipif(not (shutil.which("node") and shutil.which("npm")),
@@ -76,7 +75,5 @@ async def test_the_ts_client_places_an_order_and_sees_it_filled(tmp_path, ts_cli
         code, out = await janus(stack.nats_url, "audit", "replay", timeout=120)
         assert code == 0 and "OK" in out, out
     finally:
-        stack.proc.send_signal(signal.SIGINT)
-        code = await asyncio.wait_for(stack.proc.wait(), 30)
-        await stack.drain
+        code = await stop_stack(stack)
     assert code == 0, stack.tail()
