@@ -324,22 +324,11 @@ class Consumer:
     async def _handle(self, message: Any, msg: Msg) -> None:
         """Run the handler while telling the server, every third of ack_wait, that the message
         is still being worked on: a long decision keeps its message."""
-        beat = asyncio.create_task(self._keep(msg), name=f"in-progress:{self.durable}")
+        beat = _InProgress(msg, max(self.ack_wait / 3, 0.05), self.durable)
         try:
             await self.handler(message, msg)
         finally:
-            beat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await beat
-
-    async def _keep(self, msg: Msg) -> None:
-        interval = max(self.ack_wait / 3, 0.05)
-        while True:
-            await asyncio.sleep(interval)  # a period, not a wait for something to happen
-            try:
-                await msg.in_progress()
-            except Exception as exc:
-                log.warning("in_progress_failed", consumer=self.durable, error=type(exc).__name__)
+            beat.stop()
 
     async def dead_letter(self, msg: Msg, exc: Exception) -> None:
         """Describe the message in a dead letter and terminate it (for handlers that ack)."""
@@ -358,3 +347,33 @@ class Consumer:
         log.warning("dead_lettered", consumer=self.durable, subject=msg.subject, size=letter.size,
                     sha256=letter.sha256, stream_seq=letter.stream_seq)
         await msg.term()
+
+
+class _InProgress:
+    """Tells the server every ``interval`` that ``msg`` is still being worked on, until stopped.
+    A timer, not a task per message: most handlers finish long before the first beat, and a
+    task created and cancelled for each of them was a visible share of a busy consumer's time."""
+
+    def __init__(self, msg: Msg, interval: float, durable: str) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._msg = msg
+        self._interval = interval
+        self._durable = durable
+        self._timer = self._loop.call_later(interval, self._beat)
+        self._telling: asyncio.Task[None] | None = None
+
+    def _beat(self) -> None:
+        if self._telling is None or self._telling.done():
+            self._telling = asyncio.ensure_future(self._tell())
+        self._timer = self._loop.call_later(self._interval, self._beat)
+
+    async def _tell(self) -> None:
+        try:
+            await self._msg.in_progress()
+        except Exception as exc:
+            log.warning("in_progress_failed", consumer=self._durable, error=type(exc).__name__)
+
+    def stop(self) -> None:
+        self._timer.cancel()
+        if self._telling is not None:
+            self._telling.cancel()
