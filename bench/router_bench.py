@@ -5,7 +5,9 @@ registry peer answering resolves from memory.
 
     .venv/bin/python bench/router_bench.py [--intents 5000] [--rate 1000] [--seconds 3] [--json]
 
---json prints one object: throughput_per_s, rate, p50_ms, p99_ms, baseline_p50_ms, baseline_p99_ms.
+--json prints one object: throughput_per_s, rate, p50_ms, p99_ms, baseline_p50_ms, baseline_p99_ms, and
+router_cpu_ms_per_intent (the router process's CPU time over the throughput run, per intent: a
+figure the shared machine's other load does not move much).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import time
 
@@ -28,6 +31,13 @@ from janus_common import messages as m
 
 ACCOUNTS = [f"acct-{i}" for i in range(10)]
 RECORD = m.RegistryRecord(symbol="AAPL", asset_class="EQUITY", ib=m.IbContract(symbol="AAPL", sec_type="STK"))
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) the process has used: what a decision costs, whatever else
+    the shared machine is doing meanwhile."""
+    fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def fmt(name: str, values: list[float]) -> str:
@@ -118,11 +128,12 @@ async def main() -> None:
 
         # 1. throughput: everything at once, time to the last outcome
         target["n"] = args.intents
-        started = time.perf_counter()
+        started, cpu_before = time.perf_counter(), cpu_s(router.pid)
         await asyncio.gather(*(send(n) for n in range(args.intents)))
         await asyncio.wait_for(done.wait(), 300)
         elapsed = time.perf_counter() - started
         throughput = args.intents / elapsed
+        cpu_per_intent_ms = (cpu_s(router.pid) - cpu_before) / args.intents * 1e3
 
         # 2. latency at a paced rate, and the same-run baseline
         lat.clear()
@@ -138,12 +149,14 @@ async def main() -> None:
         if args.json:
             print(json.dumps({
                 "throughput_per_s": round(throughput), "intents": args.intents, "accounts": len(ACCOUNTS),
+                "router_cpu_ms_per_intent": round(cpu_per_intent_ms, 3),
                 "rate": args.rate, "p50_ms": round(statistics.median(routed) * 1e3, 3),
                 "p99_ms": round(pct(routed, 0.99) * 1e3, 3), "baseline_p50_ms": round(statistics.median(base) * 1e3, 3),
                 "baseline_p99_ms": round(pct(base, 0.99) * 1e3, 3)}))
             return
         print(f"router benchmark: 1 replica, {len(ACCOUNTS)} accounts, embedded NATS, registry in memory")
-        print(f"throughput: {args.intents} intents decided in {elapsed:.2f}s = {throughput:,.0f} intents/s per replica")
+        print(f"throughput: {args.intents} intents decided in {elapsed:.2f}s = {throughput:,.0f} intents/s per replica "
+              f"(router CPU {cpu_per_intent_ms:.3f} ms per intent)")
         print(fmt(f"intent -> OrderRouted @ {args.rate:.0f}/s", routed))
         print(fmt(f"baseline JS publish -> receive @ {args.rate:.0f}/s", base))
         print(f"ratio (router / baseline): p50 x{statistics.median(routed) / statistics.median(base):.1f}, "
