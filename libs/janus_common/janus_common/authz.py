@@ -107,8 +107,10 @@ def _kv_write(bucket: str) -> tuple[str, ...]:
 
 def _objects_write(bucket: str) -> tuple[str, ...]:
     """Read and replace objects of an object store (a put purges the replaced object's chunks;
-    nats-py finds the stream of an object's chunks by asking for the stream names)."""
-    return (*_reads(f"OBJ_{bucket}"), f"$O.{bucket}.>", f"{JS}.STREAM.PURGE.OBJ_{bucket}", f"{JS}.STREAM.NAMES")
+    nats-py finds the stream of an object's chunks by asking for the stream names; an object is
+    read in batches through an ephemeral pull consumer, janus_common.snapshots)."""
+    return (*_reads(f"OBJ_{bucket}"), f"$O.{bucket}.>", f"{JS}.STREAM.PURGE.OBJ_{bucket}", f"{JS}.STREAM.NAMES",
+            f"{JS}.CONSUMER.MSG.NEXT.OBJ_{bucket}.*")
 
 
 _STREAM_INFO = (f"{JS}.INFO", f"{JS}.STREAM.NAMES", f"{JS}.STREAM.LIST")

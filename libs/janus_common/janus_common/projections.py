@@ -450,9 +450,11 @@ def encode_ledger(state: Ledger) -> bytes:
 
 def decode_ledger(data: bytes) -> Ledger:
     """Raises ``msgspec.DecodeError`` / ``msgspec.ValidationError`` for bytes that are no ledger."""
-    with memory.no_gc():  # hundreds of thousands of new objects: the collector would rescan them all, often
+    # Hundreds of thousands of new objects, and as many map nodes built from them: with the
+    # collector running, it would rescan them all, often (the maps' build was half the decode).
+    with memory.no_gc():
         w = _ledger_decoder.decode(data)
-    return Ledger(orders=Map(w.orders), positions=Map((k, Map(v)) for k, v in w.positions),
-                  working=Map(w.working), unreported=Map(w.unreported), trading=Map(w.trading),
-                  open_orders=Map((k, Map(v)) for k, v in w.open_orders), routed_times=Map(w.routed_times),
-                  applied=w.applied)
+        return Ledger(orders=Map(w.orders), positions=Map((k, Map(v)) for k, v in w.positions),
+                      working=Map(w.working), unreported=Map(w.unreported), trading=Map(w.trading),
+                      open_orders=Map((k, Map(v)) for k, v in w.open_orders), routed_times=Map(w.routed_times),
+                      applied=w.applied)
