@@ -5,10 +5,10 @@ publish it once). A broker's order desk builds on it and adds only how it talks 
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import functools
 from typing import Any
 
+import msgspec.structs
 import structlog
 
 from janus_common.messages import (
@@ -58,7 +58,7 @@ class OrderBook:
             found = Track(key, self.alias, self.broker, client_order_id=self.client_order_id(key), **fields)
             self._keep(found)
         elif fields and not found.symbol:  # known from our own events only (no OrderRouted seen)
-            found = dataclasses.replace(found, **fields)
+            found = msgspec.structs.replace(found, **fields)
             self._keep(found)
         return found
 
@@ -173,7 +173,7 @@ def _(event: ModifyRejected, book: OrderBook) -> None:
     key = order_key(event.intent_id, event.leg)
     t = book.tracks.get(key)
     if t is not None:
-        book._keep(dataclasses.replace(t, modifies=t.modifies | {event.modify_id}))
+        book._keep(msgspec.structs.replace(t, modifies=t.modifies | {event.modify_id}))
 
 
 @_replay.register
