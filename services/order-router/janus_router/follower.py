@@ -16,6 +16,7 @@ import contextlib
 import gc
 import heapq
 import time
+from collections.abc import Callable
 
 import structlog
 from nats.aio.msg import Msg
@@ -25,7 +26,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from janus_common import memory, projections, subjects
 from janus_common.newest import NewestSequence
 from janus_common.snapshots import SNAPSHOT_EVERY_EVENTS, SNAPSHOT_EVERY_S, Snapshotter
-from janus_common.messages import ANY_EVENT, MessageDecodeError
+from janus_common.messages import ANY_EVENT, MessageDecodeError, RegistryEntryWritten
 
 log = structlog.get_logger()
 
@@ -54,6 +55,8 @@ class EventFollower:
         self.replayed = False  # the boot replay is over: snapshots are taken from then on
         self._resuming: asyncio.Task[None] | None = None
         self._resumed_at = 0.0
+        # Told of each registry write as it is applied (the symbol cache), in stream order.
+        self.on_registry: Callable[[RegistryEntryWritten], None] | None = None
 
     async def start(self) -> None:
         if self.snapshots is not None:
@@ -107,6 +110,8 @@ class EventFollower:
             log.warning("event_undecodable", subject=exc.subject, reason=exc.reason)
         else:
             self.ledger = projections.apply(self.ledger, event)
+            if isinstance(event, RegistryEntryWritten) and self.on_registry is not None:
+                self.on_registry(event)
         self.last_seq = seq
         if self.snapshots is not None and self.replayed:
             self.snapshots.applied(self.ledger, seq, self.ledger.applied)

@@ -62,9 +62,9 @@ async def setup(ctx: ServiceContext) -> None:
     ctx.on_reconnect(resume)
     await follower.replay()
     log.info("ledger_rebuilt", events=follower.ledger.applied, orders=len(follower.ledger.orders))
-    router = Router(ctx.nc, ctx.js, rules, follower,
-                    SymbolResolver(ctx.nc, timeout=min(ctx.args.resolve_timeout, ctx.args.ack_wait / 2)),
-                    max_intent_age_s=ctx.config.router.max_intent_age_s)
+    resolver = SymbolResolver(ctx.nc, timeout=min(ctx.args.resolve_timeout, ctx.args.ack_wait / 2))
+    follower.on_registry = resolver.written
+    router = Router(ctx.nc, ctx.js, rules, follower, resolver, max_intent_age_s=ctx.config.router.max_intent_age_s)
     await router.prices.start()
     ctx.spawn(router.prices.follow(), "reference-prices")
     ctx.on_stop(router.prices.stop)

@@ -1,4 +1,8 @@
-"""Symbol resolution through the registry's RPC, with a small time-bounded cache."""
+"""Symbol resolution through the registry's RPC, with a cache kept in step by the registry's
+own events: every write the registry makes is stored on ``janus.evt.registry`` in EVENTS, which
+the router's follower applies before each decision (the barrier), so a cached record is dropped
+before any intent that arrived after the write is decided. A hit costs no RPC; the time bound is
+only a backstop."""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from janus_common.messages import (
     RESOLVE_REPLY,
     Broker,
     MessageDecodeError,
+    RegistryEntryWritten,
     RegistryRecord,
     RejectReason,
     ResolveRequest,
@@ -26,10 +31,11 @@ from .decide import Rejection
 class SymbolResolver:
     nc: NATS
     timeout: float = 4.0
-    ttl: float = 60.0
+    ttl: float = 600.0
 
     def __post_init__(self) -> None:
         self._cache: dict[tuple[str, AssetClass | None, Broker], tuple[float, RegistryRecord]] = {}
+        self._writes = 0  # registry writes seen: a reply asked for before one is not kept
 
     async def resolve(self, symbol: str, asset_class: AssetClass | None, broker: Broker) -> RegistryRecord | Rejection:
         key = (symbol, asset_class, broker)
@@ -37,6 +43,7 @@ class SymbolResolver:
         if hit is not None and hit[0] > time.monotonic():
             return hit[1]
         request = ResolveRequest(symbol=symbol, asset_class=asset_class, broker=broker)
+        writes = self._writes
         try:
             reply = await bus.request(self.nc, subjects.RPC_RESOLVE, request, RESOLVE_REPLY, timeout=self.timeout)
         except (bus.BusError, MessageDecodeError) as exc:
@@ -49,5 +56,14 @@ class SymbolResolver:
                     f"{c.ib.primary_exchange or c.ib.exchange}" if c.ib else c.symbol for c in reply.candidates)
                 return Rejection(reply.reason, f"{reply.message} (candidates: {names})")
             return Rejection(reply.reason, reply.message)
-        self._cache[key] = (time.monotonic() + self.ttl, reply.record)
+        if writes == self._writes:  # else the reply may predate the write: used once, not kept
+            self._cache[key] = (time.monotonic() + self.ttl, reply.record)
         return reply.record
+
+    def written(self, event: RegistryEntryWritten) -> None:
+        """The registry wrote ``event.record``: whatever is cached of that symbol is out of date,
+        whichever name it was asked by."""
+        self._writes += 1
+        symbol = event.record.symbol
+        for key in [k for k, (_, record) in self._cache.items() if k[0] == symbol or record.symbol == symbol]:
+            del self._cache[key]
