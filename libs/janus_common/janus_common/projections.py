@@ -9,7 +9,6 @@ returns a new state and never mutates its input. The maps are persistent (HAMT,
 
 from __future__ import annotations
 
-import bisect
 import functools
 from collections.abc import Iterable
 from typing import Any
@@ -109,6 +108,63 @@ def ledger_key(account: str, intent_id: str) -> str:
     return f"{account}:{intent_id}"
 
 
+class RoutedTimes(msgspec.Struct, frozen=True, kw_only=True):
+    """One account's routed-order times within the rate window, oldest first: a persistent deque.
+
+    A sorted tuple copied on every order made folding quadratic in the orders of a window (a
+    busy minute is tens of thousands of orders per account, each copying all the others). Here
+    position ``lo + i`` holds the i-th oldest time in a HAMT, so the usual append at the newest
+    end and the pruning at the oldest are O(log n) each, and counting is a binary search over
+    positions. An order whose time is older than some already counted (clock skew between
+    replicas) shifts only the newer ones up by one position.
+    """
+
+    lo: int = 0  # position of the oldest time kept
+    at: Map[int, int] = msgspec.field(default_factory=Map)  # position -> time, positions lo .. lo+len-1
+
+    def __len__(self) -> int:
+        return len(self.at)
+
+    def times(self) -> tuple[int, ...]:
+        """The times, oldest first."""
+        at = self.at
+        return tuple(at[i] for i in range(self.lo, self.lo + len(at)))
+
+    def _first_after(self, ts: int) -> int:
+        """The position of the first time > ``ts`` (bisect_right over the positions)."""
+        at, lo, hi = self.at, self.lo, self.lo + len(self.at)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if at[mid] <= ts:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def count_after(self, since_ns: int) -> int:
+        return self.lo + len(self.at) - self._first_after(since_ns)
+
+    def add(self, ts: int) -> RoutedTimes:
+        """These times and ``ts``, less those no longer within RATE_WINDOW_NS of the newest."""
+        lo, hi = self.lo, self.lo + len(self.at)
+        newest = max(ts, self.at[hi - 1]) if hi > lo else ts
+        floor = newest - RATE_WINDOW_NS
+        at_ts = self._first_after(ts) if ts > floor else None  # None: late, and already out of the window
+        with self.at.mutate() as at:
+            if at_ts is not None:
+                for i in range(hi, at_ts, -1):  # usually none: ts is the newest
+                    at[i] = at[i - 1]
+                at[at_ts] = ts
+                hi += 1
+            while lo < hi and at[lo] <= floor:
+                del at[lo]
+                lo += 1
+            return RoutedTimes(lo=lo, at=at.finish())
+
+
+_NO_TIMES = RoutedTimes()
+
+
 class Ledger(msgspec.Struct, frozen=True, kw_only=True):
     """Orders by account and intent id (:func:`ledger_key`), broker-reported positions by account and symbol, and an index of
     what is still working per (account, symbol) as (buy, sell) quantities."""
@@ -124,7 +180,7 @@ class Ledger(msgspec.Struct, frozen=True, kw_only=True):
     # Working orders per account: intent id -> symbol (counts and cancel-all read it).
     open_orders: Map[str, Map[str, str]] = msgspec.field(default_factory=Map)
     # Times (event ts) of the orders routed per account within RATE_WINDOW_NS of the newest.
-    routed_times: Map[str, tuple[int, ...]] = msgspec.field(default_factory=Map)
+    routed_times: Map[str, RoutedTimes] = msgspec.field(default_factory=Map)
     applied: int = 0
 
 
@@ -201,17 +257,8 @@ def _with_order(state: Ledger, view: OrderView) -> Ledger:
 
 
 def _routed_at(state: Ledger, account: str, ts: int) -> Ledger:
-    # Kept sorted, so pruning and counting are binary searches and slices (C-speed copies),
-    # not a Python pass over up to a minute's worth of orders per order.
-    times = state.routed_times.get(account, ())
-    newest = max(ts, times[-1]) if times else ts
-    cut = bisect.bisect_right(times, newest - RATE_WINDOW_NS)
-    if ts <= newest - RATE_WINDOW_NS:  # late, and already out of the window
-        kept = times[cut:]
-    else:
-        at = bisect.bisect_right(times, ts)
-        kept = times[cut:at] + (ts,) + times[at:]
-    return msgspec.structs.replace(state, routed_times=state.routed_times.set(account, kept))
+    times = state.routed_times.get(account, _NO_TIMES).add(ts)
+    return msgspec.structs.replace(state, routed_times=state.routed_times.set(account, times))
 
 
 def _counted(state: Ledger) -> Ledger:
@@ -407,8 +454,7 @@ def open_order_count(state: Ledger, account: str) -> int:
 
 def routed_since(state: Ledger, account: str, since_ns: int) -> int:
     """Orders routed for the account after ``since_ns`` (exact within RATE_WINDOW_NS)."""
-    times = state.routed_times.get(account, ())
-    return len(times) - bisect.bisect_right(times, since_ns)
+    return state.routed_times.get(account, _NO_TIMES).count_after(since_ns)
 
 
 # --- snapshots: the ledger as bytes and back --------------------------------------------------
@@ -418,7 +464,9 @@ def routed_since(state: Ledger, account: str, since_ns: int) -> int:
 # msgspec decodes in one pass; the maps are then built from the pairs. What is decoded is a
 # Ledger equal to the one encoded, field for field.
 
-LEDGER_FORMAT = 1  # bumped when the Ledger's shape changes: an older snapshot is then ignored
+# bumped when the Ledger's shape changes: an older snapshot is then ignored
+# 2: routed_times per account as a RoutedTimes (first position, times), no longer a tuple
+LEDGER_FORMAT = 2
 
 
 class _LedgerWire(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -430,7 +478,7 @@ class _LedgerWire(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     unreported: list[tuple[tuple[str, str], float]]
     trading: list[tuple[str, TradingStateChanged]]
     open_orders: list[tuple[str, list[tuple[str, str]]]]
-    routed_times: list[tuple[str, tuple[int, ...]]]
+    routed_times: list[tuple[str, int, tuple[int, ...]]]  # account, RoutedTimes.lo, its times oldest first
     applied: int
 
 
@@ -445,7 +493,7 @@ def encode_ledger(state: Ledger) -> bytes:
         working=list(state.working.items()), unreported=list(state.unreported.items()),
         trading=list(state.trading.items()),
         open_orders=[(k, list(v.items())) for k, v in state.open_orders.items()],
-        routed_times=list(state.routed_times.items()), applied=state.applied))
+        routed_times=[(k, v.lo, v.times()) for k, v in state.routed_times.items()], applied=state.applied))
 
 
 def decode_ledger(data: bytes) -> Ledger:
@@ -454,5 +502,7 @@ def decode_ledger(data: bytes) -> Ledger:
         w = _ledger_decoder.decode(data)
     return Ledger(orders=Map(w.orders), positions=Map((k, Map(v)) for k, v in w.positions),
                   working=Map(w.working), unreported=Map(w.unreported), trading=Map(w.trading),
-                  open_orders=Map((k, Map(v)) for k, v in w.open_orders), routed_times=Map(w.routed_times),
+                  open_orders=Map((k, Map(v)) for k, v in w.open_orders),
+                  routed_times=Map((k, RoutedTimes(lo=lo, at=Map((lo + i, t) for i, t in enumerate(ts))))
+                                   for k, lo, ts in w.routed_times),
                   applied=w.applied)
