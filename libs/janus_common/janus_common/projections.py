@@ -84,7 +84,12 @@ class OrderView(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def terminal(self) -> bool:
-        return self.rejected is not None or all(leg.status.terminal for leg in self.legs)
+        if self.rejected is not None:
+            return True
+        for leg in self.legs:  # a loop, not all(<generator>): asked twice for every event folded
+            if not leg.status.terminal:
+                return False
+        return True
 
     @property
     def filled(self) -> float:
@@ -147,9 +152,11 @@ class RoutedTimes(msgspec.Struct, frozen=True, kw_only=True):
     def add(self, ts: int) -> RoutedTimes:
         """These times and ``ts``, less those no longer within RATE_WINDOW_NS of the newest."""
         lo, hi = self.lo, self.lo + len(self.at)
-        newest = max(ts, self.at[hi - 1]) if hi > lo else ts
+        last = self.at[hi - 1] if hi > lo else None
+        newest = ts if last is None or ts >= last else last
         floor = newest - RATE_WINDOW_NS
-        at_ts = self._first_after(ts) if ts > floor else None  # None: late, and already out of the window
+        # Where ts goes: after all (the common case, no search), or None: late, and already out of the window.
+        at_ts = hi if newest == ts else self._first_after(ts) if ts > floor else None
         with self.at.mutate() as at:
             if at_ts is not None:
                 for i in range(hi, at_ts, -1):  # usually none: ts is the newest
@@ -267,7 +274,16 @@ def _counted(state: Ledger) -> Ledger:
 
 def apply(state: Ledger, event: Any) -> Ledger:
     """Fold one event into the ledger. Unknown events and events of unknown intents only count."""
-    return _apply(event, state)
+    cls = type(event)
+    # singledispatch's own lookup (a weak-keyed cache behind a wrapper) is a tenth of a fold;
+    # a plain dict of what it resolved per event type answers the same.
+    step = _steps.get(cls)
+    if step is None:
+        step = _steps[cls] = _apply.dispatch(cls)
+    return step(event, state)
+
+
+_steps: dict[type, Any] = {}  # every handler is registered below at import, before any fold
 
 
 @functools.singledispatch
@@ -327,7 +343,14 @@ def _(event: GatewayOrderEvent, state: Ledger) -> Ledger:
     leg = _leg(view, event.leg) if view is not None else None
     if view is None or leg is None:
         return _counted(state)
-    return _on_leg(event, state, view, leg)
+    cls = type(event)
+    step = _leg_steps.get(cls)
+    if step is None:
+        step = _leg_steps[cls] = _on_leg.dispatch(cls)
+    return step(event, state, view, leg)
+
+
+_leg_steps: dict[type, Any] = {}  # as _steps, for the leg events
 
 
 @functools.singledispatch
