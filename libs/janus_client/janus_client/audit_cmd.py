@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
+import os
 import sys
+import traceback
 from collections.abc import Callable
 from datetime import datetime, timezone
 
@@ -53,10 +56,12 @@ def events_subject(account: str | None) -> str:
 
 
 async def read_events(js: JetStreamContext, *, account: str | None, since: datetime | None,
-                      timeout: float = 60.0, progress: bus.ProgressHook | None = None) -> list[chain.Stored]:
-    """Every event of the stream (or the account's) as stored, from the start or ``since``."""
+                      timeout: float = 60.0, progress: bus.ProgressHook | None = None,
+                      each: Callable[[chain.Stored], None] | None = None) -> list[chain.Stored]:
+    """Every event of the stream (or the account's) as stored, from the start or ``since``;
+    ``each`` sees every record as it arrives."""
     subject = events_subject(account)
-    return await bus.stored(js, EVENTS_STREAM, subject, since=since, timeout=timeout, progress=progress)
+    return await bus.stored(js, EVENTS_STREAM, subject, since=since, timeout=timeout, progress=progress, each=each)
 
 
 async def read_intents(js: JetStreamContext, *, account: str | None, since: datetime | None,
@@ -100,33 +105,94 @@ async def replay_command(args: argparse.Namespace, nats_url: str) -> int:
     if nc is None:
         return EXIT_UNREACHABLE
     with memory.no_gc():  # a million records and events, no cycles among them: a third faster
-        return await _replay(nc, args, since)
+        code = await _replay(nc, args, since)
+        # The records and events stay reachable from the read's subscription (a reference cycle in
+        # nats-py) until the collector runs; then it would walk and free them one by one (seconds
+        # per million) just before this command exits. Frozen, they are left to the exit instead.
+        gc.freeze()
+    return code
+
+
+class _Fold:
+    """The first replay, done while EVENTS is read: each record decoded once as it arrives
+    (an unreadable one becomes its finding) and folded, so the work overlaps the server sending
+    the rest instead of waiting for the whole read."""
+
+    def __init__(self) -> None:
+        self.events: list[msgspec.Struct] = []
+        self.unreadable: list[audit.Finding] = []
+        self.state = projections.Ledger()
+
+    def take(self, record: chain.Stored) -> None:
+        event = audit.read(record)
+        if isinstance(event, audit.Finding):
+            self.unreadable.append(event)
+            return
+        self.events.append(event)
+        self.state = projections.apply(self.state, event)
+
+
+def _second_replay(events: list[msgspec.Struct]) -> Callable[[], str]:
+    """The determinism check's second replay: the events folded again from an empty ledger, and
+    that ledger's state hash. In a forked copy of this process where there is fork, so it runs on
+    another core while this one reads INTENTS and checks the chain (it was a third of the audit);
+    the call returned waits for it. A second replay that fails or dies answers "" (no hash: the
+    replays do not agree)."""
+    if not hasattr(os, "fork"):
+        state_hash = audit.state_hash(projections.replay(events))
+        return lambda: state_hash
+    readable, writable = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the copy: fold, answer, exit at once (never back into the event loop)
+        code = 1
+        try:
+            os.close(readable)
+            os.write(writable, audit.state_hash(projections.replay(events)).encode())
+            code = 0
+        except BaseException:  # noqa: BLE001 - reported in the parent as replays that differ
+            traceback.print_exc()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+    os.close(writable)
+
+    def wait() -> str:
+        with os.fdopen(readable, "rb") as answer:
+            state_hash = answer.read().decode()
+        os.waitpid(pid, 0)
+        return state_hash
+
+    return wait
 
 
 async def _replay(nc: NATS, args: argparse.Namespace, since: datetime | None) -> int:
+    fold = _Fold()
+    second: Callable[[], str] | None = None
     try:
         shown = Progress("reading EVENTS", enabled=not args.json)
-        records = await read_events(nc.jetstream(), account=args.account, since=since, progress=shown.update)
+        records = await read_events(nc.jetstream(), account=args.account, since=since, progress=shown.update,
+                                    each=fold.take)
         shown.done()
+        second = _second_replay(fold.events)
         removed = await bus.removed_sequences(nc, EVENTS_STREAM)
         shown = Progress("reading INTENTS", enabled=not args.json)
         intents = await read_intents(nc.jetstream(), account=args.account, since=since, progress=shown.update)
         shown.done()
     except READ_ERRORS as exc:
+        if second is not None:
+            second()  # not left behind
         return read_failed("janus audit replay", exc)
     finally:
         await nc.close()
-    events, unreadable = audit.decode(records)
-    first = projections.replay(events)
-    second = projections.replay(events)
+    first = fold.state
     breaks = (audit.chain_findings(records, anchored=since is None)
               + audit.removal_findings(EVENTS_STREAM, removed)
-              + unreadable
+              + fold.unreadable
               # --since cuts EVENTS and INTENTS at the same time: an intent stored just before
               # the cut may have its answer just after it, so the check needs both from the start.
               + (audit.unanswered_findings(intents, first, account=args.account) if since is None else []))
     report = audit.check(first, account=args.account, chain_breaks=breaks)
-    agree = audit.state_hash(second) == report.state_hash
+    agree = second() == report.state_hash
     if args.json:
         print(msgspec.json.encode({"report": report, "replays_agree": agree}).decode())
     else:

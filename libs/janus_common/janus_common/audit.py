@@ -96,17 +96,25 @@ def chain_findings(records: list[chain.Stored], *, anchored: bool = True) -> lis
     return found
 
 
+def read(record: chain.Stored) -> msgspec.Struct | Finding:
+    """One stored event decoded, or invariant 6's finding (by subject and sequence) if it cannot be."""
+    try:
+        return ANY_EVENT.decode(record.data, subject=record.subject)
+    except MessageDecodeError as exc:
+        token = "" if record.subject == subjects.EVT_REGISTRY else subjects.last_token(record.subject)
+        return Finding("readable", "", token, f"{record.subject} seq {record.seq}: {exc.reason[:500]}")
+
+
 def decode(records: Sequence[chain.Stored]) -> tuple[list[msgspec.Struct], list[Finding]]:
-    """The events to fold, and invariant 6 for those that cannot be (by subject and sequence):
-    each record decoded once."""
+    """The events to fold, and invariant 6 for those that cannot be: each record decoded once."""
     events: list[msgspec.Struct] = []
     found = []
     for r in records:
-        try:
-            events.append(ANY_EVENT.decode(r.data, subject=r.subject))
-        except MessageDecodeError as exc:
-            token = "" if r.subject == subjects.EVT_REGISTRY else subjects.last_token(r.subject)
-            found.append(Finding("readable", "", token, f"{r.subject} seq {r.seq}: {exc.reason[:500]}"))
+        event = read(r)
+        if isinstance(event, Finding):
+            found.append(event)
+        else:
+            events.append(event)
     return events, found
 
 

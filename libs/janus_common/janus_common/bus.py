@@ -516,17 +516,22 @@ async def stored(
     timeout: float = 60.0,
     progress: ProgressHook | None = None,
     start_seq: int | None = None,
+    each: Callable[[chain.Stored], None] | None = None,
 ) -> list[chain.Stored]:
     """Every message stored on ``subject`` (wildcards allowed), oldest first, as stored (subject,
     stream sequence, bytes); from ``since`` when given (nats-py sends it to the server as RFC 3339
     in UTC; a naive datetime is taken as UTC). ``progress`` hears how far it got every
     :data:`PROGRESS_EVERY` messages and at the end. ``timeout`` bounds a stall, not the read.
-    ``start_seq``: from this stream sequence on (instead of ``since``)."""
+    ``start_seq``: from this stream sequence on (instead of ``since``). ``each`` sees every record
+    as it arrives (work done while the server sends the rest)."""
     out: list[chain.Stored] = []
 
     def keep(msg: Msg) -> None:
         meta = msg.metadata
-        out.append(chain.Stored(msg.subject, meta.sequence.stream, msg.data, content_type_of(msg.headers)))
+        record = chain.Stored(msg.subject, meta.sequence.stream, msg.data, content_type_of(msg.headers))
+        out.append(record)
+        if each is not None:
+            each(record)
         if progress is not None and (meta.num_pending == 0 or len(out) % PROGRESS_EVERY == 0):
             progress(len(out), meta.num_pending)
 
