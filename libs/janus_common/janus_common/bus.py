@@ -466,6 +466,18 @@ ProgressHook = Callable[[int, int], None]  # (messages read so far, messages sti
 PROGRESS_EVERY = 5_000
 
 
+def _position(msg: Msg) -> tuple[int, int]:
+    """(stream sequence, messages still pending) of a JetStream delivery, read straight from its
+    reply subject ``$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ns>.<pending>``:
+    ``msg.metadata`` says the same but builds dataclasses and a datetime per message, a fifth of
+    reading a stream. Any other form (with a domain) is left to nats-py."""
+    tokens = msg.reply.split(".") if msg.reply else ()
+    if len(tokens) == 9 and tokens[0] == "$JS" and tokens[1] == "ACK":
+        return int(tokens[5]), int(tokens[8])
+    meta = msg.metadata
+    return meta.sequence.stream, meta.num_pending
+
+
 async def _walk(js: JetStreamContext, stream: str, subject: str, each: Callable[[Msg], None], *,
                 since: datetime | None, timeout: float, start_seq: int | None = None) -> None:
     """Hand every message stored on ``subject`` to ``each``, oldest first, through an ordered
@@ -478,7 +490,7 @@ async def _walk(js: JetStreamContext, stream: str, subject: str, each: Callable[
         nonlocal count
         count += 1
         each(msg)
-        if msg.metadata.num_pending == 0:
+        if _position(msg)[1] == 0:
             done.set()
 
     config = None
@@ -527,13 +539,13 @@ async def stored(
     out: list[chain.Stored] = []
 
     def keep(msg: Msg) -> None:
-        meta = msg.metadata
-        record = chain.Stored(msg.subject, meta.sequence.stream, msg.data, content_type_of(msg.headers))
+        seq, pending = _position(msg)
+        record = chain.Stored(msg.subject, seq, msg.data, content_type_of(msg.headers))
         out.append(record)
         if each is not None:
             each(record)
-        if progress is not None and (meta.num_pending == 0 or len(out) % PROGRESS_EVERY == 0):
-            progress(len(out), meta.num_pending)
+        if progress is not None and (pending == 0 or len(out) % PROGRESS_EVERY == 0):
+            progress(len(out), pending)
 
     await _walk(js, stream, subject, keep, since=since, timeout=timeout, start_seq=start_seq)
     return out
