@@ -3,6 +3,7 @@ the determinism check's second replay (in a forked copy of the process)."""
 
 from __future__ import annotations
 
+import functools
 import os
 
 import msgspec
@@ -12,6 +13,7 @@ from janus_common import audit, chain, projections, subjects
 from janus_common import messages as m
 
 
+@functools.cache  # once: the messages carry their creation times
 def _records() -> list[chain.Stored]:
     out, tips = [], {}
     for n in range(30):
@@ -63,3 +65,54 @@ def test_a_second_replay_that_differs_or_dies_does_not_agree(monkeypatch):
 
     monkeypatch.setattr(projections, "replay", broken)
     assert audit_cmd._second_replay(events)() == ""
+
+
+@functools.cache
+def _intents() -> list[chain.Stored]:
+    # i0..i29 were routed; i99 was stored and never answered.
+    return [chain.Stored(subjects.intent(f"a{n % 3}"), n + 1, m.encode(m.OrderIntent(
+        intent_id=f"i{n}", account=f"a{n % 3}", symbol="AAPL", side=m.Side.BUY, order_type=m.OrderType.MARKET,
+        qty=1))) for n in (0, 1, 2, 99)]
+
+
+def _audited(work: audit_cmd._Audit | audit_cmd._ForkedAudit) -> tuple[audit.AuditReport, bool]:
+    for r in _records():
+        work.take_event(r)
+    work.events_done()
+    for r in _intents():
+        work.take_intent(r)
+    return work.finish([5])
+
+
+def test_the_forked_audit_reports_what_the_audit_in_this_process_reports(monkeypatch):
+    monkeypatch.setattr(audit_cmd, "_BATCH", 7)  # several frames, one cut mid-way through
+    here = _audited(audit_cmd._Audit(account=None, since=None))
+    report, agree = here
+    assert agree and not report.clean
+    # the unreadable record (readable, and its chain), the removed sequence, the unanswered intent
+    found = {(f.check, f.intent_id) for f in report.violations}
+    assert {("readable", ""), ("chain_intact", ""), ("one_outcome", "i99")} <= found
+    assert any("seq 5 was removed" in f.detail for f in report.violations)
+    assert _audited(audit_cmd._ForkedAudit(account=None, since=None)) == here
+    assert _audited(audit_cmd._ForkedAudit(account="a1", since=None)) == \
+        _audited(audit_cmd._Audit(account="a1", since=None))
+
+
+def test_a_forked_audit_that_dies_is_an_error_and_one_abandoned_is_gone(monkeypatch):
+    def broken(self: object, removed: list[int]) -> None:
+        raise RuntimeError("audit failed")
+
+    monkeypatch.setattr(audit_cmd._Audit, "finish", broken)
+    try:
+        _audited(audit_cmd._ForkedAudit(account=None, since=None))
+    except RuntimeError as exc:
+        assert "no answer" in str(exc)
+    else:
+        raise AssertionError("a dead audit answered")
+    work = audit_cmd._ForkedAudit(account=None, since=None)
+    work.abandon()
+    try:
+        os.kill(work.pid, 0)
+    except ProcessLookupError:
+        return
+    raise AssertionError("the abandoned audit is still running")

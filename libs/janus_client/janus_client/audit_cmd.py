@@ -7,9 +7,11 @@ import argparse
 import asyncio
 import gc
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable
+from typing import BinaryIO
 from datetime import datetime, timezone
 
 import msgspec
@@ -101,11 +103,14 @@ async def replay_command(args: argparse.Namespace, nats_url: str) -> int:
     except ValueError as exc:
         print(f"janus audit replay: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    nc = await connect_or_explain(nats_url, "janus-audit")
-    if nc is None:
-        return EXIT_UNREACHABLE
     with memory.no_gc():  # a million records and events, no cycles among them: a third faster
-        code = await _replay(nc, args, since)
+        # Started before connecting, so the forked copy holds no share of the connection's socket.
+        work = _start(account=args.account, since=since)
+        nc = await connect_or_explain(nats_url, "janus-audit")
+        if nc is None:
+            work.abandon()
+            return EXIT_UNREACHABLE
+        code = await _replay(nc, args, since, work)
         # The records and events stay reachable from the read's subscription (a reference cycle in
         # nats-py) until the collector runs; then it would walk and free them one by one (seconds
         # per million) just before this command exits. Frozen, they are left to the exit instead.
@@ -165,34 +170,175 @@ def _second_replay(events: list[msgspec.Struct]) -> Callable[[], str]:
     return wait
 
 
-async def _replay(nc: NATS, args: argparse.Namespace, since: datetime | None) -> int:
-    fold = _Fold()
-    second: Callable[[], str] | None = None
+class _Audit:
+    """The audit's work, fed as the reads go: each EVENTS record kept (the chain is checked over
+    the stored bytes) and folded as it arrives; at the end of EVENTS the second replay starts;
+    then the INTENTS records; then the findings and the report, and whether the replays agree."""
+
+    def __init__(self, *, account: str | None, since: datetime | None) -> None:
+        self.account, self.since = account, since
+        self.records: list[chain.Stored] = []
+        self.intents: list[chain.Stored] = []
+        self.fold = _Fold()
+        self.second: Callable[[], str] | None = None
+
+    def take_event(self, record: chain.Stored) -> None:
+        self.records.append(record)
+        self.fold.take(record)
+
+    def events_done(self) -> None:
+        self.second = _second_replay(self.fold.events)
+
+    def take_intent(self, record: chain.Stored) -> None:
+        self.intents.append(record)
+
+    def finish(self, removed: list[int]) -> tuple[audit.AuditReport, bool]:
+        if self.second is None:
+            self.events_done()
+        assert self.second is not None
+        first = self.fold.state
+        breaks = (audit.chain_findings(self.records, anchored=self.since is None)
+                  + audit.removal_findings(EVENTS_STREAM, removed)
+                  + self.fold.unreadable
+                  # --since cuts EVENTS and INTENTS at the same time: an intent stored just before
+                  # the cut may have its answer just after it, so the check needs both from the start.
+                  + (audit.unanswered_findings(self.intents, first, account=self.account)
+                     if self.since is None else []))
+        report = audit.check(first, account=self.account, chain_breaks=breaks)
+        return report, self.second() == report.state_hash
+
+    def abandon(self) -> None:
+        if self.second is not None:
+            self.second()  # not left behind
+
+
+# Frames to the forked audit: kind (1 byte), payload size (4 bytes), payload (MessagePack).
+_EVENTS, _EVENTS_DONE, _INTENTS, _FINISH = b"E", b"D", b"I", b"X"
+_BATCH = 1_000  # records per frame: few enough writes, small enough to keep the copy busy early
+_records_of = msgspec.msgpack.Decoder(list[chain.Stored])
+_removed_of = msgspec.msgpack.Decoder(list[int])
+_result_of = msgspec.msgpack.Decoder(tuple[audit.AuditReport, bool])
+
+
+class _ForkedAudit:
+    """The same work in a forked copy of this process, fed through a pipe. Reading the streams
+    (the nats client) and decoding and folding the events were each about half of the audit on
+    one core; so this process only reads and forwards the bytes, and the copy decodes and folds
+    them as they come, on the other core."""
+
+    def __init__(self, *, account: str | None, since: datetime | None) -> None:
+        work = _Audit(account=account, since=since)
+        to_read, to_write = os.pipe()
+        back_read, back_write = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the copy: serve, answer, exit at once (never back into the event loop)
+            code = 1
+            try:
+                os.close(to_write)
+                os.close(back_read)
+                with os.fdopen(to_read, "rb") as inp, os.fdopen(back_write, "wb") as out:
+                    _serve(work, inp, out)
+                code = 0
+            except BaseException:  # noqa: BLE001 - the parent reports a copy that gave no answer
+                traceback.print_exc()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+        os.close(to_read)
+        os.close(back_write)
+        self.pid = pid
+        self.to = os.fdopen(to_write, "wb")
+        self.back = os.fdopen(back_read, "rb")
+        self.batch: list[chain.Stored] = []
+        self.kind = _EVENTS
+
+    def _send(self, kind: bytes, payload: bytes) -> None:
+        self.to.write(kind + len(payload).to_bytes(4, "big"))
+        self.to.write(payload)
+
+    def _flush(self) -> None:
+        if self.batch:
+            self._send(self.kind, msgspec.msgpack.encode(self.batch))
+            self.batch = []
+
+    def take_event(self, record: chain.Stored) -> None:
+        self.batch.append(record)
+        if len(self.batch) >= _BATCH:
+            self._flush()
+
+    def events_done(self) -> None:
+        self._flush()
+        self._send(_EVENTS_DONE, b"")
+        self.to.flush()  # now: the copy starts the second replay while INTENTS is read
+        self.kind = _INTENTS
+
+    take_intent = take_event
+
+    def finish(self, removed: list[int]) -> tuple[audit.AuditReport, bool]:
+        self._flush()
+        self._send(_FINISH, msgspec.msgpack.encode(removed))
+        self.to.close()
+        with self.back:
+            answer = self.back.read()
+        _, status = os.waitpid(self.pid, 0)
+        if not answer:
+            raise RuntimeError(f"the audit's replay process gave no answer (wait status {status})")
+        return _result_of.decode(answer)
+
+    def abandon(self) -> None:
+        os.kill(self.pid, signal.SIGKILL)
+        os.waitpid(self.pid, 0)
+        self.to.close()
+        self.back.close()
+
+
+def _serve(work: _Audit, inp: BinaryIO, out: BinaryIO) -> None:
+    """The forked audit: frames in until FINISH, then the report and whether the replays agree."""
+    while True:
+        head = inp.read(5)
+        if len(head) < 5:
+            return  # the reader gave up (it reports why): nothing to answer
+        kind, size = head[:1], int.from_bytes(head[1:], "big")
+        payload = inp.read(size)
+        if kind == _EVENTS:
+            for record in _records_of.decode(payload):
+                work.take_event(record)
+        elif kind == _INTENTS:
+            for record in _records_of.decode(payload):
+                work.take_intent(record)
+        elif kind == _EVENTS_DONE:
+            work.events_done()
+        else:
+            out.write(msgspec.msgpack.encode(work.finish(_removed_of.decode(payload))))
+            return
+
+
+def _start(*, account: str | None, since: datetime | None) -> _Audit | _ForkedAudit:
+    """The audit's work, forked where there is fork (else done here, after each read)."""
+    return _ForkedAudit(account=account, since=since) if hasattr(os, "fork") else _Audit(account=account, since=since)
+
+
+async def _replay(nc: NATS, args: argparse.Namespace, since: datetime | None,
+                  work: _Audit | _ForkedAudit) -> int:
     try:
         shown = Progress("reading EVENTS", enabled=not args.json)
-        records = await read_events(nc.jetstream(), account=args.account, since=since, progress=shown.update,
-                                    each=fold.take)
+        await read_events(nc.jetstream(), account=args.account, since=since,
+                          progress=shown.update, each=work.take_event)
         shown.done()
-        second = _second_replay(fold.events)
+        work.events_done()
         removed = await bus.removed_sequences(nc, EVENTS_STREAM)
         shown = Progress("reading INTENTS", enabled=not args.json)
-        intents = await read_intents(nc.jetstream(), account=args.account, since=since, progress=shown.update)
+        intents = await read_intents(nc.jetstream(), account=args.account, since=since,
+                                     progress=shown.update)
         shown.done()
     except READ_ERRORS as exc:
-        if second is not None:
-            second()  # not left behind
+        work.abandon()
         return read_failed("janus audit replay", exc)
     finally:
         await nc.close()
-    first = fold.state
-    breaks = (audit.chain_findings(records, anchored=since is None)
-              + audit.removal_findings(EVENTS_STREAM, removed)
-              + fold.unreadable
-              # --since cuts EVENTS and INTENTS at the same time: an intent stored just before
-              # the cut may have its answer just after it, so the check needs both from the start.
-              + (audit.unanswered_findings(intents, first, account=args.account) if since is None else []))
-    report = audit.check(first, account=args.account, chain_breaks=breaks)
-    agree = second() == report.state_hash
+    for record in intents:
+        work.take_intent(record)
+    report, agree = work.finish(removed)
     if args.json:
         print(msgspec.json.encode({"report": report, "replays_agree": agree}).decode())
     else:
