@@ -3,6 +3,7 @@ the determinism check's second replay (in a forked copy of the process)."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 
@@ -76,12 +77,15 @@ def _intents() -> list[chain.Stored]:
 
 
 def _audited(work: audit_cmd._Audit | audit_cmd._ForkedAudit) -> tuple[audit.AuditReport, bool]:
-    for r in _records():
-        work.take_event(r)
-    work.events_done()
-    for r in _intents():
-        work.take_intent(r)
-    return work.finish([5])
+    async def run() -> tuple[audit.AuditReport, bool]:
+        await work.connect()
+        for r in _records():
+            work.take_event(r)
+        work.events_done()
+        for r in _intents():
+            work.take_intent(r)
+        return await work.finish(audit.chain_findings(_records()) + audit.removal_findings("EVENTS", [5]))
+    return asyncio.run(run())
 
 
 def test_the_forked_audit_reports_what_the_audit_in_this_process_reports(monkeypatch):
@@ -99,10 +103,10 @@ def test_the_forked_audit_reports_what_the_audit_in_this_process_reports(monkeyp
 
 
 def test_a_forked_audit_that_dies_is_an_error_and_one_abandoned_is_gone(monkeypatch):
-    def broken(self: object, removed: list[int]) -> None:
+    def broken(self: object, found: list[audit.Finding]) -> None:
         raise RuntimeError("audit failed")
 
-    monkeypatch.setattr(audit_cmd._Audit, "finish", broken)
+    monkeypatch.setattr(audit_cmd._Audit, "result", broken)
     try:
         _audited(audit_cmd._ForkedAudit(account=None, since=None))
     except RuntimeError as exc:

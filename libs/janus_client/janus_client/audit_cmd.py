@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import os
 import signal
@@ -106,6 +107,7 @@ async def replay_command(args: argparse.Namespace, nats_url: str) -> int:
     with memory.no_gc():  # a million records and events, no cycles among them: a third faster
         # Started before connecting, so the forked copy holds no share of the connection's socket.
         work = _start(account=args.account, since=since)
+        await work.connect()
         nc = await connect_or_explain(nats_url, "janus-audit")
         if nc is None:
             work.abandon()
@@ -171,19 +173,21 @@ def _second_replay(events: list[msgspec.Struct]) -> Callable[[], str]:
 
 
 class _Audit:
-    """The audit's work, fed as the reads go: each EVENTS record kept (the chain is checked over
-    the stored bytes) and folded as it arrives; at the end of EVENTS the second replay starts;
-    then the INTENTS records; then the findings and the report, and whether the replays agree."""
+    """The audit's work, fed as the reads go: each EVENTS record folded as it arrives; at the
+    end of EVENTS the second replay starts; then the INTENTS records; then, with what the reader
+    found (the hash chain over the bytes it read, removed sequences), the findings and the report,
+    and whether the replays agree."""
 
     def __init__(self, *, account: str | None, since: datetime | None) -> None:
         self.account, self.since = account, since
-        self.records: list[chain.Stored] = []
         self.intents: list[chain.Stored] = []
         self.fold = _Fold()
         self.second: Callable[[], str] | None = None
 
+    async def connect(self) -> None:
+        pass  # as _ForkedAudit's: nothing to set up here
+
     def take_event(self, record: chain.Stored) -> None:
-        self.records.append(record)
         self.fold.take(record)
 
     def events_done(self) -> None:
@@ -192,13 +196,15 @@ class _Audit:
     def take_intent(self, record: chain.Stored) -> None:
         self.intents.append(record)
 
-    def finish(self, removed: list[int]) -> tuple[audit.AuditReport, bool]:
+    async def finish(self, broken: list[audit.Finding]) -> tuple[audit.AuditReport, bool]:
+        return self.result(broken)
+
+    def result(self, broken: list[audit.Finding]) -> tuple[audit.AuditReport, bool]:
         if self.second is None:
             self.events_done()
         assert self.second is not None
         first = self.fold.state
-        breaks = (audit.chain_findings(self.records, anchored=self.since is None)
-                  + audit.removal_findings(EVENTS_STREAM, removed)
+        breaks = (broken
                   + self.fold.unreadable
                   # --since cuts EVENTS and INTENTS at the same time: an intent stored just before
                   # the cut may have its answer just after it, so the check needs both from the start.
@@ -216,7 +222,7 @@ class _Audit:
 _EVENTS, _EVENTS_DONE, _INTENTS, _FINISH = b"E", b"D", b"I", b"X"
 _BATCH = 1_000  # records per frame: few enough writes, small enough to keep the copy busy early
 _records_of = msgspec.msgpack.Decoder(list[chain.Stored])
-_removed_of = msgspec.msgpack.Decoder(list[int])
+_broken_of = msgspec.msgpack.Decoder(list[audit.Finding])
 _result_of = msgspec.msgpack.Decoder(tuple[audit.AuditReport, bool])
 
 
@@ -224,7 +230,9 @@ class _ForkedAudit:
     """The same work in a forked copy of this process, fed through a pipe. Reading the streams
     (the nats client) and decoding and folding the events were each about half of the audit on
     one core; so this process only reads and forwards the bytes, and the copy decodes and folds
-    them as they come, on the other core."""
+    them as they come, on the other core. The forwarding never blocks (an asyncio pipe transport
+    buffers what the copy has not taken yet): a copy that folds slower than the stream is read
+    does not hold up the reading, nor the chain check done here meanwhile."""
 
     def __init__(self, *, account: str | None, since: datetime | None) -> None:
         work = _Audit(account=account, since=since)
@@ -247,14 +255,22 @@ class _ForkedAudit:
         os.close(to_read)
         os.close(back_write)
         self.pid = pid
-        self.to = os.fdopen(to_write, "wb")
+        self.to_fd = to_write
+        self.to: asyncio.WriteTransport | None = None
         self.back = os.fdopen(back_read, "rb")
         self.batch: list[chain.Stored] = []
         self.kind = _EVENTS
 
+    async def connect(self) -> None:
+        with contextlib.suppress(ImportError, AttributeError, OSError):  # fewer, larger writes (Linux)
+            import fcntl
+            fcntl.fcntl(self.to_fd, fcntl.F_SETPIPE_SZ, 1 << 20)
+        loop = asyncio.get_running_loop()
+        self.to, _ = await loop.connect_write_pipe(asyncio.Protocol, os.fdopen(self.to_fd, "wb"))
+
     def _send(self, kind: bytes, payload: bytes) -> None:
-        self.to.write(kind + len(payload).to_bytes(4, "big"))
-        self.to.write(payload)
+        assert self.to is not None, "connect() first"
+        self.to.write(kind + len(payload).to_bytes(4, "big") + payload)
 
     def _flush(self) -> None:
         if self.batch:
@@ -268,18 +284,20 @@ class _ForkedAudit:
 
     def events_done(self) -> None:
         self._flush()
-        self._send(_EVENTS_DONE, b"")
-        self.to.flush()  # now: the copy starts the second replay while INTENTS is read
+        self._send(_EVENTS_DONE, b"")  # the copy starts the second replay while INTENTS is read
         self.kind = _INTENTS
 
     take_intent = take_event
 
-    def finish(self, removed: list[int]) -> tuple[audit.AuditReport, bool]:
+    async def finish(self, broken: list[audit.Finding]) -> tuple[audit.AuditReport, bool]:
         self._flush()
-        self._send(_FINISH, msgspec.msgpack.encode(removed))
+        self._send(_FINISH, msgspec.msgpack.encode(broken))
+        assert self.to is not None
+        while self.to.get_write_buffer_size():  # what the copy has not taken yet
+            await asyncio.sleep(0.01)
         self.to.close()
         with self.back:
-            answer = self.back.read()
+            answer = self.back.read()  # nothing else to do meanwhile: the stream is read
         _, status = os.waitpid(self.pid, 0)
         if not answer:
             raise RuntimeError(f"the audit's replay process gave no answer (wait status {status})")
@@ -288,7 +306,10 @@ class _ForkedAudit:
     def abandon(self) -> None:
         os.kill(self.pid, signal.SIGKILL)
         os.waitpid(self.pid, 0)
-        self.to.close()
+        if self.to is not None:
+            self.to.abort()
+        else:
+            os.close(self.to_fd)
         self.back.close()
 
 
@@ -309,7 +330,7 @@ def _serve(work: _Audit, inp: BinaryIO, out: BinaryIO) -> None:
         elif kind == _EVENTS_DONE:
             work.events_done()
         else:
-            out.write(msgspec.msgpack.encode(work.finish(_removed_of.decode(payload))))
+            out.write(msgspec.msgpack.encode(work.result(_broken_of.decode(payload))))
             return
 
 
@@ -322,10 +343,13 @@ async def _replay(nc: NATS, args: argparse.Namespace, since: datetime | None,
                   work: _Audit | _ForkedAudit) -> int:
     try:
         shown = Progress("reading EVENTS", enabled=not args.json)
-        await read_events(nc.jetstream(), account=args.account, since=since,
-                          progress=shown.update, each=work.take_event)
+        records = await read_events(nc.jetstream(), account=args.account, since=since,
+                                    progress=shown.update, each=work.take_event)
         shown.done()
         work.events_done()
+        # Here, over the bytes as read, while the work folds (the copy's is over what it was sent).
+        broken = audit.chain_findings(records, anchored=since is None)
+        del records
         removed = await bus.removed_sequences(nc, EVENTS_STREAM)
         shown = Progress("reading INTENTS", enabled=not args.json)
         intents = await read_intents(nc.jetstream(), account=args.account, since=since,
@@ -338,7 +362,7 @@ async def _replay(nc: NATS, args: argparse.Namespace, since: datetime | None,
         await nc.close()
     for record in intents:
         work.take_intent(record)
-    report, agree = work.finish(removed)
+    report, agree = await work.finish(broken + audit.removal_findings(EVENTS_STREAM, removed))
     if args.json:
         print(msgspec.json.encode({"report": report, "replays_agree": agree}).decode())
     else:
