@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -59,13 +60,20 @@ class AuditReport(msgspec.Struct, frozen=True):
         return not self.violations
 
 
+_encoder = msgspec.msgpack.Encoder()
+_by_key = operator.itemgetter(0)
+
+
 def state_hash(ledger: Ledger) -> str:
     """A digest of the ledger that does not depend on map iteration order."""
-    orders = sorted((k, msgspec.msgpack.encode(v)) for k, v in ledger.orders.items())
+    # The bytes hashed are each order's key, NUL, its MessagePack, in key order; joined and hashed
+    # at once (the same digest as one update per order, a fraction of the calls).
+    encode = _encoder.encode
+    chunks: list[bytes] = []
+    for key, view in sorted(ledger.orders.items(), key=_by_key):
+        chunks += (key.encode(), b"\0", encode(view))
     positions = sorted((a, sorted(dict(book).items())) for a, book in ledger.positions.items())
-    digest = hashlib.sha256()
-    for key, blob in orders:
-        digest.update(key.encode() + b"\0" + blob)
+    digest = hashlib.sha256(b"".join(chunks))
     digest.update(msgspec.msgpack.encode(positions))
     if ledger.trading:  # histories without trading-state changes keep the hash they had
         digest.update(msgspec.msgpack.encode(sorted((a, str(c.state)) for a, c in ledger.trading.items())))

@@ -229,7 +229,10 @@ def _replace_leg(view: OrderView, leg_no: int, **changes: Any) -> OrderView:
 
 
 def _leg(view: OrderView, leg_no: int) -> LegView | None:
-    return next((leg for leg in view.legs if leg.leg == leg_no), None)
+    for leg in view.legs:  # a loop, not next(<generator>): once for every leg event folded
+        if leg.leg == leg_no:
+            return leg
+    return None
 
 
 def _is_open(view: OrderView | None) -> bool:
@@ -245,9 +248,10 @@ def _open_index(state: Ledger, old: OrderView | None, view: OrderView) -> Map[st
     return state.open_orders.set(view.account, book) if book else state.open_orders.delete(view.account)
 
 
-def _with_order(state: Ledger, view: OrderView) -> Ledger:
+def _with_order(state: Ledger, view: OrderView, old: OrderView | None) -> Ledger:
+    """``view`` stored in place of ``old``, what ``state`` holds for the order now (every caller
+    has just looked it up: passed, not looked up again, for every event folded)."""
     key = ledger_key(view.account, view.intent_id)
-    old = state.orders.get(key)
     open_orders = _open_index(state, old, view)
     old_b, old_s = _working(old)
     new_b, new_s = _working(view)
@@ -313,13 +317,13 @@ def _(event: OrderRouted, state: Ledger) -> Ledger:
         return _counted(state)
     view = state.orders.get(ledger_key(event.account, event.intent_id))
     if view is not None:
-        return _with_order(state, msgspec.structs.replace(view, outcomes=view.outcomes + 1))
+        return _with_order(state, msgspec.structs.replace(view, outcomes=view.outcomes + 1), view)
     legs = tuple(LegView(leg=o.leg, side=o.side, qty=o.qty) for o in event.orders)
     intent = event.intent
     state = _routed_at(state, event.account, event.ts)
     return _with_order(state, OrderView(intent_id=event.intent_id, account=event.account,
                                         symbol=intent.symbol, side=intent.side, qty=intent.qty,
-                                        broker=event.broker, legs=legs, routed=tuple(event.orders)))
+                                        broker=event.broker, legs=legs, routed=tuple(event.orders)), None)
 
 
 @_apply.register
@@ -329,12 +333,12 @@ def _(event: OrderRejected, state: Ledger) -> Ledger:
         return _counted(state)
     view = state.orders.get(ledger_key(event.account, event.intent_id))
     if view is not None:
-        return _with_order(state, msgspec.structs.replace(view, outcomes=view.outcomes + 1))
+        return _with_order(state, msgspec.structs.replace(view, outcomes=view.outcomes + 1), view)
     intent = event.intent
     return _with_order(state, OrderView(
         intent_id=event.intent_id, account=event.account, rejected=event.reason,
         symbol=intent.symbol if intent else "", side=intent.side if intent else None,
-        qty=intent.qty if intent else 0.0))
+        qty=intent.qty if intent else 0.0), None)
 
 
 @_apply.register
@@ -364,8 +368,8 @@ def _(event: OrderFilled, state: Ledger, view: OrderView, leg: LegView) -> Ledge
         return _counted(state)
     filled = leg.filled + event.qty
     status = OrderState.FILLED if filled >= leg.qty else OrderState.PARTIALLY_FILLED
-    view = _replace_leg(view, leg.leg, filled=filled, status=leg.status if leg.status.terminal else status)
-    state = _with_order(state, msgspec.structs.replace(view, fill_ids=view.fill_ids | {event.fill_id}))
+    changed = _replace_leg(view, leg.leg, filled=filled, status=leg.status if leg.status.terminal else status)
+    state = _with_order(state, msgspec.structs.replace(changed, fill_ids=view.fill_ids | {event.fill_id}), view)
     key = (view.account, view.symbol)
     signed = event.qty if leg.side is BrokerSide.BUY else -event.qty
     return msgspec.structs.replace(state, unreported=state.unreported.set(
@@ -379,7 +383,7 @@ def _(event: OrderStatusChanged, state: Ledger, view: OrderView, leg: LegView) -
     # a finished leg.
     status = leg.status if leg.status.terminal else event.status
     return _with_order(state, _replace_leg(view, leg.leg, status=status,
-                                           reported_filled=max(leg.reported_filled, event.filled)))
+                                           reported_filled=max(leg.reported_filled, event.filled)), view)
 
 
 @_on_leg.register
@@ -388,7 +392,7 @@ def _(event: OrderSubmitted, state: Ledger, view: OrderView, leg: LegView) -> Le
         return _counted(state)
     new = OrderState.SUBMITTED if leg.status is OrderState.PENDING else leg.status
     return _with_order(state, _replace_leg(view, leg.leg, status=new,
-                                           broker_order_ids=leg.broker_order_ids | {event.broker_order_id}))
+                                           broker_order_ids=leg.broker_order_ids | {event.broker_order_id}), view)
 
 
 @_on_leg.register
@@ -396,14 +400,14 @@ def _(event: OrderModified, state: Ledger, view: OrderView, leg: LegView) -> Led
     if leg.status.terminal:
         return _counted(state)
     return _with_order(state, _replace_leg(view, leg.leg, qty=event.qty, limit_price=event.limit_price,
-                                           stop_price=event.stop_price, trail_amount=event.trail_amount))
+                                           stop_price=event.stop_price, trail_amount=event.trail_amount), view)
 
 
 def _answered(event: ModifyRouted | ModifyRejected, state: Ledger) -> Ledger:
     view = state.orders.get(ledger_key(event.account, event.intent_id)) if event.intent_id else None
     if view is None:
         return _counted(state)
-    return _with_order(state, msgspec.structs.replace(view, modifies=view.modifies | {event.modify_id}))
+    return _with_order(state, msgspec.structs.replace(view, modifies=view.modifies | {event.modify_id}), view)
 
 
 _apply.register(ModifyRouted, _answered)
@@ -429,7 +433,7 @@ def _leg_becomes(status: OrderState) -> Any:
     def step(event: GatewayOrderEvent, state: Ledger, view: OrderView, leg: LegView) -> Ledger:
         if leg.status.terminal:
             return _counted(state)
-        return _with_order(state, _replace_leg(view, leg.leg, status=status))
+        return _with_order(state, _replace_leg(view, leg.leg, status=status), view)
     return step
 
 
