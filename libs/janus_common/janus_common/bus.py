@@ -471,7 +471,7 @@ def _position(msg: Msg) -> tuple[int, int]:
     reply subject ``$JS.ACK.<stream>.<consumer>.<delivered>.<stream seq>.<consumer seq>.<ns>.<pending>``:
     ``msg.metadata`` says the same but builds dataclasses and a datetime per message, a fifth of
     reading a stream. Any other form (with a domain) is left to nats-py."""
-    tokens = msg.reply.split(".") if msg.reply else ()
+    tokens = msg.reply.split(".") if msg.reply else []
     if len(tokens) == 9 and tokens[0] == "$JS" and tokens[1] == "ACK":
         return int(tokens[5]), int(tokens[8])
     meta = msg.metadata

@@ -166,7 +166,8 @@ class RoutedTimes(msgspec.Struct, frozen=True, kw_only=True):
             while lo < hi and at[lo] <= floor:
                 del at[lo]
                 lo += 1
-            return RoutedTimes(lo=lo, at=at.finish())
+            kept = at.finish()
+        return RoutedTimes(lo=lo, at=kept)
 
 
 _NO_TIMES = RoutedTimes()
