@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 import os
 
 import msgspec
@@ -120,3 +121,11 @@ def test_a_forked_audit_that_dies_is_an_error_and_one_abandoned_is_gone(monkeypa
     except ProcessLookupError:
         return
     raise AssertionError("the abandoned audit is still running")
+
+
+def test_a_forked_audit_whose_reader_ends_mid_frame_answers_nothing():
+    """Ctrl-C: the reader dies mid-frame; the copy ends quietly instead of decoding a stub."""
+    frame = audit_cmd._EVENTS + (1000).to_bytes(4, "big") + msgspec.msgpack.encode(_records()[:1])
+    out = io.BytesIO()
+    audit_cmd._serve(audit_cmd._Audit(account=None, since=None), io.BytesIO(frame), out)
+    assert out.getvalue() == b""

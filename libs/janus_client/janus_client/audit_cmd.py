@@ -104,7 +104,7 @@ async def replay_command(args: argparse.Namespace, nats_url: str) -> int:
     except ValueError as exc:
         print(f"janus audit replay: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    with memory.no_gc():  # a million records and events, no cycles among them: a third faster
+    with memory.no_gc():  # a million records and events (the copies inherit it), no cycles among them
         # Started before connecting, so the forked copy holds no share of the connection's socket.
         work = _start(account=args.account, since=since)
         await work.connect()
@@ -113,7 +113,7 @@ async def replay_command(args: argparse.Namespace, nats_url: str) -> int:
             work.abandon()
             return EXIT_UNREACHABLE
         code = await _replay(nc, args, since, work)
-        # The records and events stay reachable from the read's subscription (a reference cycle in
+        # The records read stay reachable from the read's subscription (a reference cycle in
         # nats-py) until the collector runs; then it would walk and free them one by one (seconds
         # per million) just before this command exits. Frozen, they are left to the exit instead.
         gc.freeze()
@@ -142,9 +142,8 @@ class _Fold:
 def _second_replay(events: list[msgspec.Struct]) -> Callable[[], str]:
     """The determinism check's second replay: the events folded again from an empty ledger, and
     that ledger's state hash. In a forked copy of this process where there is fork, so it runs on
-    another core while this one reads INTENTS and checks the chain (it was a third of the audit);
-    the call returned waits for it. A second replay that fails or dies answers "" (no hash: the
-    replays do not agree)."""
+    another core while the audit goes on (INTENTS, the checks); the call returned waits for it. A
+    second replay that fails or dies answers "" (no hash: the replays do not agree)."""
     if not hasattr(os, "fork"):
         state_hash = audit.state_hash(projections.replay(events))
         return lambda: state_hash
@@ -153,6 +152,7 @@ def _second_replay(events: list[msgspec.Struct]) -> Callable[[], str]:
     if pid == 0:  # the copy: fold, answer, exit at once (never back into the event loop)
         code = 1
         try:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the reader's to report
             os.close(readable)
             os.write(writable, audit.state_hash(projections.replay(events)).encode())
             code = 0
@@ -242,6 +242,8 @@ class _ForkedAudit:
         if pid == 0:  # the copy: serve, answer, exit at once (never back into the event loop)
             code = 1
             try:
+                # Ctrl-C is the reader's to report; the copy ends when the reader closes the pipe.
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
                 os.close(to_write)
                 os.close(back_read)
                 with os.fdopen(to_read, "rb") as inp, os.fdopen(back_write, "wb") as out:
@@ -321,6 +323,8 @@ def _serve(work: _Audit, inp: BinaryIO, out: BinaryIO) -> None:
             return  # the reader gave up (it reports why): nothing to answer
         kind, size = head[:1], int.from_bytes(head[1:], "big")
         payload = inp.read(size)
+        if len(payload) < size:
+            return  # cut short: the reader ended mid-frame (Ctrl-C), nothing to answer
         if kind == _EVENTS:
             for record in _records_of.decode(payload):
                 work.take_event(record)
