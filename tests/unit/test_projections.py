@@ -5,6 +5,7 @@ from __future__ import annotations
 import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from immutables import Map
 
 from janus_common import messages as m
 from janus_common import projections as p
@@ -189,3 +190,44 @@ def test_bytes_that_are_no_ledger_are_refused():
 def test_the_snapshot_wire_form_has_every_field_of_the_ledger():
     """A field added to the Ledger and not to its wire form would be lost by every snapshot."""
     assert p._LedgerWire.__struct_fields__ == p.Ledger.__struct_fields__
+
+
+# --- routed-order times: the persistent deque against the sorted tuple it replaced ----------
+
+
+def _model_add(times: tuple[int, ...], ts: int) -> tuple[int, ...]:
+    """The former fold, a sorted tuple copied per order: the obviously right reference."""
+    newest = max(ts, times[-1]) if times else ts
+    kept = tuple(t for t in times if t > newest - p.RATE_WINDOW_NS)
+    if ts <= newest - p.RATE_WINDOW_NS:
+        return kept
+    return tuple(sorted(kept + (ts,)))
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(st.integers(0, 200), max_size=60), st.lists(st.integers(-70, 210), max_size=5),
+       st.integers(0, 40))
+def test_routed_times_keep_what_a_sorted_tuple_keeps(offsets_s, probes_s, cut):
+    """Mostly increasing times with late ones among them (seconds, so the 60 s window prunes):
+    after every order the deque holds the same times as the sorted-tuple model, counts the same,
+    and survives a snapshot (encoded, decoded, folded on) unchanged."""
+    times = p.RoutedTimes()
+    model: tuple[int, ...] = ()
+    states = [times]
+    for off in offsets_s:
+        ts = off * SEC
+        before, held = times, times.times()
+        times, model = times.add(ts), _model_add(model, ts)
+        assert before.times() == held  # pure: the deque added to is unchanged
+        states.append(times)
+        assert times.times() == model
+        assert len(times) == len(model)
+        for probe in probes_s:
+            assert times.count_after(probe * SEC) == sum(1 for t in model if t > probe * SEC)
+    at = min(cut, len(states) - 1)
+    ledger = p.Ledger(routed_times=Map({"a": states[at]}))
+    restored = p.decode_ledger(p.encode_ledger(ledger)).routed_times["a"]
+    assert restored == states[at]
+    for off in offsets_s[at:]:
+        restored = restored.add(off * SEC)
+    assert restored == times

@@ -20,6 +20,7 @@
 from __future__ import annotations
 
 import hashlib
+import operator
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -59,13 +60,20 @@ class AuditReport(msgspec.Struct, frozen=True):
         return not self.violations
 
 
+_encoder = msgspec.msgpack.Encoder()
+_by_key = operator.itemgetter(0)
+
+
 def state_hash(ledger: Ledger) -> str:
     """A digest of the ledger that does not depend on map iteration order."""
-    orders = sorted((k, msgspec.msgpack.encode(v)) for k, v in ledger.orders.items())
+    # The bytes hashed are each order's key, NUL, its MessagePack, in key order; joined and hashed
+    # at once (the same digest as one update per order, a fraction of the calls).
+    encode = _encoder.encode
+    chunks: list[bytes] = []
+    for key, view in sorted(ledger.orders.items(), key=_by_key):
+        chunks += (key.encode(), b"\0", encode(view))
     positions = sorted((a, sorted(dict(book).items())) for a, book in ledger.positions.items())
-    digest = hashlib.sha256()
-    for key, blob in orders:
-        digest.update(key.encode() + b"\0" + blob)
+    digest = hashlib.sha256(b"".join(chunks))
     digest.update(msgspec.msgpack.encode(positions))
     if ledger.trading:  # histories without trading-state changes keep the hash they had
         digest.update(msgspec.msgpack.encode(sorted((a, str(c.state)) for a, c in ledger.trading.items())))
@@ -96,17 +104,25 @@ def chain_findings(records: list[chain.Stored], *, anchored: bool = True) -> lis
     return found
 
 
+def read(record: chain.Stored) -> msgspec.Struct | Finding:
+    """One stored event decoded, or invariant 6's finding (by subject and sequence) if it cannot be."""
+    try:
+        return ANY_EVENT.decode(record.data, subject=record.subject)
+    except MessageDecodeError as exc:
+        token = "" if record.subject == subjects.EVT_REGISTRY else subjects.last_token(record.subject)
+        return Finding("readable", "", token, f"{record.subject} seq {record.seq}: {exc.reason[:500]}")
+
+
 def decode(records: Sequence[chain.Stored]) -> tuple[list[msgspec.Struct], list[Finding]]:
-    """The events to fold, and invariant 6 for those that cannot be (by subject and sequence):
-    each record decoded once."""
+    """The events to fold, and invariant 6 for those that cannot be: each record decoded once."""
     events: list[msgspec.Struct] = []
     found = []
     for r in records:
-        try:
-            events.append(ANY_EVENT.decode(r.data, subject=r.subject))
-        except MessageDecodeError as exc:
-            token = "" if r.subject == subjects.EVT_REGISTRY else subjects.last_token(r.subject)
-            found.append(Finding("readable", "", token, f"{r.subject} seq {r.seq}: {exc.reason[:500]}"))
+        event = read(r)
+        if isinstance(event, Finding):
+            found.append(event)
+        else:
+            events.append(event)
     return events, found
 
 

@@ -9,7 +9,6 @@ returns a new state and never mutates its input. The maps are persistent (HAMT,
 
 from __future__ import annotations
 
-import bisect
 import functools
 from collections.abc import Iterable
 from typing import Any
@@ -85,7 +84,12 @@ class OrderView(msgspec.Struct, frozen=True, kw_only=True):
 
     @property
     def terminal(self) -> bool:
-        return self.rejected is not None or all(leg.status.terminal for leg in self.legs)
+        if self.rejected is not None:
+            return True
+        for leg in self.legs:  # a loop, not all(<generator>): asked twice for every event folded
+            if not leg.status.terminal:
+                return False
+        return True
 
     @property
     def filled(self) -> float:
@@ -109,6 +113,66 @@ def ledger_key(account: str, intent_id: str) -> str:
     return f"{account}:{intent_id}"
 
 
+class RoutedTimes(msgspec.Struct, frozen=True, kw_only=True):
+    """One account's routed-order times within the rate window, oldest first: a persistent deque.
+
+    A sorted tuple copied on every order made folding quadratic in the orders of a window (a
+    busy minute is tens of thousands of orders per account, each copying all the others). Here
+    position ``lo + i`` holds the i-th oldest time in a HAMT, so the usual append at the newest
+    end and the pruning at the oldest are O(log n) each, and counting is a binary search over
+    positions. An order whose time is older than some already counted (clock skew between
+    replicas) shifts only the newer ones up by one position.
+    """
+
+    lo: int = 0  # position of the oldest time kept
+    at: Map[int, int] = msgspec.field(default_factory=Map)  # position -> time, positions lo .. lo+len-1
+
+    def __len__(self) -> int:
+        return len(self.at)
+
+    def times(self) -> tuple[int, ...]:
+        """The times, oldest first."""
+        at = self.at
+        return tuple(at[i] for i in range(self.lo, self.lo + len(at)))
+
+    def _first_after(self, ts: int) -> int:
+        """The position of the first time > ``ts`` (bisect_right over the positions)."""
+        at, lo, hi = self.at, self.lo, self.lo + len(self.at)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if at[mid] <= ts:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo
+
+    def count_after(self, since_ns: int) -> int:
+        return self.lo + len(self.at) - self._first_after(since_ns)
+
+    def add(self, ts: int) -> RoutedTimes:
+        """These times and ``ts``, less those no longer within RATE_WINDOW_NS of the newest."""
+        lo, hi = self.lo, self.lo + len(self.at)
+        last = self.at[hi - 1] if hi > lo else None
+        newest = ts if last is None or ts >= last else last
+        floor = newest - RATE_WINDOW_NS
+        # Where ts goes: after all (the common case, no search), or None: late, and already out of the window.
+        at_ts = hi if newest == ts else self._first_after(ts) if ts > floor else None
+        with self.at.mutate() as at:
+            if at_ts is not None:
+                for i in range(hi, at_ts, -1):  # usually none: ts is the newest
+                    at[i] = at[i - 1]
+                at[at_ts] = ts
+                hi += 1
+            while lo < hi and at[lo] <= floor:
+                del at[lo]
+                lo += 1
+            kept = at.finish()
+        return RoutedTimes(lo=lo, at=kept)
+
+
+_NO_TIMES = RoutedTimes()
+
+
 class Ledger(msgspec.Struct, frozen=True, kw_only=True):
     """Orders by account and intent id (:func:`ledger_key`), broker-reported positions by account and symbol, and an index of
     what is still working per (account, symbol) as (buy, sell) quantities."""
@@ -124,7 +188,7 @@ class Ledger(msgspec.Struct, frozen=True, kw_only=True):
     # Working orders per account: intent id -> symbol (counts and cancel-all read it).
     open_orders: Map[str, Map[str, str]] = msgspec.field(default_factory=Map)
     # Times (event ts) of the orders routed per account within RATE_WINDOW_NS of the newest.
-    routed_times: Map[str, tuple[int, ...]] = msgspec.field(default_factory=Map)
+    routed_times: Map[str, RoutedTimes] = msgspec.field(default_factory=Map)
     applied: int = 0
 
 
@@ -166,7 +230,10 @@ def _replace_leg(view: OrderView, leg_no: int, **changes: Any) -> OrderView:
 
 
 def _leg(view: OrderView, leg_no: int) -> LegView | None:
-    return next((leg for leg in view.legs if leg.leg == leg_no), None)
+    for leg in view.legs:  # a loop, not next(<generator>): once for every leg event folded
+        if leg.leg == leg_no:
+            return leg
+    return None
 
 
 def _is_open(view: OrderView | None) -> bool:
@@ -182,9 +249,10 @@ def _open_index(state: Ledger, old: OrderView | None, view: OrderView) -> Map[st
     return state.open_orders.set(view.account, book) if book else state.open_orders.delete(view.account)
 
 
-def _with_order(state: Ledger, view: OrderView) -> Ledger:
+def _with_order(state: Ledger, view: OrderView, old: OrderView | None) -> Ledger:
+    """``view`` stored in place of ``old``, what ``state`` holds for the order now (every caller
+    has just looked it up: passed, not looked up again, for every event folded)."""
     key = ledger_key(view.account, view.intent_id)
-    old = state.orders.get(key)
     open_orders = _open_index(state, old, view)
     old_b, old_s = _working(old)
     new_b, new_s = _working(view)
@@ -201,17 +269,8 @@ def _with_order(state: Ledger, view: OrderView) -> Ledger:
 
 
 def _routed_at(state: Ledger, account: str, ts: int) -> Ledger:
-    # Kept sorted, so pruning and counting are binary searches and slices (C-speed copies),
-    # not a Python pass over up to a minute's worth of orders per order.
-    times = state.routed_times.get(account, ())
-    newest = max(ts, times[-1]) if times else ts
-    cut = bisect.bisect_right(times, newest - RATE_WINDOW_NS)
-    if ts <= newest - RATE_WINDOW_NS:  # late, and already out of the window
-        kept = times[cut:]
-    else:
-        at = bisect.bisect_right(times, ts)
-        kept = times[cut:at] + (ts,) + times[at:]
-    return msgspec.structs.replace(state, routed_times=state.routed_times.set(account, kept))
+    times = state.routed_times.get(account, _NO_TIMES).add(ts)
+    return msgspec.structs.replace(state, routed_times=state.routed_times.set(account, times))
 
 
 def _counted(state: Ledger) -> Ledger:
@@ -220,7 +279,16 @@ def _counted(state: Ledger) -> Ledger:
 
 def apply(state: Ledger, event: Any) -> Ledger:
     """Fold one event into the ledger. Unknown events and events of unknown intents only count."""
-    return _apply(event, state)
+    cls = type(event)
+    # singledispatch's own lookup (a weak-keyed cache behind a wrapper) is a tenth of a fold;
+    # a plain dict of what it resolved per event type answers the same.
+    step = _steps.get(cls)
+    if step is None:
+        step = _steps[cls] = _apply.dispatch(cls)
+    return step(event, state)
+
+
+_steps: dict[type, Any] = {}  # every handler is registered below at import, before any fold
 
 
 @functools.singledispatch
@@ -250,13 +318,13 @@ def _(event: OrderRouted, state: Ledger) -> Ledger:
         return _counted(state)
     view = state.orders.get(ledger_key(event.account, event.intent_id))
     if view is not None:
-        return _with_order(state, msgspec.structs.replace(view, outcomes=view.outcomes + 1))
+        return _with_order(state, msgspec.structs.replace(view, outcomes=view.outcomes + 1), view)
     legs = tuple(LegView(leg=o.leg, side=o.side, qty=o.qty) for o in event.orders)
     intent = event.intent
     state = _routed_at(state, event.account, event.ts)
     return _with_order(state, OrderView(intent_id=event.intent_id, account=event.account,
                                         symbol=intent.symbol, side=intent.side, qty=intent.qty,
-                                        broker=event.broker, legs=legs, routed=tuple(event.orders)))
+                                        broker=event.broker, legs=legs, routed=tuple(event.orders)), None)
 
 
 @_apply.register
@@ -266,12 +334,12 @@ def _(event: OrderRejected, state: Ledger) -> Ledger:
         return _counted(state)
     view = state.orders.get(ledger_key(event.account, event.intent_id))
     if view is not None:
-        return _with_order(state, msgspec.structs.replace(view, outcomes=view.outcomes + 1))
+        return _with_order(state, msgspec.structs.replace(view, outcomes=view.outcomes + 1), view)
     intent = event.intent
     return _with_order(state, OrderView(
         intent_id=event.intent_id, account=event.account, rejected=event.reason,
         symbol=intent.symbol if intent else "", side=intent.side if intent else None,
-        qty=intent.qty if intent else 0.0))
+        qty=intent.qty if intent else 0.0), None)
 
 
 @_apply.register
@@ -280,7 +348,14 @@ def _(event: GatewayOrderEvent, state: Ledger) -> Ledger:
     leg = _leg(view, event.leg) if view is not None else None
     if view is None or leg is None:
         return _counted(state)
-    return _on_leg(event, state, view, leg)
+    cls = type(event)
+    step = _leg_steps.get(cls)
+    if step is None:
+        step = _leg_steps[cls] = _on_leg.dispatch(cls)
+    return step(event, state, view, leg)
+
+
+_leg_steps: dict[type, Any] = {}  # as _steps, for the leg events
 
 
 @functools.singledispatch
@@ -294,8 +369,8 @@ def _(event: OrderFilled, state: Ledger, view: OrderView, leg: LegView) -> Ledge
         return _counted(state)
     filled = leg.filled + event.qty
     status = OrderState.FILLED if filled >= leg.qty else OrderState.PARTIALLY_FILLED
-    view = _replace_leg(view, leg.leg, filled=filled, status=leg.status if leg.status.terminal else status)
-    state = _with_order(state, msgspec.structs.replace(view, fill_ids=view.fill_ids | {event.fill_id}))
+    changed = _replace_leg(view, leg.leg, filled=filled, status=leg.status if leg.status.terminal else status)
+    state = _with_order(state, msgspec.structs.replace(changed, fill_ids=view.fill_ids | {event.fill_id}), view)
     key = (view.account, view.symbol)
     signed = event.qty if leg.side is BrokerSide.BUY else -event.qty
     return msgspec.structs.replace(state, unreported=state.unreported.set(
@@ -309,7 +384,7 @@ def _(event: OrderStatusChanged, state: Ledger, view: OrderView, leg: LegView) -
     # a finished leg.
     status = leg.status if leg.status.terminal else event.status
     return _with_order(state, _replace_leg(view, leg.leg, status=status,
-                                           reported_filled=max(leg.reported_filled, event.filled)))
+                                           reported_filled=max(leg.reported_filled, event.filled)), view)
 
 
 @_on_leg.register
@@ -318,7 +393,7 @@ def _(event: OrderSubmitted, state: Ledger, view: OrderView, leg: LegView) -> Le
         return _counted(state)
     new = OrderState.SUBMITTED if leg.status is OrderState.PENDING else leg.status
     return _with_order(state, _replace_leg(view, leg.leg, status=new,
-                                           broker_order_ids=leg.broker_order_ids | {event.broker_order_id}))
+                                           broker_order_ids=leg.broker_order_ids | {event.broker_order_id}), view)
 
 
 @_on_leg.register
@@ -326,14 +401,14 @@ def _(event: OrderModified, state: Ledger, view: OrderView, leg: LegView) -> Led
     if leg.status.terminal:
         return _counted(state)
     return _with_order(state, _replace_leg(view, leg.leg, qty=event.qty, limit_price=event.limit_price,
-                                           stop_price=event.stop_price, trail_amount=event.trail_amount))
+                                           stop_price=event.stop_price, trail_amount=event.trail_amount), view)
 
 
 def _answered(event: ModifyRouted | ModifyRejected, state: Ledger) -> Ledger:
     view = state.orders.get(ledger_key(event.account, event.intent_id)) if event.intent_id else None
     if view is None:
         return _counted(state)
-    return _with_order(state, msgspec.structs.replace(view, modifies=view.modifies | {event.modify_id}))
+    return _with_order(state, msgspec.structs.replace(view, modifies=view.modifies | {event.modify_id}), view)
 
 
 _apply.register(ModifyRouted, _answered)
@@ -359,7 +434,7 @@ def _leg_becomes(status: OrderState) -> Any:
     def step(event: GatewayOrderEvent, state: Ledger, view: OrderView, leg: LegView) -> Ledger:
         if leg.status.terminal:
             return _counted(state)
-        return _with_order(state, _replace_leg(view, leg.leg, status=status))
+        return _with_order(state, _replace_leg(view, leg.leg, status=status), view)
     return step
 
 
@@ -407,8 +482,7 @@ def open_order_count(state: Ledger, account: str) -> int:
 
 def routed_since(state: Ledger, account: str, since_ns: int) -> int:
     """Orders routed for the account after ``since_ns`` (exact within RATE_WINDOW_NS)."""
-    times = state.routed_times.get(account, ())
-    return len(times) - bisect.bisect_right(times, since_ns)
+    return state.routed_times.get(account, _NO_TIMES).count_after(since_ns)
 
 
 # --- snapshots: the ledger as bytes and back --------------------------------------------------
@@ -418,7 +492,9 @@ def routed_since(state: Ledger, account: str, since_ns: int) -> int:
 # msgspec decodes in one pass; the maps are then built from the pairs. What is decoded is a
 # Ledger equal to the one encoded, field for field.
 
-LEDGER_FORMAT = 1  # bumped when the Ledger's shape changes: an older snapshot is then ignored
+# bumped when the Ledger's shape changes: an older snapshot is then ignored
+# 2: routed_times per account as a RoutedTimes (first position, times), no longer a tuple
+LEDGER_FORMAT = 2
 
 
 class _LedgerWire(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -430,7 +506,7 @@ class _LedgerWire(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     unreported: list[tuple[tuple[str, str], float]]
     trading: list[tuple[str, TradingStateChanged]]
     open_orders: list[tuple[str, list[tuple[str, str]]]]
-    routed_times: list[tuple[str, tuple[int, ...]]]
+    routed_times: list[tuple[str, int, tuple[int, ...]]]  # account, RoutedTimes.lo, its times oldest first
     applied: int
 
 
@@ -445,7 +521,7 @@ def encode_ledger(state: Ledger) -> bytes:
         working=list(state.working.items()), unreported=list(state.unreported.items()),
         trading=list(state.trading.items()),
         open_orders=[(k, list(v.items())) for k, v in state.open_orders.items()],
-        routed_times=list(state.routed_times.items()), applied=state.applied))
+        routed_times=[(k, v.lo, v.times()) for k, v in state.routed_times.items()], applied=state.applied))
 
 
 def decode_ledger(data: bytes) -> Ledger:
@@ -456,5 +532,7 @@ def decode_ledger(data: bytes) -> Ledger:
         w = _ledger_decoder.decode(data)
         return Ledger(orders=Map(w.orders), positions=Map((k, Map(v)) for k, v in w.positions),
                       working=Map(w.working), unreported=Map(w.unreported), trading=Map(w.trading),
-                      open_orders=Map((k, Map(v)) for k, v in w.open_orders), routed_times=Map(w.routed_times),
+                      open_orders=Map((k, Map(v)) for k, v in w.open_orders),
+                      routed_times=Map((k, RoutedTimes(lo=lo, at=Map((lo + i, t) for i, t in enumerate(ts))))
+                                       for k, lo, ts in w.routed_times),
                       applied=w.applied)
