@@ -224,3 +224,21 @@ async def test_a_service_asked_to_stop_exits_zero(nc, js, nats_url):
     task, ctx = await _serving(nats_url, _intents_consumer)
     ctx.stopping.set()
     assert await asyncio.wait_for(task, 15) == EXIT_OK and ctx.failure is None
+
+
+async def test_a_fold_that_fails_while_history_is_read_fails_the_read_not_silently(js):
+    """The audit folds each event as it arrives (bus.stored's ``each``, run from nats-py's
+    callback): a fold that raises must end the read with its error, not be logged by nats-py
+    while the rest is delivered, leaving a report that passes for complete."""
+    for n in range(5):
+        await js.publish(subjects.evt_account("ib-1"), b"x%d" % n)
+    folded: list[int] = []
+
+    def fold(record) -> None:
+        if len(folded) == 2:
+            raise ValueError("the third event does not fold")
+        folded.append(record.seq)
+
+    with pytest.raises(ValueError, match="third event"):
+        await bus.stored(js, "EVENTS", subjects.evt_account("ib-1"), each=fold, timeout=10)
+    assert folded == [1, 2]

@@ -507,14 +507,24 @@ async def _walk(js: JetStreamContext, stream: str, subject: str, each: Callable[
                 since: datetime | None, timeout: float, start_seq: int | None = None) -> None:
     """Hand every message stored on ``subject`` to ``each``, oldest first, through an ordered
     consumer, from ``since`` when given. ``timeout`` bounds a stall (no message for that long),
-    not the whole read: a long history takes as long as it takes."""
+    not the whole read: a long history takes as long as it takes. What ``each`` raises ends the
+    read and is raised here (nats-py would log it from its callback and go on delivering: a fold
+    that failed halfway would pass for a complete one)."""
     done = asyncio.Event()
     count = 0
+    failed: list[Exception] = []
 
     async def on_msg(msg: Msg) -> None:
         nonlocal count
         count += 1
-        each(msg)
+        if failed:
+            return
+        try:
+            each(msg)
+        except Exception as exc:
+            failed.append(exc)
+            done.set()
+            return
         if _position(msg)[1] == 0:
             done.set()
 
@@ -540,6 +550,8 @@ async def _walk(js: JetStreamContext, stream: str, subject: str, each: Callable[
             if not done.is_set() and count == seen:
                 raise asyncio.TimeoutError(f"reading {subject} from {stream} stalled for {timeout:.0f}s "
                                            f"after {seen} messages")
+        if failed:
+            raise failed[0]
     finally:
         await sub.unsubscribe()
 
