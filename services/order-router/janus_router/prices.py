@@ -36,7 +36,10 @@ class ReferencePrices:
         self.nc = nc
         self.js = js
         self.quotes: dict[str, Quote] = {}
-        self._changed = asyncio.Condition()
+        # Decisions waiting for a symbol's next quote. Per symbol, and no lock: a Condition woke
+        # every waiter on every tick of every symbol, and each then queued for its lock ahead of
+        # the watch's next entry (the barrier's old problem, janus_router.follower).
+        self._waiting: dict[str, list[asyncio.Future[None]]] = {}
         self._watcher: KeyValue.KeyWatcher | None = None
 
     async def start(self) -> None:
@@ -55,8 +58,9 @@ class ReferencePrices:
             if entry is None:
                 continue
             self._absorb(entry.key, entry.value)
-            async with self._changed:
-                self._changed.notify_all()
+            for waiter in self._waiting.pop(entry.key, ()):
+                if not waiter.done():
+                    waiter.set_result(None)
 
     async def stop(self) -> None:
         if self._watcher is not None:
@@ -79,13 +83,22 @@ class ReferencePrices:
             return found
         await self._ask_pricer(symbol)
 
-        def fresh() -> bool:
-            return reference(self.quotes.get(symbol), limits, time.time_ns()) is not None
-
-        with contextlib.suppress(TimeoutError):
-            async with self._changed:
-                async with asyncio.timeout(limits.reference_wait_s):
-                    await self._changed.wait_for(fresh)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limits.reference_wait_s
+        # Each new quote of the symbol is looked at; a stale one (say, the last close) waits on.
+        while reference(self.quotes.get(symbol), limits, time.time_ns()) is None:
+            left = deadline - loop.time()
+            if left <= 0:
+                break
+            changed = loop.create_future()
+            self._waiting.setdefault(symbol, []).append(changed)
+            try:
+                await asyncio.wait_for(changed, left)
+            except TimeoutError:
+                waiting = self._waiting.get(symbol, [])
+                if changed in waiting:  # a symbol that never ticks keeps no waits behind
+                    waiting.remove(changed)
+                break
         return self.quotes.get(symbol)
 
     async def _ask_pricer(self, symbol: str) -> None:
